@@ -1,0 +1,229 @@
+"""The `sheetcrm` command: parses options, calls the library, prints. Nothing here that Python
+callers cannot do themselves."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from . import __version__
+from .config import Config, load_config
+from .demo import generate_demo
+from .errors import SheetCRMError
+from .instance import instance_files
+from .templates import build_template
+
+console = Console(highlight=False)
+
+
+def _load(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj["config_path"])
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A rich table on a terminal; tab-separated lines in logs and pipes."""
+    if console.is_terminal:
+        table = RichTable(title=title)
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+    else:
+        click.echo(title)
+        click.echo("\t".join(columns))
+        for r in rows:
+            click.echo("\t".join(r))
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[str, int], None]]:
+    """A progress bar on a terminal; one line per step (with seconds) in cron and CI logs."""
+    started = time.monotonic()
+    if console.is_terminal:
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def update(step: str, done: int) -> None:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(f"{label}: {step}", total=total)
+                bar.update(tasks[step], completed=done)
+
+            yield update
+    else:
+        current: dict[str, Any] = {}
+
+        def close_step() -> None:
+            if current:
+                seconds = time.monotonic() - current["since"]
+                click.echo(f"{label}: {current['step']} {current['done']:,} in {seconds:.1f} s")
+
+        def update(step: str, done: int) -> None:
+            if current.get("step") != step:
+                close_step()
+                current.update(step=step, since=time.monotonic())
+            current["done"] = done
+
+        yield update
+        close_step()
+    click.echo(f"{label}: done in {time.monotonic() - started:.1f} s")
+
+
+def _parse_day(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-11-23") from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="sheetcrm")
+@click.option(
+    "--config",
+    "config_path",
+    default="config.toml",
+    envvar="SHEETCRM_CONFIG",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The instance's config file.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path) -> None:
+    """sheetcrm: the spreadsheets your team already uses, working as a CRM."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create a new instance folder: config.toml, the workbook template and the jobs
+
+    Example:
+
+    \b
+        sheetcrm init ~/crm && cd ~/crm && sheetcrm config check
+    """
+    target = directory / "config.toml"
+    if target.exists():
+        raise click.ClickException(f"{target} already exists; nothing was changed")
+    files = instance_files()
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(files.config, target)
+    if files.jobs.is_dir():
+        shutil.copytree(files.jobs, directory / "jobs", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    config = load_config(target)
+    out = build_template(config, directory / "templates" / "customers.xlsx")
+    click.echo(f"created {directory}: config.toml, {out.relative_to(directory)}, jobs/")
+    click.echo(
+        f"next: cd {directory} && sheetcrm demo   (or copy your workbook to {config.source})"
+    )
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: templates/customers.xlsx beside config.toml).")  # fmt: skip
+@click.pass_context
+def templates(ctx: click.Context, out: Path | None) -> None:
+    """Build the workbook template people fill in, from config.toml
+
+    Example:
+
+    \b
+        sheetcrm templates --out /tmp/customers.xlsx
+    """
+    config = _load(ctx)
+    path = build_template(config, out or config.path("templates/customers.xlsx"))
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.option("--rows", default=1000, show_default=True, type=click.IntRange(1, 1_048_575),
+              help="Customer rows.")  # fmt: skip
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same workbook.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: the workbook config.toml names as its source).")  # fmt: skip
+@click.option("--today", help="The date demo dates are relative to (default: today).")
+@click.option("--followups", type=click.IntRange(0, 1_048_575),
+              help="Follow-up rows (default: as many as customers).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing workbook.")
+@click.option("--if-missing", is_flag=True, help="Do nothing if the workbook already exists.")
+@click.pass_context
+def demo(ctx: click.Context, rows: int, seed: int, out: Path | None, today: str | None,
+         followups: int | None, force: bool, if_missing: bool) -> None:  # fmt: skip
+    """Write a realistic demo workbook, with a ground-truth file of its problems and duplicates
+
+    Example:
+
+    \b
+        sheetcrm demo --rows 5000 --seed 7 --out /tmp/demo.xlsx --today 2026-11-23
+    """
+    config = _load(ctx)
+    path = out or config.workbook_path
+    if path.exists() and if_missing:
+        click.echo(f"{path} exists; kept as it is")
+        return
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; pass --force to overwrite it")
+    with _progress("demo", rows) as progress:
+        summary = generate_demo(config, path, rows=rows, seed=seed, today=_parse_day(today),
+                                followups=followups, progress=progress)  # fmt: skip
+    sheets = ", ".join(f"{config.sheet(k).name} {n:,}" for k, n in summary.rows.items())
+    click.echo(f"wrote {summary.path} ({sheets} rows)")
+    click.echo(f"wrote {summary.truth_path} ({sum(summary.truth.values()):,} known cases)")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect config.toml."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate config.toml and print its sheets and fields
+
+    Example:
+
+    \b
+        sheetcrm --config config.toml config check
+    """
+    config = _load(ctx)
+    for sheet in config.sheets:
+        rows = []
+        for f in sheet.fields:
+            rule = "required" if f.required else (f"if {f.required_if}" if f.required_if else "")
+            extra = "、".join(f.choices) if f.choices else (f.help or "")
+            rows.append([f.key, f.label, str(f.type), rule, extra])
+        rows += [[str(st.key), st.label, "status", "", ""] for st in sheet.status]
+        _print_table(f"{sheet.name} ({sheet.key})", ["key", "label", "type", "required", "notes"],
+                     rows)  # fmt: skip
+    click.echo(f"ok: {len(config.sheets)} sheets, {len(config.people)} people, "
+               f"{len(config.jobs)} jobs; source {config.source}")  # fmt: skip
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="sheetcrm")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

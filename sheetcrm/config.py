@@ -1,0 +1,581 @@
+"""config.toml, parsed into typed models and checked completely at load time.
+
+A typo in config must fail when the admin runs `sheetcrm config check`, not at 2 a.m. halfway through a
+run, so every error names the TOML key path and what was expected.
+
+| config.toml                                   | model                          |
+|-----------------------------------------------|--------------------------------|
+| `source = "data/customers.xlsx"`              | `Config.source` (path or gsheet://) |
+| `[[people]] name = "王明" role = "sales"`     | `Person`                       |
+| `[[sheets]] key = "customers" name = "客户信息"` | `SheetConfig`               |
+| `[[sheets.fields]] key = "mobile" type = "phone"` | `Field`                    |
+| `[[sheets.status]] key = "problems" label = "问题说明"` | `StatusColumn`       |
+| `[jobs] nightly = "every day at 02:00"`       | `Config.jobs` (`Schedule`)     |
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from datetime import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic import (
+    Field as PydField,
+)
+
+from .errors import ConfigError
+from .text import fold_label
+
+Identifier = Annotated[str, PydField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown keys are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldType(StrEnum):
+    text = "text"
+    long_text = "long_text"
+    choice = "choice"
+    multi_choice = "multi_choice"
+    date = "date"
+    number = "number"
+    money = "money"
+    phone = "phone"
+    email = "email"
+    credit_code = "credit_code"
+    member = "member"
+    rating = "rating"
+    link = "link"
+
+
+NUMERIC_TYPES = {FieldType.number, FieldType.money, FieldType.rating}
+CHOICE_TYPES = {FieldType.choice, FieldType.multi_choice}
+TEXT_TYPES = {FieldType.text, FieldType.long_text, FieldType.link}
+
+
+class Role(StrEnum):
+    sales = "sales"
+    sales_manager = "sales_manager"
+    sales_director = "sales_director"
+    marketing = "marketing"
+    service = "service"
+    admin = "admin"
+
+
+class StatusKey(StrEnum):
+    """The status columns only sheetcrm writes."""
+
+    validation = "validation"
+    problems = "problems"
+    duplicate_of = "duplicate_of"
+    lead_score = "lead_score"
+    approval = "approval"
+    next_reminder = "next_reminder"
+    last_followup = "last_followup"
+    contact_count = "contact_count"
+    last_checked = "last_checked"
+
+
+# Names a condition may use besides field keys and labels (the rules-engine issue owns the full
+# language; at load time we check syntax and that every name is known).
+CONDITION_NAMES = {
+    "today", "now", "days", "hours", "days_since", "is_empty", "startswith",
+    "changed", "changed_to", "True", "False", "None",
+}  # fmt: skip
+
+
+def check_condition_syntax(text: str) -> tuple[ast.Expression, set[str]]:
+    """Return the parsed condition and the names it uses; ValueError with a caret when it is not
+    a Python-syntax expression."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        shown = text.strip()
+        # an error at the very end of the text comes with offset 0
+        col = (e.offset or len(shown) + 1) - 1 if e.offset else len(shown)
+        caret = " " * col + "^"
+        raise ValueError(f"not a valid condition: {e.msg}\n    {shown}\n    {caret}") from None
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return tree, names
+
+
+class Field(Strict):
+    """One column people fill in.
+
+    | key            | meaning                                          | example                   |
+    |----------------|--------------------------------------------------|---------------------------|
+    | key, label     | code name, and the header people see             | "mobile", "联系电话"       |
+    | type           | one of FieldType                                 | "phone"                   |
+    | required       | must not be empty                                | true                      |
+    | required_if    | must not be empty when the condition holds       | 'customer_type == "企业客户"' |
+    | choices        | allowed values (choice, multi_choice)            | ["高意向", "中意向"]        |
+    | pattern        | regular expression the text must match           | '^C\\d{6}$'               |
+    | min, max       | range (number, money, rating)                    | 0, 5                      |
+    | max_length     | characters at most (text types)                  | 200                       |
+    | not_before_today | a date may not lie in the past                 | true                      |
+    | unique         | no two rows share a value                        | true                      |
+    | default        | value a new row is given                         | "普通客户"                 |
+    | references     | the value is an ID in another sheet              | "customers"               |
+    | roles          | member fields: only people with these roles      | ["sales"]                 |
+    | allow_landline | phone fields: fixed lines allowed, not only mobiles | true                   |
+    | help           | the hint shown in the header comment             | "11位手机号"               |
+    | width          | column width in the template                     | 16                        |
+    """
+
+    key: Identifier
+    label: str = PydField(min_length=1)
+    type: FieldType = FieldType.text
+    required: bool = False
+    required_if: str | None = None
+    choices: list[str] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = PydField(default=None, gt=0, le=32767)
+    not_before_today: bool = False
+    unique: bool = False
+    default: str | float | int | None = None
+    references: str | None = None
+    roles: list[Role] | None = None
+    allow_landline: bool = False
+    help: str | None = None
+    width: float | None = PydField(default=None, gt=0, le=255)
+
+    @field_validator("required_if")
+    @classmethod
+    def _condition_parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_condition_syntax(v)
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> Field:
+        t = self.type
+        if t in CHOICE_TYPES:
+            if not self.choices:
+                raise ValueError(f"a {t} field needs a non-empty 'choices' list")
+            folded = [fold_label(c) for c in self.choices]
+            if len(set(folded)) != len(folded):
+                raise ValueError(f"'choices' has a repeated value: {self.choices}")
+        elif self.choices is not None:
+            raise ValueError(f"'choices' is only for choice and multi_choice fields, not {t}")
+        if self.pattern is not None and t not in TEXT_TYPES | {FieldType.credit_code}:
+            raise ValueError(f"'pattern' is only for text fields, not {t}")
+        if (self.min is not None or self.max is not None) and t not in NUMERIC_TYPES:
+            raise ValueError(f"'min'/'max' are only for number, money and rating fields, not {t}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        if self.max_length is not None and t not in TEXT_TYPES:
+            raise ValueError(f"'max_length' is only for text fields, not {t}")
+        if self.not_before_today and t is not FieldType.date:
+            raise ValueError(f"'not_before_today' is only for date fields, not {t}")
+        if self.roles is not None and t is not FieldType.member:
+            raise ValueError(f"'roles' is only for member fields, not {t}")
+        if self.allow_landline and t is not FieldType.phone:
+            raise ValueError(f"'allow_landline' is only for phone fields, not {t}")
+        if self.default is not None:
+            if t is FieldType.choice and self.default not in (self.choices or []):
+                raise ValueError(
+                    f"default {self.default!r} is not among the choices {self.choices}"
+                )
+            if t in NUMERIC_TYPES and not isinstance(self.default, int | float):
+                raise ValueError(f"default of a {t} field must be a number, not {self.default!r}")
+        if self.required and self.required_if:
+            raise ValueError("give either 'required' or 'required_if', not both")
+        return self
+
+    @property
+    def header(self) -> str:
+        """The header cell text: required fields carry a leading '*', as Chinese forms do."""
+        return f"*{self.label}" if self.required else self.label
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """Return (min, max); ratings default to 1..5."""
+        if self.type is FieldType.rating:
+            return (
+                self.min if self.min is not None else 1,
+                self.max if self.max is not None else 5,
+            )
+        return (self.min, self.max)
+
+
+class StatusColumn(Strict):
+    """A column only sheetcrm writes, right of everything people type."""
+
+    key: StatusKey
+    label: str = PydField(min_length=1)
+    width: float | None = PydField(default=None, gt=0, le=255)
+
+
+class SheetConfig(Strict):
+    """One sheet of the workbook: its tab name, its ID column and its fields."""
+
+    key: Identifier
+    name: str = PydField(min_length=1, max_length=31)
+    id_field: Identifier
+    id_prefix: str = PydField(min_length=1, pattern=r"^[A-Za-z]+$")
+    id_digits: int = PydField(default=6, ge=3, le=12)
+    header_row: int = PydField(default=1, ge=1, le=100)
+    fields: list[Field] = PydField(min_length=1)
+    status: list[StatusColumn] = PydField(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _excel_sheet_name(cls, v: str) -> str:
+        bad = set(v) & set(r"[]:*?/\\")
+        if bad:
+            raise ValueError(f"Excel sheet names cannot contain {''.join(sorted(bad))}")
+        return v
+
+    def field(self, key: str) -> Field:
+        """Return the field with this key (KeyError if none)."""
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def id_for(self, number: int) -> str:
+        """Return the ID with this sequence number, e.g. C000123."""
+        return f"{self.id_prefix}{number:0{self.id_digits}d}"
+
+    @property
+    def id_regex(self) -> re.Pattern[str]:
+        return re.compile(rf"^{re.escape(self.id_prefix)}(\d{{{self.id_digits},}})$")
+
+
+class Person(Strict):
+    """Someone who gets digests, owns customers or approves."""
+
+    name: str = PydField(min_length=1)
+    email: str
+    role: Role
+    team: str | None = None
+    manager: str | None = None
+    active: bool = True
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, v: str) -> str:
+        try:
+            return validate_email(v, check_deliverability=False).normalized
+        except EmailNotValidError as e:
+            raise ValueError(f"not a valid e-mail address: {e}") from None
+
+
+class Backup(Strict):
+    dir: str = "backups"
+    keep_days: int = PydField(default=14, ge=0)
+
+
+class Store(Strict):
+    url: str = "sqlite:///state/sheetcrm.sqlite"
+
+
+class Mail(Strict):
+    """How mail leaves: an outbox folder of .eml files (default) or SMTP. Passwords never live here."""
+
+    transport: Literal["outbox", "smtp"] = "outbox"
+    sender: str = PydField(default="sheetcrm@example.com", pattern=r"^[^@\s]+@[^@\s]+$")
+    outbox_dir: str = "outbox"
+    host: str | None = None
+    port: int = PydField(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    password_env: str = "SHEETCRM_SMTP_PASSWORD"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_config(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "do not put the SMTP password in config.toml: set it in the environment variable "
+                "named by 'password_env' (default SHEETCRM_SMTP_PASSWORD)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _smtp_needs_host(self) -> Mail:
+        if self.transport == "smtp" and not self.host:
+            raise ValueError("transport 'smtp' needs 'host'")
+        return self
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SCHEDULE = re.compile(
+    r"^every\s+(?:(?P<n>\d+)\s+(?P<unit>minutes|hours)"
+    rf"|(?P<day>day|weekday|{'|'.join(_WEEKDAYS)})\s+at\s+(?P<hh>\d{{1,2}}):(?P<mm>\d{{2}}))$"
+)
+
+
+class Schedule(Strict):
+    """A parsed schedule such as "every weekday at 08:00" or "every 15 minutes"."""
+
+    text: str
+    every: str  # "day", "weekday", a weekday name, "minutes" or "hours"
+    interval: int | None = None
+    at: time | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Schedule:
+        m = _SCHEDULE.match(text.strip().lower())
+        if not m:
+            raise ValueError(
+                f"{text!r} is not a schedule; expected e.g. 'every day at 02:00', "
+                "'every weekday at 08:00', 'every monday at 07:00' or 'every 30 minutes'"
+            )
+        if m["unit"]:
+            n = int(m["n"])
+            if n < 1:
+                raise ValueError(f"{text!r}: the interval must be at least 1")
+            return cls(text=text, every=m["unit"], interval=n)
+        hh, mm = int(m["hh"]), int(m["mm"])
+        if hh > 23 or mm > 59:
+            raise ValueError(f"{text!r}: {hh:02d}:{mm:02d} is not a time of day")
+        return cls(text=text, every=m["day"], at=time(hh, mm))
+
+
+def _schedule(value: Any) -> Any:
+    return Schedule.parse(value) if isinstance(value, str) else value
+
+
+class Config(Strict):
+    """The whole of config.toml. `base_dir` (the config file's folder) anchors relative paths."""
+
+    locale: Literal["zh_CN", "en"] = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    source: str
+    backup: Backup = PydField(default_factory=Backup)
+    store: Store = PydField(default_factory=Store)
+    mail: Mail = PydField(default_factory=Mail)
+    jobs: dict[str, Annotated[Schedule, BeforeValidator(_schedule)]] = PydField(
+        default_factory=dict
+    )
+    people: list[Person] = PydField(default_factory=list)
+    sheets: list[SheetConfig] = PydField(min_length=1)
+    base_dir: Path = PydField(default=Path("."), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; expected e.g. 'Asia/Shanghai'") from None
+        return v
+
+    # -- look-ups -----------------------------------------------------------------------------
+    def sheet(self, key: str) -> SheetConfig:
+        """Return the sheet with this key (KeyError if none)."""
+        for s in self.sheets:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def person(self, name: str) -> Person:
+        for p in self.people:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def path(self, value: str | Path) -> Path:
+        """Return `value` as a path, relative ones taken from the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def workbook_path(self) -> Path:
+        if self.source.startswith("gsheet://"):
+            raise ConfigError("source: this instance uses a Google Sheet, not a local workbook")
+        return self.path(self.source)
+
+    @property
+    def store_url(self) -> str:
+        """The SQLAlchemy URL, a relative SQLite path anchored at the config folder."""
+        prefix = "sqlite:///"
+        url = self.store.url
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_config(path: str | Path) -> Config:
+    """Return the validated config in `path`; ConfigError naming the key path otherwise."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file (create one with `sheetcrm init DIR`)"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config.toml must be saved as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return parse_config(raw, base_dir=path.resolve().parent, origin=str(path))
+
+
+def parse_config(raw: dict[str, Any], *, base_dir: Path, origin: str = "config.toml") -> Config:
+    """Return the validated config for already-parsed TOML `raw`."""
+    try:
+        config = Config.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as e:
+        lines = [f"{origin}: {e.error_count()} problem(s)"]
+        for err in e.errors(include_url=False):
+            lines.append(f"  {_key_path(err['loc'], raw)}: {_explain(err)}")
+        raise ConfigError("\n".join(lines)) from None
+    problems = _cross_check(config)
+    if problems:
+        lines = [f"{origin}: {len(problems)} problem(s)"]
+        lines += [f"  {where}: {what}" for where, what in problems]
+        raise ConfigError("\n".join(lines))
+    return config
+
+
+def _explain(err: Any) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    if "input" in err and err["type"] not in ("model_type", "dict_type") and "\n" not in msg:
+        shown = repr(err["input"])
+        if len(shown) <= 60 and not isinstance(err["input"], dict) and shown not in msg:
+            return f"{msg} (got {shown})"
+    return msg
+
+
+def _key_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """Return a pydantic location as a TOML key path, naming the list items it passes through:
+    `sheets[0] ("customers").fields[3] ("industry").type`."""
+    path = ""
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            path += f"[{item}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, dict) and (node.get("key") or node.get("name")):
+                path += f' ("{node.get("key") or node.get("name")}")'
+        elif isinstance(item, str) and not item.startswith(("function-", "tagged-union")):
+            if item == "Schedule":
+                continue
+            path += f".{item}" if path else item
+            node = node.get(item) if isinstance(node, dict) else None
+    return path or "(top level)"
+
+
+def _cross_check(config: Config) -> list[tuple[str, str]]:
+    """Return the problems that span several parts of the config (names that must refer to
+    something defined elsewhere, labels that must be unique)."""
+    problems: list[tuple[str, str]] = []
+    people = {p.name for p in config.people}
+    seen_people: set[str] = set()
+    for i, p in enumerate(config.people):
+        where = f'people[{i}] ("{p.name}")'
+        if p.name in seen_people:
+            problems.append((where, f"the name {p.name!r} is given to two people"))
+        seen_people.add(p.name)
+        if p.manager is not None and p.manager not in people:
+            problems.append((f"{where}.manager", f"{p.manager!r} is not in [[people]]"))
+
+    sheet_keys = [s.key for s in config.sheets]
+    sheet_names = [s.name for s in config.sheets]
+    for i, s in enumerate(config.sheets):
+        where = f'sheets[{i}] ("{s.key}")'
+        if sheet_keys.count(s.key) > 1:
+            problems.append((f"{where}.key", f"two sheets have the key {s.key!r}"))
+        if sheet_names.count(s.name) > 1:
+            problems.append((f"{where}.name", f"two sheets have the name {s.name!r}"))
+        keys = [f.key for f in s.fields]
+        if s.id_field not in keys:
+            problems.append(
+                (f"{where}.id_field", f"{s.id_field!r} is not one of this sheet's fields")
+            )
+        elif keys[0] != s.id_field:
+            problems.append((f"{where}.id_field", "the ID field must be the first field"))
+        labels: dict[str, str] = {}
+        for j, f in enumerate(s.fields):
+            fw = f'{where}.fields[{j}] ("{f.key}")'
+            if keys.count(f.key) > 1:
+                problems.append((f"{fw}.key", f"two fields of this sheet have the key {f.key!r}"))
+            folded = fold_label(f.label)
+            if folded in labels:
+                problems.append(
+                    (f"{fw}.label", f"label {f.label!r} is also used by {labels[folded]}")
+                )
+            labels[folded] = f"field {f.key!r}"
+            if f.type is FieldType.member:
+                allowed = {p.name for p in config.people if not f.roles or p.role in f.roles}
+                if f.default is not None and f.default not in allowed:
+                    problems.append(
+                        (
+                            f"{fw}.default",
+                            f"{f.default!r} is not a person in [[people]]"
+                            + (f" with role {', '.join(f.roles)}" if f.roles else ""),
+                        )
+                    )
+                if not allowed:
+                    problems.append((fw, "no person in [[people]] can be chosen in this field"))
+            if f.references is not None and f.references not in sheet_keys:
+                problems.append(
+                    (
+                        f"{fw}.references",
+                        f"{f.references!r} is not a sheet key; expected one of {sheet_keys}",
+                    )
+                )
+            if f.required_if is not None:
+                _, names = check_condition_syntax(f.required_if)
+                known = set(keys) | {x.label for x in s.fields} | CONDITION_NAMES
+                for name in sorted(names - known):
+                    problems.append(
+                        (f"{fw}.required_if", f"{name!r} is not a field of sheet {s.key!r}")
+                    )
+        status_keys: set[str] = set()
+        for j, c in enumerate(s.status):
+            cw = f'{where}.status[{j}] ("{c.key}")'
+            if c.key in status_keys:
+                problems.append((f"{cw}.key", f"status column {c.key!r} is listed twice"))
+            status_keys.add(c.key)
+            folded = fold_label(c.label)
+            if folded in labels:
+                problems.append(
+                    (f"{cw}.label", f"label {c.label!r} is also used by {labels[folded]}")
+                )
+            labels[folded] = f"status column {c.key!r}"
+    for name in config.jobs:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            problems.append(
+                (f"jobs.{name}", "a job name is a lower-case file name such as 'nightly'")
+            )
+    return problems

@@ -1,0 +1,23 @@
+"""Text folding shared by header matching, choices and keys.
+
+People type full-width characters, ideographic spaces and invisible zero-width characters; two strings
+that look the same to them must compare equal to us.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# NFKC folds full-width forms and U+3000, but leaves these zero-width characters in place.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def clean(value: str) -> str:
+    """Return `value` NFKC-folded, without zero-width characters, trimmed."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)).strip()
+
+
+def fold_label(label: str) -> str:
+    """Return the form headers are compared in: cleaned, case-folded, without required marks."""
+    return clean(label).strip("*＊ ").casefold()
