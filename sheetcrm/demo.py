@@ -237,6 +237,8 @@ class _Generator:
         sh = self.shares
         bounds = np.cumsum([sh.problem, sh.noise, sh.duplicate, sh.blank_id])
         clean_rows: list[tuple[int, list[Any]]] = []  # originals duplicates may copy (this chunk)
+        if progress:
+            progress("customers", 0)
         for i in range(n):
             if i % CHUNK == 0:
                 clean_rows = []
@@ -491,6 +493,8 @@ class _Generator:
         keys = [f.key for f in sheet.fields]
         col = {k: i for i, k in enumerate(keys)}
         assert self.customer_first is not None and self.customer_owner is not None
+        if progress:
+            progress("followups", 0)
         for i in range(n):
             if progress and i and i % CHUNK == 0:
                 progress("followups", i)
@@ -529,6 +533,8 @@ class _Generator:
         keys = [f.key for f in sheet.fields]
         col = {k: i for i, k in enumerate(keys)}
         handlers = [p.name for p in self.config.people if p.role in (Role.service, Role.sales)]
+        if progress:
+            progress("requests", 0)
         for i in range(n):
             row: list[Any] = [None] * len(keys)
             for f in sheet.fields:
