@@ -1,0 +1,88 @@
+"""The shapes data travels in between a source and the stages: Table, CellError, StatusPatch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    """A cell whose value is not a value: a formula error such as #N/A, or a formula whose result was
+    never calculated (`code` empty). The check reports it; it is never mistaken for an empty cell."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code or "(formula without a calculated value)"
+
+
+@dataclass
+class Table:
+    """One sheet as read: raw cell values, one column per field key present in the sheet.
+
+    `frame` has a column per field found (raw values, untouched: typing is the check's job) and is
+    indexed by the rows' sheet row numbers (1-based, as people see them). `ids` are the record IDs as
+    typed (blank ones are ""). `columns` maps each field key and status key found to its 0-based sheet
+    column; `missing` lists optional fields that have no column; `extra` the headers nobody configured.
+    `fingerprint` identifies the file content that was read, so a write can refuse if it changed.
+    `status` holds the status columns' current values (same index), so unchanged ones need no write.
+    """
+
+    sheet_key: str
+    sheet_name: str
+    frame: pd.DataFrame
+    columns: dict[str, int]
+    status_columns: dict[str, int]
+    header_row: int
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    status: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def rows(self) -> pd.Index:
+        """Sheet row numbers (1-based) of the data rows."""
+        return self.frame.index
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
+class StatusPatch:
+    """What to write into one sheet: status values by record ID, and IDs for rows that had none.
+
+    Rows are found by their record ID at write time, not by row number, because people sort and
+    insert rows between a read and a write. `new_ids` (sheet row → new ID) is the exception: a row
+    without an ID can only be found by its position, so new IDs are written only if the workbook is
+    unchanged since it was read.
+    """
+
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_ids: dict[int, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.new_ids)
+
+
+@dataclass
+class WriteResult:
+    """What a write did: rows written, IDs not found in the sheet, the backup made."""
+
+    rows_written: int = 0
+    ids_written: int = 0
+    not_found: list[str] = field(default_factory=list)
+    backup: str | None = None
+    columns_added: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rows_written": self.rows_written,
+            "ids_written": self.ids_written,
+            "not_found": len(self.not_found),
+            "backup": self.backup,
+        }
