@@ -29,6 +29,7 @@ class Table:
     column; `missing` lists optional fields that have no column; `extra` the headers nobody configured.
     `fingerprint` identifies the file content that was read, so a write can refuse if it changed.
     `status` holds the status columns' current values (same index), so unchanged ones need no write.
+    `ids` are the record IDs in canonical form (trimmed, NFKC, "" when blank): key patches by them.
     """
 
     sheet_key: str
@@ -41,6 +42,7 @@ class Table:
     extra: list[str] = field(default_factory=list)
     fingerprint: str = ""
     status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ids: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
 
     @property
     def rows(self) -> pd.Index:

@@ -41,6 +41,7 @@ from .xlsxpatch import (
     SheetEdit,
     copy_member_raw,
     grammar_of,
+    id_text,
     open_for_write,
     rewrite_sheet,
     scan_special_cells,
@@ -78,13 +79,10 @@ class ExcelSource:
         """Return the sheet's rows; see `sources.base` for the contract."""
         sheet = self.config.sheet(sheet_key)
         pkg = open_package(self.path)
-        member = self._member(pkg, sheet)
         before = fingerprint(self.path)
         with zipfile.ZipFile(self.path) as zf:
-            others = [
-                i.filename for i in zf.infolist() if not i.filename.startswith("xl/worksheets/")
-            ]
-            verify_crc(zf, others, describe(self.path))
+            self._verify(zf, pkg, sheet)
+            member = self._member(pkg, sheet)
             try:
                 with zf.open(member) as fh:
                     special = scan_special_cells(fh)
@@ -99,6 +97,17 @@ class ExcelSource:
             )
         table.fingerprint = before
         return table
+
+    def _verify(self, zf: zipfile.ZipFile, pkg: XlsxPackage, sheet: SheetConfig) -> None:
+        """Check every part for damage (CRC) except the target sheet, which is checked as it is
+        streamed, and other big sheets, checked when they are read or copied."""
+        target = pkg.sheets.get(sheet.name)
+        big = {m for m in pkg.sheets.values() if zf.getinfo(m).file_size > 50 * 2**20} \
+            if all(m in zf.NameToInfo for m in pkg.sheets.values()) else set()  # fmt: skip
+        parts = [
+            i.filename for i in zf.infolist() if i.filename != target and i.filename not in big
+        ]
+        verify_crc(zf, parts, describe(self.path))
 
     def _member(self, pkg: XlsxPackage, sheet: SheetConfig) -> str:
         if sheet.name not in pkg.sheets:
@@ -174,6 +183,7 @@ class ExcelSource:
             missing=hmap.missing,
             extra=hmap.extra,
             status=status,
+            ids=fields[sheet.id_field].map(id_text),
         )
 
     # -- writing ---------------------------------------------------------------------------------
@@ -204,6 +214,8 @@ class ExcelSource:
                 f"{name} is saved as Strict Open XML; sheetcrm reads it but does not write into it. "
                 "Save it as a normal Excel Workbook (.xlsx)"
             )
+        with zipfile.ZipFile(self.path) as zf:
+            self._verify(zf, pkg, sheet)
         member = self._member(pkg, sheet)
         current = _fingerprint_of(self.path)
         if fingerprint is not None and current != fingerprint:
@@ -306,7 +318,8 @@ class ExcelSource:
                         elif info.filename in deferred:
                             continue
                         else:
-                            verify_crc(src, [info.filename], name)
+                            if info.file_size > 50 * 2**20:  # big sheets were not checked yet
+                                verify_crc(src, [info.filename], name)
                             copy_member_raw(src, info, dst)
                     assert report is not None
                     for filename in sorted(d for d in deferred if d):
