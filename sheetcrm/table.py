@@ -79,6 +79,7 @@ class WriteResult:
     not_found: list[str] = field(default_factory=list)
     backup: str | None = None
     columns_added: list[str] = field(default_factory=list)
+    cells_skipped: int = 0  # status cells inside merged ranges, left alone
     unchanged: bool = False
 
     def summary(self) -> dict[str, Any]:

@@ -401,18 +401,51 @@ def test_a_lock_file_is_never_read_as_a_workbook(config, tmp_path):
         source(lock, config, tmp_path).read("customers")
 
 
-def test_a_status_cell_inside_merged_cells_is_refused(config, tmp_path):
+def _merged_in_status(config, tmp_path):
     path = openpyxl_workbook(tmp_path / "merged.xlsx", config, n=3)
     wb = openpyxl.load_workbook(path)
     ws = wb["客户信息"]
-    ws.merge_cells("AH2:AJ2")  # someone merged cells right of the sheet, where status columns go
+    for j, st in enumerate(config.sheet("customers").status):
+        ws.cell(1, 35 + j, st.label)  # status columns from AI (after 备注 in AH)
+    ws.merge_cells("AI2:AJ2")  # someone merged two status cells of row 2
     wb.save(path)
-    original = path.read_bytes()
+    return path
+
+
+def test_cells_covered_by_a_merge_are_left_alone(config, tmp_path):
+    path = _merged_in_status(config, tmp_path)
     src = source(path, config, tmp_path)
     table = src.read("customers")
-    with pytest.raises(WorkbookFormatError, match="inside the merged cells AH2:AJ2"):
-        src.write_status("customers", patch_for(table), fingerprint=table.fingerprint, now=NOW)
+    result = src.write_status("customers", patch_for(table), fingerprint=table.fingerprint, now=NOW)
+    assert result.cells_skipped == 1 and result.columns_added == []
+    ws = openpyxl.load_workbook(path)["客户信息"]
+    assert ws["AI2"].value == "✗"  # the merge's top-left cell is writable
+    assert ws["AJ2"].value is None  # the covered one is left alone
+    assert ws["AJ3"].value == "联系电话: 缺失"
+    assert "AI2:AJ2" in {str(r) for r in ws.merged_cells.ranges}
+
+
+def test_without_a_fresh_read_a_write_into_merged_cells_is_refused(config, tmp_path):
+    path = _merged_in_status(config, tmp_path)
+    original = path.read_bytes()
+    src = source(path, config, tmp_path)  # no read: merges unknown, found only at the end
+    patch = StatusPatch(values={"C000001": {"validation": "✗", "problems": "x"}})
+    with pytest.raises(WorkbookFormatError, match="inside the merged cells AI2:AJ2"):
+        src.write_status("customers", patch, fingerprint=None, now=NOW)
     assert path.read_bytes() == original
+
+
+def test_status_columns_go_right_of_every_used_cell(config, tmp_path):
+    path = openpyxl_workbook(tmp_path / "wide.xlsx", config, n=3)
+    wb = openpyxl.load_workbook(path)
+    wb["客户信息"]["AP3"] = "有人写在很右边"
+    wb.save(path)
+    src = source(path, config, tmp_path)
+    table = src.read("customers")
+    src.write_status("customers", patch_for(table), fingerprint=table.fingerprint, now=NOW)
+    ws = openpyxl.load_workbook(path)["客户信息"]
+    assert ws["AP3"].value == "有人写在很右边"
+    assert ws["AQ1"].value == "校验结果"
 
 
 def test_overwriting_a_formula_in_a_status_cell_drops_the_stale_calc_chain(config, tmp_path):

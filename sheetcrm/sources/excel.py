@@ -69,6 +69,8 @@ class ExcelSource:
         self.backup_dir = Path(backup_dir) if backup_dir else config.path(config.backup.dir)
         self.keep_days = config.backup.keep_days if keep_days is None else keep_days
         self.compress_level = compress_level
+        # merged ranges seen by the last read of each sheet, valid while the file is unchanged
+        self._layout: dict[str, tuple[str, list[Any], int]] = {}  # fingerprint, merges, last column
 
     @classmethod
     def from_config(cls, config: Config) -> ExcelSource:
@@ -90,7 +92,8 @@ class ExcelSource:
                 raise WorkbookFormatError(
                     f"{describe(self.path)} is damaged ({member}: {e})"
                 ) from None
-        table = self._read_cells(sheet, special)
+        table, merges, last_col = self._read_cells(sheet, special)
+        self._layout[sheet.key] = (before, merges, last_col)
         if fingerprint(self.path) != before:
             raise WorkbookChanged(
                 f"{describe(self.path)} changed while it was being read; sheetcrm will try again"
@@ -117,22 +120,27 @@ class ExcelSource:
             )
         return pkg.sheets[sheet.name]
 
-    def _read_cells(self, sheet: SheetConfig, special: dict[tuple[int, int], Any]) -> Table:
+    def _read_cells(
+        self, sheet: SheetConfig, special: dict[tuple[int, int], Any]
+    ) -> tuple[Table, Any, int]:
         try:
             with CalamineWorkbook.from_path(str(self.path)) as wb:
                 ws = wb.get_sheet_by_name(sheet.name)
                 start = ws.start or (0, 0)
                 rows = ws.iter_rows()
-                return self._build_table(sheet, rows, start, special)
+                merges = list(ws.merged_cell_ranges or [])
+                last_col = ws.end[1] if ws.end else -1
+                return self._build_table(sheet, rows, start, special), merges, last_col
         except CalamineError as e:
             raise WorkbookFormatError(f"{describe(self.path)} cannot be read: {e}") from None
 
     def _build_table(self, sheet: SheetConfig, rows: Any, start: tuple[int, int],
                      special: dict[tuple[int, int], Any]) -> Table:  # fmt: skip
-        r0, c0 = start
+        # calamine's iter_rows starts at sheet row 1 but at the first used column
+        _, c0 = start
         header_row = sheet.header_row
         headers: list[Any] = []
-        r = r0  # 0-based sheet row of the next row from calamine
+        r = 0  # 1-based sheet row of the row just taken from calamine
         for row in rows:
             r += 1
             if r == header_row:
@@ -224,12 +232,16 @@ class ExcelSource:
                 "read it again"
             )
         new_ids = patch.new_ids if fingerprint is not None else {}
+        seen = self._layout.get(sheet.key)
+        merges_known = seen is not None and seen[0] == current
+        merges, last_col = (seen[1], seen[2]) if seen is not None and merges_known else ([], -1)
         edit = SheetEdit(
             id_col=-1,
             header_row=sheet.header_row,
-            on_header=lambda headers: self._place_status(sheet, headers, edit),
+            on_header=lambda headers: self._place_status(sheet, headers, edit, merges, last_col),
             values=patch.values,
             new_ids=new_ids,
+            merges_known=merges_known,
         )
         if dry_run:
             report = self._rewrite(pkg, member, edit, io.BytesIO(), dry_run=True)
@@ -255,6 +267,7 @@ class ExcelSource:
         result.ids_written = report.ids_written
         result.not_found = sorted(set(patch.values) - report.found_ids)
         result.columns_added = list(report.columns_added.values())
+        result.cells_skipped = report.cells_skipped
         return result
 
     def _refuse_if_locked(self) -> None:
@@ -265,21 +278,34 @@ class ExcelSource:
                 "again next run (close the workbook to let it write)"
             )
 
-    def _place_status(self, sheet: SheetConfig, headers: dict[int, str],
-                      edit: SheetEdit) -> tuple[dict[str, int], dict[int, str]]:  # fmt: skip
-        """Find the status columns in the header row; add the missing ones after the last header."""
+    def _place_status(self, sheet: SheetConfig, headers: dict[int, str], edit: SheetEdit,
+                      merges: list[Any], last_col: int) -> tuple[dict[str, int], dict[int, str]]:  # fmt: skip
+        """Find the status columns in the header row; add the missing ones right of everything
+        the sheet uses (never over a person's cell) and clear of merged header cells. Cells a
+        merge covers are left alone (BAD_INPUTS #1)."""
         width = max(headers) + 1 if headers else 0
         row = [headers.get(c, "") for c in range(width)]
         hmap = map_headers(sheet, row)
         edit.id_col = hmap.fields[sheet.id_field]
         placed = dict(hmap.status)
         new: dict[int, str] = {}
-        next_col = width
+        hr = sheet.header_row - 1  # calamine's merges are 0-based
+        merged_in_header = {c for (r1, c1), (r2, c2) in merges if r1 <= hr <= r2
+                            for c in range(c1, c2 + 1)}  # fmt: skip
+        next_col = max(width, last_col + 1, edit.dimension_max_col + 1)
         for st in sheet.status:
             if str(st.key) not in placed:
+                while next_col in merged_in_header:
+                    next_col += 1
                 placed[str(st.key)] = next_col
                 new[next_col] = st.label
                 next_col += 1
+        wanted = set(placed.values())
+        for (r1, c1), (r2, c2) in merges:
+            for c in set(range(c1, c2 + 1)) & wanted:
+                for r in range(r1, r2 + 1):
+                    if (r, c) != (r1, c1):
+                        edit.covered.setdefault(r + 1, set()).add(c)
         return placed, new
 
     def _rewrite(self, pkg: XlsxPackage, member: str, edit: SheetEdit, out: IO[bytes],

@@ -37,6 +37,8 @@ _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 def unescape(raw: bytes) -> str:
     """Return XML text content as the string it stands for (entities and Excel's _xHHHH_)."""
     text = raw.decode("utf-8")
+    if "\r" in text:  # XML end-of-line normalisation, as every XML parser (and calamine) does
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "&" in text:
         text = html.unescape(text)
     if "_x" in text:
@@ -48,6 +50,8 @@ def id_text(value: Any) -> str:
     """Return a record ID as text, the same way for a calamine value and for a cell's XML."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return clean(str(value))
@@ -77,7 +81,7 @@ class SheetGrammar:
 _ATTR = re.compile(rb'\s([a-zA-Z:]+)="([^"]*)"')
 _REF = re.compile(rb'\sr="([A-Z]{1,3})(\d+)"')
 _ROW_R = re.compile(rb'\sr="(\d+)"')
-_PREFIX = re.compile(rb"<(?:(\w+):)?worksheet\b")
+_PREFIX = re.compile(rb"<(?:(\w+):)?(?:worksheet|sst)\b")
 
 
 def grammar_of(head: bytes) -> SheetGrammar:
@@ -127,6 +131,8 @@ def cell_text(cell: bytes, grammar: SheetGrammar, sst: Callable[[], SharedString
         return sst()[int(raw)] if raw.strip() else ""
     if not raw and grammar.formula in cell:
         return None
+    if kind == b"b":
+        return "TRUE" if raw.strip() == b"1" else "FALSE"
     text = unescape(raw)
     if kind == b"n" and text:
         try:
@@ -251,6 +257,9 @@ class SheetEdit:
     on_header: Callable[[dict[int, str]], tuple[dict[str, int], dict[int, str]]]
     values: dict[str, dict[str, Any]]
     new_ids: dict[int, str] = field(default_factory=dict)
+    covered: dict[int, set[int]] = field(default_factory=dict)  # row → columns inside a merge
+    merges_known: bool = False  # `covered` came from a read of this very file content
+    dimension_max_col: int = -1  # set from the sheet's <dimension> before on_header is called
 
 
 @dataclass
@@ -259,6 +268,7 @@ class EditReport:
     ids_written: int = 0
     found_ids: set[str] = field(default_factory=set)
     formula_overwritten: bool = False
+    cells_skipped: int = 0
     columns_added: dict[int, str] = field(default_factory=dict)
 
 
@@ -281,13 +291,15 @@ def rewrite_sheet(
             if head is None:
                 head = block
                 styles = _column_styles(head, g)
+                edit.dimension_max_col = _dimension_max_col(head, g)
                 continue
             # the tail: check merged cells, then write it
             if head is not None:  # sheet without rows after the header never reached
                 status_cols = status_cols or {}
                 dst.write(head)
                 head = b""
-            _check_merges(block, g, written_rows, touched_cols)
+            if not edit.merges_known:
+                _check_merges(block, g, written_rows, touched_cols)
             dst.write(block)
             continue
         out: list[bytes] = []
@@ -331,6 +343,10 @@ def rewrite_sheet(
                     col = status_cols.get(key)
                     if col is not None:
                         updates[col] = value
+            if updates and r in edit.covered:
+                for col in edit.covered[r] & updates.keys():
+                    del updates[col]  # nothing is written into cells a merge covers
+                    report.cells_skipped += 1
             if updates:
                 new_row = _rewrite_row(row, r, updates, styles, g, report)
                 out.append(block[pos:m_start])
@@ -383,6 +399,15 @@ def _column_styles(head: bytes, g: SheetGrammar) -> dict[int, int]:
             for c in range(lo - 1, min(hi, 16384)):
                 styles[c] = int(a[b"style"])
     return styles
+
+
+def _dimension_max_col(head: bytes, g: SheetGrammar) -> int:
+    m = g.dimension.search(head)
+    if not m:
+        return -1
+    last = m.group(1).decode().rpartition(":")[2]
+    lm = re.match(r"([A-Z]+)", last)
+    return column_index(lm.group(1)) if lm else -1
 
 
 def _widen_dimension(head: bytes, g: SheetGrammar, max_col: int) -> bytes:
