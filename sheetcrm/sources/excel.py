@@ -50,6 +50,7 @@ from .xlsxpatch import (
 # zlib level for the rewritten sheet. Recompressing it dominates a write; level 1 is ~4x faster than
 # the default 6 for ~20% more bytes (measured in benchmarks/bench_excel.py).
 DEFAULT_COMPRESS_LEVEL = 1
+EXCEL_MAX_COLS = 16_384
 
 
 class ExcelSource:
@@ -292,7 +293,18 @@ class ExcelSource:
         hr = sheet.header_row - 1  # calamine's merges are 0-based
         merged_in_header = {c for (r1, c1), (r2, c2) in merges if r1 <= hr <= r2
                             for c in range(c1, c2 + 1)}  # fmt: skip
-        next_col = max(width, last_col + 1, edit.dimension_max_col + 1)
+        # the used range from our read is the truth; a <dimension> is only a hint, often wrong
+        # (gnumeric writes A1:XFD1048576), so it is used only without a read and if there is room
+        n_new = sum(1 for st in sheet.status if str(st.key) not in placed)
+        if last_col >= 0:
+            next_col = max(width, last_col + 1)
+        elif edit.dimension_max_col + 1 + n_new <= EXCEL_MAX_COLS:
+            next_col = max(width, edit.dimension_max_col + 1)
+        else:
+            next_col = width
+        if next_col + n_new > EXCEL_MAX_COLS:
+            raise SheetLayoutError(f"sheet {sheet.name!r} has no free columns left for sheetcrm's "
+                                   "status columns")  # fmt: skip
         for st in sheet.status:
             if str(st.key) not in placed:
                 while next_col in merged_in_header:

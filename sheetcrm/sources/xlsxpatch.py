@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import IO, Any
 
 from ..errors import WorkbookFormatError
@@ -471,8 +472,18 @@ def _row_id(
 _CELL_TAILS: dict[tuple[type, Any, int | None], bytes] = {}
 
 
+@lru_cache(maxsize=4096)
+def _date_text(value: date) -> str:
+    """Dates in status cells are text a person reads, not serials needing a date style."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
 def _make_cell(ref: str, value: Any, style: int | None) -> bytes:
     """Return the cell XML; the part after `r="…"` is cached, status values repeat a lot."""
+    if isinstance(value, date):
+        value = _date_text(value)
     key = (type(value), value, style)
     try:
         tail = _CELL_TAILS[key]
@@ -523,8 +534,18 @@ def _rewrite_row(
     tail: dict[int, bytes] = {}
     pos = len(body)
     tail_start = len(body)
-    slow = b"<" + g.prefix + b"extLst" in body
-    while not slow:
+    slow = False
+    if not g.prefix:
+        # usual case from the second run on: the status cells exist, contiguous at the row's end
+        first = body.find(b'<c r="' + _LETTERS[min_col] + str(r).encode() + b'"')
+        if first >= 0:
+            parsed = _tokenise_tail(body, first)
+            if parsed is not None:
+                tail, tail_start = parsed, first
+                pos = -1  # skip the reverse scan below
+    if pos >= 0:
+        slow = b"<" + g.prefix + b"extLst" in body
+    while not slow and pos >= 0:
         start = max(body.rfind(g.cell_open[0], 0, pos), body.rfind(g.cell_open[1], 0, pos))
         if start < 0:
             break
@@ -557,6 +578,27 @@ def _rewrite_row(
         tail[col] = _make_cell(f"{column_letter(col)}{r}", value, style)
     new_body = body[:tail_start] + b"".join(tail[c] for c in sorted(tail))
     return _widen_spans(row_open, max(updates)) + new_body + g.row_end
+
+
+_LETTERS = [column_letter(c).encode() for c in range(16_384)]
+_INDEX = {letters: i for i, letters in enumerate(_LETTERS)}
+_TAIL_CELL = re.compile(rb'\s*<c r="([A-Z]{1,3})\d+"[^>]*?(?:/>|>.*?</c>)', re.S)
+
+
+def _tokenise_tail(body: bytes, start: int) -> dict[int, bytes] | None:
+    """Return {col: cell bytes} for the cells from `start` to the end of the row, or None when the
+    tail holds anything but plain referenced cells (then the careful path is taken)."""
+    cells: dict[int, bytes] = {}
+    pos = start
+    end = len(body)
+    match = _TAIL_CELL.match
+    while pos < end:
+        m = match(body, pos)
+        if m is None:
+            return None if body[pos:].strip() else cells
+        cells[_INDEX[m.group(1)]] = m.group(0)
+        pos = m.end()
+    return cells
 
 
 def _rewrite_row_slow(row_open: bytes, body: bytes, r: int, updates: dict[int, Any],
