@@ -107,6 +107,36 @@ def test_blank_ids_get_new_ids_only_the_id_cell_changes(workbook, config, tmp_pa
     assert again.status.loc[6, "validation"] == "✓"
 
 
+def test_new_ids_follow_the_configured_pattern(config, tmp_path):
+    from sheetcrm.sources.base import plan_new_ids
+
+    path = openpyxl_workbook(tmp_path / "ids.xlsx", config, n=8, blank_ids=(2, 5))
+    src = source(path, config, tmp_path)
+    table = src.read("customers")
+    new = plan_new_ids(table, config.sheet("customers"))
+    assert new == {4: "C000009", 7: "C000010"}
+    src.write_status("customers", StatusPatch(new_ids=new), fingerprint=table.fingerprint, now=NOW)
+    again = src.read("customers")
+    assert again.ids.tolist() == [f"C{n:06d}" for n in (1, 2, 9, 4, 5, 10, 7, 8)]
+    assert plan_new_ids(again, config.sheet("customers")) == {}
+
+
+def test_hidden_rows_columns_and_sheets_stay_hidden(config, tmp_path):
+    path = openpyxl_workbook(tmp_path / "hidden.xlsx", config, n=5)
+    wb = openpyxl.load_workbook(path)
+    wb["客户信息"].row_dimensions[3].hidden = True
+    wb["其他"].sheet_state = "veryHidden"
+    wb.save(path)
+    src = source(path, config, tmp_path)
+    table = src.read("customers")
+    assert 3 in table.frame.index  # hidden rows are read normally
+    src.write_status("customers", patch_for(table), fingerprint=table.fingerprint, now=NOW)
+    wb = openpyxl.load_workbook(path)
+    assert wb["客户信息"].row_dimensions[3].hidden
+    assert wb["客户信息"].column_dimensions["E"].hidden
+    assert wb["其他"].sheet_state == "veryHidden"
+
+
 def test_sorted_rows_still_get_their_own_status(config, tmp_path):
     path = openpyxl_workbook(tmp_path / "sorted.xlsx", config, n=12)
     src = source(path, config, tmp_path)

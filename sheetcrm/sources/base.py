@@ -82,4 +82,16 @@ def map_headers(sheet: SheetConfig, headers: list[object]) -> HeaderMap:
     return HeaderMap(fields, status, missing, extra)
 
 
-__all__ = ["HeaderMap", "Source", "StatusPatch", "Table", "WriteResult", "map_headers"]
+def plan_new_ids(table: Table, sheet: SheetConfig) -> dict[int, str]:
+    """Return {sheet row: new ID} for the rows without an ID, numbered after the highest ID in the
+    sheet that fits the configured pattern (C000123 → C000124, ...), in sheet order."""
+    pattern = sheet.id_regex
+    numbers = table.ids.str.extract(pattern, expand=False).dropna()
+    next_number = int(numbers.astype(int).max()) + 1 if len(numbers) else 1
+    blank = table.ids.index[table.ids == ""]
+    return {int(row): sheet.id_for(next_number + i) for i, row in enumerate(blank)}
+
+
+__all__ = [
+    "HeaderMap", "Source", "StatusPatch", "Table", "WriteResult", "map_headers", "plan_new_ids",
+]  # fmt: skip

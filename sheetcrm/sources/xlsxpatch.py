@@ -452,6 +452,8 @@ def _row_id(
             if t0 >= 0:
                 t1 = row.find(b"</t>", t0)
                 raw = row[t0 + 3 : t1]
+                if raw.isalnum() and raw.isascii():
+                    return raw.decode("ascii")  # the usual C000123: nothing to fold
                 if b"&" not in raw and b"_x" not in raw and b"<" not in raw:
                     return id_text(raw.decode("utf-8"))
         cell = _cell_around(row, p, g)
@@ -480,7 +482,7 @@ def _date_text(value: date) -> str:
     return value.isoformat()
 
 
-def _make_cell(ref: str, value: Any, style: int | None) -> bytes:
+def _make_cell(ref: bytes, value: Any, style: int | None) -> bytes:
     """Return the cell XML; the part after `r="…"` is cached, status values repeat a lot."""
     if isinstance(value, date):
         value = _date_text(value)
@@ -497,7 +499,7 @@ def _make_cell(ref: str, value: Any, style: int | None) -> bytes:
                 pass
     if not tail:
         return b""
-    return b'<c r="' + ref.encode() + b'"' + tail
+    return b'<c r="' + ref + b'"' + tail
 
 
 def _build_cell(ref: str, value: Any, style: int | None) -> bytes:
@@ -536,13 +538,21 @@ def _rewrite_row(
     tail_start = len(body)
     slow = False
     if not g.prefix:
-        # usual case from the second run on: the status cells exist, contiguous at the row's end
-        first = body.find(b'<c r="' + _LETTERS[min_col] + str(r).encode() + b'"')
-        if first >= 0:
-            parsed = _tokenise_tail(body, first)
-            if parsed is not None:
-                tail, tail_start = parsed, first
-                pos = -1  # skip the reverse scan below
+        last = body.rfind(b'<c r="')
+        last_col = (
+            _INDEX.get(body[last + 6 : last + 9].rstrip(b"0123456789"), -1) if last >= 0 else -1
+        )
+        if last_col < min_col and (last < 0 or b"<c>" not in body) and b"<extLst" not in body:
+            # first night: no cell at or right of the status columns yet, so append
+            pos = -1
+        else:
+            # later nights: the status cells exist, contiguous at the row's end
+            first = body.find(b'<c r="' + _LETTERS[min_col] + str(r).encode() + b'"')
+            if first >= 0:
+                parsed = _tokenise_tail(body, first)
+                if parsed is not None:
+                    tail, tail_start = parsed, first
+                    pos = -1  # skip the reverse scan below
     if pos >= 0:
         slow = b"<" + g.prefix + b"extLst" in body
     while not slow and pos >= 0:
@@ -560,6 +570,7 @@ def _rewrite_row(
         tail_start = pos = start
     if slow:
         return _rewrite_row_slow(row_open, body, r, updates, styles, g, report)
+    rb = str(r).encode()
     header_style = None
     if ref_style_col and tail:
         header_style = attrs(start_tag(tail[max(tail)])).get(b"s")
@@ -569,13 +580,13 @@ def _rewrite_row(
         if old is not None:
             if g.formula in old:
                 report.formula_overwritten = True
-            s = attrs(start_tag(old)).get(b"s")
-            style = int(s) if s else None
+            sm = _STYLE.search(old, 0, old.find(b">"))
+            style = int(sm.group(1)) if sm else None
         else:
             style = styles.get(col)
             if style is None and header_style:
                 style = int(header_style)
-        tail[col] = _make_cell(f"{column_letter(col)}{r}", value, style)
+        tail[col] = _make_cell(_LETTERS[col] + rb, value, style)
     new_body = body[:tail_start] + b"".join(tail[c] for c in sorted(tail))
     return _widen_spans(row_open, max(updates)) + new_body + g.row_end
 
@@ -625,11 +636,12 @@ def _rewrite_row_slow(row_open: bytes, body: bytes, r: int, updates: dict[int, A
                 report.formula_overwritten = True
             s = attrs(start_tag(old)).get(b"s")
             style = int(s) if s else None
-        cells[col] = _make_cell(f"{column_letter(col)}{r}", value, style)
+        cells[col] = _make_cell(f"{column_letter(col)}{r}".encode(), value, style)
     new_body = b"".join(cells[c] for c in sorted(cells)) + ext
     return _widen_spans(row_open, max(updates)) + new_body + g.row_end
 
 
+_STYLE = re.compile(rb'\ss="(\d+)"')
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 
