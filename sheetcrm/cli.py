@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from .config import Config, load_config
 from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
+from .pipeline import apply_check, plan_check
+from .sources.excel import ExcelSource
 from .templates import build_template
 
 console = Console(highlight=False)
@@ -189,6 +191,80 @@ def demo(ctx: click.Context, rows: int, seed: int, out: Path | None, today: str 
     sheets = ", ".join(f"{config.sheet(k).name} {n:,}" for k, n in summary.rows.items())
     click.echo(f"wrote {summary.path} ({sheets} rows)")
     click.echo(f"wrote {summary.truth_path} ({sum(summary.truth.values()):,} known cases)")
+
+
+@cli.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option(
+    "--now", "now_text", help="The time of the run, e.g. 2026-11-23T02:00 (default: now)."
+)
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the error list (default: reports/校验错误清单-<time>.xlsx).")  # fmt: skip
+@click.pass_context
+def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: str | None,
+          errors_path: Path | None) -> None:  # fmt: skip
+    """Check every row, write ✓/✗ and the problems into the status columns, list the errors
+
+    Exit code 0 means the run worked, even when the data has problems.
+
+    Example:
+
+    \b
+        sheetcrm check --dry-run
+        sheetcrm check data/customers.xlsx --now 2026-11-23T02:00
+    """
+    config = _load(ctx)
+    now = _parse_now(now_text)
+    path = workbook or config.workbook_path
+    source = ExcelSource(path, config)
+    try:
+        with _progress("check", len(config.sheets)) as progress:
+            tables = {}
+            for i, sheet in enumerate(config.sheets):
+                progress("read", i)
+                tables[sheet.key] = source.read(sheet.key)
+            progress("check", 0)
+            plan = plan_check(tables, config, now=now)
+            if not dry_run:
+                progress("write", 0)
+                out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
+                written = apply_check(plan, source, config, now=now, error_list=out, workbook=path)
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    rows = []
+    for key, info in plan.summary().items():
+        rows.append([config.sheet(key).name, f"{info['rows']:,}", f"{info['rows_with_problems']:,}",
+                     f"{info['problems']:,}", f"{info['rows_to_write']:,}"])  # fmt: skip
+    _print_table(
+        "check", ["sheet", "rows", "rows with problems", "problems", "rows to write"], rows
+    )
+    by_code: dict[tuple[str, str], int] = {}
+    for info in plan.summary().values():
+        for (label, code), n in info["by_field_and_code"].items():
+            by_code[(label, code)] = by_code.get((label, code), 0) + n
+    top = sorted(by_code.items(), key=lambda kv: -kv[1])[:15]
+    if top:
+        _print_table("problems by field", ["field", "problem", "count"],
+                     [[label, code, f"{n:,}"] for (label, code), n in top])  # fmt: skip
+    if dry_run:
+        click.echo(f"dry run: {plan.rows_to_write:,} rows would be written; nothing was written")
+    else:
+        n = sum(w.rows_written for w in written.values())
+        backup = next((w.backup for w in written.values() if w.backup), None)
+        click.echo(
+            f"wrote status of {n:,} rows into {path}" + (f" (backup {backup})" if backup else "")
+        )
+        click.echo(f"wrote error list {out}")
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now().replace(second=0, microsecond=0)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a time like 2026-11-23T02:00") from None
 
 
 @cli.group("config")

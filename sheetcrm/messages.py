@@ -6,7 +6,7 @@ default because most teams using sheetcrm work in Chinese.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Locale = Literal["zh_CN", "en"]
 
@@ -91,7 +91,116 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "template.no": {"zh_CN": "否", "en": "no"},
     "template.conditional": {"zh_CN": "条件必填", "en": "conditional"},
     "template.status": {"zh_CN": "系统列", "en": "status"},
+    # problems found by the check: {label} is the column, {value} what was typed
+    "problem.required": {
+        "zh_CN": "{label}: 必填，请补充",
+        "en": "{label}: required, please fill in",
+    },
+    "problem.required_if": {
+        "zh_CN": "{label}: 当 {condition} 时必填，请补充",
+        "en": "{label}: required when {condition}",
+    },
+    "problem.invalid_phone": {
+        "zh_CN": '{label}: "{value}" 不是有效的手机号(应为11位数字)',
+        "en": '{label}: "{value}" is not a valid mobile number (11 digits expected)',
+    },
+    "problem.invalid_phone_landline": {
+        "zh_CN": '{label}: "{value}" 不是有效的电话号码(手机11位，或如 010-12345678)',
+        "en": '{label}: "{value}" is not a valid phone number',
+    },
+    "problem.invalid_email": {
+        "zh_CN": '{label}: "{value}" 不是有效的电子邮箱(如 name@example.com)',
+        "en": '{label}: "{value}" is not a valid e-mail address (e.g. name@example.com)',
+    },
+    "problem.invalid_credit_code": {
+        "zh_CN": '{label}: "{value}" 不是有效的统一社会信用代码(18位，校验位不符)',
+        "en": '{label}: "{value}" is not a valid unified social credit code (18 characters, check digit)',
+    },
+    "problem.precision_lost": {
+        "zh_CN": "{label}: {value} 是以数字保存的，Excel 只保留15位，请设为文本格式后重新输入",
+        "en": "{label}: {value} was stored as a number and Excel kept only 15 digits; re-enter it as text",
+    },
+    "problem.invalid_choice": {
+        "zh_CN": '{label}: "{value}" 不在可选项中({choices})',
+        "en": '{label}: "{value}" is not one of the choices ({choices})',
+    },
+    "problem.unknown_member": {
+        "zh_CN": '{label}: "{value}" 不是团队成员',
+        "en": '{label}: "{value}" is not a team member',
+    },
+    "problem.invalid_date": {
+        "zh_CN": '{label}: "{value}" 不是有效日期(如 2024-03-15)',
+        "en": '{label}: "{value}" is not a valid date (e.g. 2024-03-15)',
+    },
+    "problem.ambiguous_date": {
+        "zh_CN": '{label}: "{value}" 日和月无法区分，请写成 2024-03-05 的形式',
+        "en": '{label}: "{value}" could be day/month or month/day; write it as 2024-03-05',
+    },
+    "problem.invalid_number": {
+        "zh_CN": '{label}: "{value}" 不是有效数字',
+        "en": '{label}: "{value}" is not a number',
+    },
+    "problem.out_of_range": {
+        "zh_CN": "{label}: {value} 超出范围({range})",
+        "en": "{label}: {value} is out of range ({range})",
+    },
+    "problem.too_long": {
+        "zh_CN": "{label}: 超过 {max_length} 个字",
+        "en": "{label}: longer than {max_length} characters",
+    },
+    "problem.pattern_mismatch": {
+        "zh_CN": '{label}: "{value}" 格式不正确',
+        "en": '{label}: "{value}" does not have the expected format',
+    },
+    "problem.date_in_past": {
+        "zh_CN": "{label}: {value} 早于今天",
+        "en": "{label}: {value} is before today",
+    },
+    "problem.not_unique": {
+        "zh_CN": '{label}: "{value}" 与上面某行重复',
+        "en": '{label}: "{value}" is used by an earlier row',
+    },
+    "problem.unknown_reference": {
+        "zh_CN": '{label}: "{value}" 在“{sheet}”表中不存在',
+        "en": '{label}: "{value}" does not exist in sheet {sheet}',
+    },
+    "problem.formula_error": {
+        "zh_CN": "{label}: 公式错误 {value}",
+        "en": "{label}: formula error {value}",
+    },
+    "problem.formula_uncalculated": {
+        "zh_CN": "{label}: 公式没有计算结果，请在 Excel 中打开并保存一次",
+        "en": "{label}: the formula has no calculated value; open and save the file in Excel",
+    },
+    "status.ok": {"zh_CN": "✓", "en": "✓"},
+    "status.problem": {"zh_CN": "✗", "en": "✗"},
 }
+
+
+def problem_message(locale: Locale, code: str, field: Any, value: str, *,
+                    sheet_names: dict[str, str]) -> str:  # fmt: skip
+    """Return the message for one problem: it names the field and says what is expected."""
+    lo, hi = field.bounds
+    if lo is not None and hi is not None:
+        rng = f"{_num(lo)}-{_num(hi)}"
+    elif lo is not None:
+        rng = f">= {_num(lo)}"
+    else:
+        rng = f"<= {_num(hi)}" if hi is not None else ""
+    message_id = f"problem.{code}"
+    if code == "invalid_phone" and field.allow_landline:
+        message_id = "problem.invalid_phone_landline"
+    if message_id not in CATALOGUE:
+        return f"{field.label}: {code} {value}".strip()
+    return text(
+        locale, message_id, label=field.label, value=value, condition=field.required_if or "",
+        choices="、".join(field.choices or []), range=rng, max_length=field.max_length or "",
+        sheet=sheet_names.get(field.references or "", field.references or ""),
+    )  # fmt: skip
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
 
 
 def text(locale: Locale, message_id: str, **values: object) -> str:

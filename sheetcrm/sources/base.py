@@ -8,9 +8,10 @@ A source must:
   column, or a header that appears twice, raises SheetLayoutError naming the sheet and header. Fully
   empty rows are skipped. Values are raw: dates as dates, numbers as numbers, text as typed, formula
   errors as CellError.
-- `write_status(sheet_key, patch, *, fingerprint, now) -> WriteResult`: write only the status cells
-  (and new IDs) of `patch`, finding rows by record ID at write time. It writes all or nothing, and
-  refuses (WorkbookLocked, WorkbookChanged, ...) rather than risk people's work.
+- `write_statuses({sheet_key: patch}, *, fingerprint, now) -> {sheet_key: WriteResult}`: write only
+  the status cells (and new IDs) of the patches, finding rows by record ID at write time. It writes
+  all sheets or nothing, and refuses (WorkbookLocked, WorkbookChanged, ...) rather than risk people's
+  work. `write_status` is the same for one sheet.
 
 The core receives a source; it never picks one itself.
 """
@@ -34,6 +35,10 @@ class Source(Protocol):
     def write_status(
         self, sheet_key: str, patch: StatusPatch, *, fingerprint: str | None, now: datetime
     ) -> WriteResult: ...
+
+    def write_statuses(
+        self, patches: dict[str, StatusPatch], *, fingerprint: str | None, now: datetime
+    ) -> dict[str, WriteResult]: ...
 
 
 @dataclass(frozen=True)

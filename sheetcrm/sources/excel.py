@@ -205,16 +205,28 @@ class ExcelSource:
         now: datetime,
         dry_run: bool = False,
     ) -> WriteResult:
-        """Write `patch` into the sheet's status cells; see `sources.base` for the contract.
+        """Write `patch` into one sheet's status cells; see `write_statuses`."""
+        return self.write_statuses({sheet_key: patch}, fingerprint=fingerprint, now=now,
+                                   dry_run=dry_run)[sheet_key]  # fmt: skip
 
-        `fingerprint` is the Table's: the write is refused if the file changed since that read
+    def write_statuses(
+        self,
+        patches: dict[str, StatusPatch],
+        *,
+        fingerprint: str | None,
+        now: datetime,
+        dry_run: bool = False,
+    ) -> dict[str, WriteResult]:
+        """Write the patches of several sheets in one rewrite of the file: all or nothing, one
+        backup. See `sources.base` for the contract.
+
+        `fingerprint` is the tables': the write is refused if the file changed since that read
         (pass None to skip the check; new IDs are then not written, as their rows cannot be found).
         """
-        sheet = self.config.sheet(sheet_key)
-        result = WriteResult()
-        if not patch:
-            result.unchanged = True
-            return result
+        results = {key: WriteResult(unchanged=not patch) for key, patch in patches.items()}
+        todo = {key: patch for key, patch in patches.items() if patch}
+        if not todo:
+            return results
         name = describe(self.path)
         self._refuse_if_locked()
         pkg = open_package(self.path)
@@ -223,35 +235,27 @@ class ExcelSource:
                 f"{name} is saved as Strict Open XML; sheetcrm reads it but does not write into it. "
                 "Save it as a normal Excel Workbook (.xlsx)"
             )
+        sheets = {key: self.config.sheet(key) for key in todo}
         with zipfile.ZipFile(self.path) as zf:
-            self._verify(zf, pkg, sheet)
-        member = self._member(pkg, sheet)
+            for sheet in sheets.values():
+                self._verify(zf, pkg, sheet)
+        members = {self._member(pkg, sheet): key for key, sheet in sheets.items()}
         current = _fingerprint_of(self.path)
         if fingerprint is not None and current != fingerprint:
             raise WorkbookChanged(
                 f"{name} was changed after sheetcrm read it; nothing was written, the next run will "
                 "read it again"
             )
-        new_ids = patch.new_ids if fingerprint is not None else {}
-        seen = self._layout.get(sheet.key)
-        merges_known = seen is not None and seen[0] == current
-        merges, last_col = (seen[1], seen[2]) if seen is not None and merges_known else ([], -1)
-        edit = SheetEdit(
-            id_col=-1,
-            header_row=sheet.header_row,
-            on_header=lambda headers: self._place_status(sheet, headers, edit, merges, last_col),
-            values=patch.values,
-            new_ids=new_ids,
-            merges_known=merges_known,
-        )
+        edits = {member: self._edit(sheets[key], todo[key], current, fingerprint is not None)
+                 for member, key in members.items()}  # fmt: skip
         if dry_run:
-            report = self._rewrite(pkg, member, edit, io.BytesIO(), dry_run=True)
+            reports = self._rewrite(pkg, edits, io.BytesIO(), dry_run=True)
         else:
             folder = self.path.parent
             tmp = folder / f".{self.path.name}.sheetcrm-{os.getpid()}.tmp"
             try:
                 with tmp.open("wb") as out:
-                    report = self._rewrite(pkg, member, edit, out, dry_run=False)
+                    reports = self._rewrite(pkg, edits, out, dry_run=False)
                     out.flush()
                     os.fsync(out.fileno())
                 shutil.copymode(self.path, tmp)
@@ -260,16 +264,36 @@ class ExcelSource:
                 if _fingerprint_of(self.path) != current:
                     raise WorkbookChanged(f"{name} was saved by someone while sheetcrm was writing; "
                                           "nothing was written, the next run will try again")  # fmt: skip
-                result.backup = str(self._backup(now))
+                backup = str(self._backup(now))
                 os.replace(tmp, self.path)
+                for key in todo:
+                    results[key].backup = backup
             finally:
                 tmp.unlink(missing_ok=True)
-        result.rows_written = report.rows_written
-        result.ids_written = report.ids_written
-        result.not_found = sorted(set(patch.values) - report.found_ids)
-        result.columns_added = list(report.columns_added.values())
-        result.cells_skipped = report.cells_skipped
-        return result
+        for member, key in members.items():
+            report, result = reports[member], results[key]
+            result.rows_written = report.rows_written
+            result.ids_written = report.ids_written
+            result.not_found = sorted(set(todo[key].values) - report.found_ids)
+            result.columns_added = list(report.columns_added.values())
+            result.cells_skipped = report.cells_skipped
+        return results
+
+    def _edit(
+        self, sheet: SheetConfig, patch: StatusPatch, current: str, checked: bool
+    ) -> SheetEdit:
+        seen = self._layout.get(sheet.key)
+        merges_known = seen is not None and seen[0] == current
+        merges, last_col = (seen[1], seen[2]) if seen is not None and merges_known else ([], -1)
+        edit = SheetEdit(
+            id_col=-1,
+            header_row=sheet.header_row,
+            on_header=lambda headers: self._place_status(sheet, headers, edit, merges, last_col),
+            values=patch.values,
+            new_ids=patch.new_ids if checked else {},
+            merges_known=merges_known,
+        )
+        return edit
 
     def _refuse_if_locked(self) -> None:
         who = lock_owner(self.path)
@@ -320,8 +344,9 @@ class ExcelSource:
                         edit.covered.setdefault(r + 1, set()).add(c)
         return placed, new
 
-    def _rewrite(self, pkg: XlsxPackage, member: str, edit: SheetEdit, out: IO[bytes],
-                 *, dry_run: bool) -> Any:  # fmt: skip
+    def _rewrite(self, pkg: XlsxPackage, edits: dict[str, SheetEdit], out: IO[bytes],
+                 *, dry_run: bool) -> dict[str, Any]:  # fmt: skip
+        """Rewrite the members in `edits` into `out`, copying every other member unchanged."""
         name = describe(self.path)
         with zipfile.ZipFile(self.path) as src:
             sst_cache: list[SharedStrings] = []
@@ -336,37 +361,41 @@ class ExcelSource:
                     sst_cache.append(SharedStrings(data, grammar_of(data[:4096])))
                 return sst_cache[0]
 
+            reports: dict[str, Any] = {}
             try:
                 if dry_run:
-                    with src.open(member) as fh:
-                        return rewrite_sheet(fh, _Discard(), edit, sst)
+                    for member, edit in edits.items():
+                        with src.open(member) as fh:
+                            reports[member] = rewrite_sheet(fh, _Discard(), edit, sst)
+                    return reports
                 deferred = {"[Content_Types].xml", pkg.calc_chain, _rels_of(pkg.workbook_part)} \
                     if pkg.calc_chain else set()  # fmt: skip
-                report = None
                 with zipfile.ZipFile(out, "w", allowZip64=True) as dst:
                     for info in src.infolist():
-                        if info.filename == member:
+                        if info.filename in edits:
                             with (
                                 src.open(info) as fh,
                                 open_for_write(
                                     dst, info.filename, info, self.compress_level
                                 ) as wfh,
                             ):
-                                report = rewrite_sheet(fh, wfh, edit, sst)
+                                reports[info.filename] = rewrite_sheet(
+                                    fh, wfh, edits[info.filename], sst
+                                )
                         elif info.filename in deferred:
                             continue
                         else:
                             if info.file_size > 50 * 2**20:  # big sheets were not checked yet
                                 verify_crc(src, [info.filename], name)
                             copy_member_raw(src, info, dst)
-                    assert report is not None
+                    formulas = any(r.formula_overwritten for r in reports.values())
                     for filename in sorted(d for d in deferred if d):
                         info = src.getinfo(filename)
-                        if report.formula_overwritten:
+                        if formulas:
                             _write_without_calc_chain(src, dst, info, pkg)
                         else:
                             copy_member_raw(src, info, dst)
-                return report
+                return reports
             except zipfile.BadZipFile as e:
                 raise WorkbookFormatError(f"{name} is damaged ({e}); nothing was written") from None
 

@@ -1,0 +1,97 @@
+"""Plan, then apply: what a check run would change, computed without side effects.
+
+`plan_check` reads nothing and writes nothing: from the tables read and their check results it
+computes, per sheet, the status cells that must change and the IDs to give blank rows. `apply_check`
+writes them through the source and writes the error list. A row whose status is already what it
+should be is not written, so re-running on an unchanged workbook changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .check import CheckResult, check_workbook
+from .config import Config
+from .errorlist import write_error_list
+from .messages import text
+from .sources.base import Source, plan_new_ids
+from .table import StatusPatch, Table, WriteResult
+
+SEPARATOR = "；"
+
+
+@dataclass
+class CheckPlan:
+    """What a check run would write."""
+
+    tables: dict[str, Table]
+    results: dict[str, CheckResult]
+    patches: dict[str, StatusPatch] = field(default_factory=dict)
+
+    @property
+    def rows_to_write(self) -> int:
+        return sum(len(p.values) for p in self.patches.values())  # new-ID rows are in values too
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, result in self.results.items():
+            p = result.problems
+            out[key] = {
+                "rows": len(self.tables[key]),
+                "rows_with_problems": int(p["row"].nunique()) if len(p) else 0,
+                "problems": len(p),
+                "by_field_and_code": p.groupby(["label", "code"]).size().sort_values(ascending=False)
+                .to_dict() if len(p) else {},
+                "rows_to_write": len(self.patches[key].values),
+            }  # fmt: skip
+        return out
+
+
+def read_all(source: Source, config: Config) -> dict[str, Table]:
+    return {s.key: source.read(s.key) for s in config.sheets}
+
+
+def plan_check(tables: dict[str, Table], config: Config, *, now: datetime) -> CheckPlan:
+    """Return the check results and the status cells that must change."""
+    results = check_workbook(tables, config, now=now)
+    plan = CheckPlan(tables, results)
+    ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
+    stamp = now.strftime("%Y-%m-%d %H:%M")
+    for key, table in tables.items():
+        sheet = config.sheet(key)
+        messages = results[key].messages_by_row()
+        new_ids = plan_new_ids(table, sheet)
+        current = table.status
+        patch = StatusPatch(new_ids=new_ids)
+        for row, rid in table.ids.items():
+            rid = rid or new_ids.get(int(row), "")
+            if not rid:
+                continue
+            found = messages.get(int(row), [])
+            wanted = {"validation": bad if found else ok, "problems": SEPARATOR.join(found)}
+            have = {k: _text(current.at[row, k]) if k in current else None for k in wanted}
+            if have != wanted or int(row) in new_ids:
+                patch.values[rid] = {**wanted, "last_checked": stamp}
+        plan.patches[key] = patch
+    return plan
+
+
+def apply_check(plan: CheckPlan, source: Source, config: Config, *, now: datetime,
+                error_list: Path | None, workbook: Path | None = None) -> dict[str, WriteResult]:  # fmt: skip
+    """Write the planned status cells of every sheet in one go (all or nothing), then the error
+    list. The workbook must be what was read: every table carries the same fingerprint."""
+    prints = {t.fingerprint for t in plan.tables.values()}
+    fingerprint = prints.pop() if len(prints) == 1 else None
+    written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
+    if error_list is not None and workbook is not None:
+        write_error_list(plan.results, config, workbook, error_list)
+    return written
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
