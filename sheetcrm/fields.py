@@ -148,14 +148,50 @@ def parse_phone(raw: Any, *, landline: bool = False) -> Parsed:
     return Bad("invalid_phone", text)
 
 
+# The everyday address (ASCII, dot-atom local part, ordinary domain) is accepted here; anything else
+# is decided by email-validator, which costs ~100 µs a value: too slow for a million rows alone.
+_PLAIN_EMAIL = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+_SPECIAL_TLDS = {
+    "arpa",
+    "invalid",
+    "local",
+    "localhost",
+    "onion",
+    "test",
+    "home",
+    "lan",
+    "internal",
+}
+
+
 def parse_email(raw: Any) -> Parsed:
     text = clean(str(raw))
     if not text:
         return EMPTY
+    lower = text.lower()
+    if (len(lower) <= 254 and _PLAIN_EMAIL.match(lower) and len(lower.split("@")[0]) <= 64
+            and lower.rsplit(".", 1)[1] not in _SPECIAL_TLDS):  # fmt: skip
+        return lower
     try:
         return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         return Bad("invalid_email", text)
+
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {ch: i for i, ch in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_SHAPE = re.compile(r"^\d{8}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+
+def _uscc_ok(code: str) -> bool:
+    """GB 32100-2015's check digit: the arithmetic python-stdnum's cn.uscc does, without its
+    per-call cleaning (10x slower); stdnum still decides every value this rejects."""
+    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(code, _USCC_WEIGHTS, strict=False))
+    return code[17] == _USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def parse_credit_code(raw: Any) -> Parsed:
@@ -165,6 +201,8 @@ def parse_credit_code(raw: Any) -> Parsed:
     text = clean(str(raw)).upper().replace(" ", "")
     if not text:
         return EMPTY
+    if _USCC_SHAPE.match(text) and _uscc_ok(text):
+        return text
     try:
         return uscc.validate(text)
     except StdnumError:
