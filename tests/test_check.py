@@ -311,3 +311,20 @@ def test_cli_check_on_a_locked_workbook_fails_clearly(config, tmp_path):
     (tmp_path / "data" / "~$customers.xlsx").write_bytes(b"\x04wang")
     result = runner.invoke(cli, ["--config", cfg, "check", "--now", "2026-11-23T02:00"])
     assert result.exit_code == 1 and "is open by wang" in result.output
+
+
+def test_not_before_today_uses_the_time_passed_in(config):
+    sheet = config.sheet("requests")
+    strict = sheet.model_copy(update={"fields": [
+        f.model_copy(update={"not_before_today": True}) if f.key == "expected_done" else f
+        for f in sheet.fields]})  # fmt: skip
+    frame = pd.DataFrame([{"request_id": "R000001", "customer_id": "C000001", "submitted_at": date(2026, 11, 1),
+                           "demand_type": "技术支持", "description": "无法登录", "expected_done": "2026-11-22",
+                           "state": "处理中"}], index=[2], dtype=object)  # fmt: skip
+    table = Table("requests", sheet.name, frame, {}, {}, 1, ids=frame["request_id"])
+    late = check_table(table, strict, config, now=NOW)
+    assert late.problems[["field", "code", "message"]].values.tolist() == [
+        ["expected_done", "date_in_past", "期望完成日期: 2026-11-22 早于今天"]
+    ]
+    earlier = check_table(table, strict, config, now=datetime(2026, 11, 20, 9, 0))
+    assert earlier.problems.empty
