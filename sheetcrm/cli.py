@@ -235,10 +235,10 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     rows = []
     for key, info in plan.summary().items():
         rows.append([config.sheet(key).name, f"{info['rows']:,}", f"{info['rows_with_problems']:,}",
-                     f"{info['problems']:,}", f"{info['rows_to_write']:,}"])  # fmt: skip
-    _print_table(
-        "check", ["sheet", "rows", "rows with problems", "problems", "rows to write"], rows
-    )
+                     f"{info['problems']:,}", f"{info['duplicates']:,}",
+                     f"{info['rows_to_write']:,}"])  # fmt: skip
+    columns = ["sheet", "rows", "rows with problems", "problems", "duplicates", "rows to write"]
+    _print_table("check", columns, rows)
     by_code: dict[tuple[str, str], int] = {}
     for info in plan.summary().values():
         for (label, code), n in info["by_field_and_code"].items():

@@ -235,6 +235,40 @@ class StatusColumn(Strict):
     width: float | None = PydField(default=None, gt=0, le=255)
 
 
+class MatchField(Strict):
+    """A field compared by similarity when looking for duplicates, with its weight in the score."""
+
+    field: Identifier
+    weight: float = PydField(gt=0, le=100)
+
+
+class DedupeConfig(Strict):
+    """How to find duplicate records in a sheet.
+
+    | key             | meaning                                                    | example                 |
+    |-----------------|------------------------------------------------------------|-------------------------|
+    | exact           | fields whose equal (normalised) value alone proves identity | ["mobile", "email"]   |
+    | fuzzy           | fields compared by similarity, weighted                     | [{field="name", weight=0.6}] |
+    | threshold       | weighted similarity (0-1) from which two records match     | 0.85                    |
+    | window          | neighbours compared in each sorted order (blocking)       | 6                       |
+    | region_prefixes | place names dropped from the start of names                | ["北京", "上海"]          |
+    | legal_suffixes  | legal forms dropped from the end of names                  | ["有限公司"]             |
+    """
+
+    exact: list[Identifier] = PydField(default_factory=list)
+    fuzzy: list[MatchField] = PydField(default_factory=list)
+    threshold: float = PydField(default=0.85, gt=0, le=1)
+    window: int = PydField(default=6, ge=1, le=50)
+    region_prefixes: list[str] | None = None
+    legal_suffixes: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> DedupeConfig:
+        if not self.exact and not self.fuzzy:
+            raise ValueError("give 'exact' fields, 'fuzzy' fields or both")
+        return self
+
+
 class SheetConfig(Strict):
     """One sheet of the workbook: its tab name, its ID column and its fields."""
 
@@ -246,6 +280,7 @@ class SheetConfig(Strict):
     header_row: int = PydField(default=1, ge=1, le=100)
     fields: list[Field] = PydField(min_length=1)
     status: list[StatusColumn] = PydField(default_factory=list)
+    dedupe: DedupeConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -561,6 +596,11 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
                     problems.append(
                         (f"{fw}.required_if", f"{name!r} is not a field of sheet {s.key!r}")
                     )
+        if s.dedupe is not None:
+            named = list(s.dedupe.exact) + [m.field for m in s.dedupe.fuzzy]
+            for name in named:
+                if name not in keys:
+                    problems.append((f"{where}.dedupe", f"{name!r} is not a field of this sheet"))
         status_keys: set[str] = set()
         for j, c in enumerate(s.status):
             cw = f'{where}.status[{j}] ("{c.key}")'

@@ -15,6 +15,7 @@ from typing import Any
 
 from .check import CheckResult, check_workbook
 from .config import Config
+from .dedupe import find_duplicates
 from .errorlist import write_error_list
 from .messages import text
 from .sources.base import Source, plan_new_ids
@@ -30,6 +31,7 @@ class CheckPlan:
     tables: dict[str, Table]
     results: dict[str, CheckResult]
     patches: dict[str, StatusPatch] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)  # rows marked as duplicates
 
     @property
     def rows_to_write(self) -> int:
@@ -46,6 +48,7 @@ class CheckPlan:
                 "by_field_and_code": p.groupby(["label", "code"]).size().sort_values(ascending=False)
                 .to_dict() if len(p) else {},
                 "rows_to_write": len(self.patches[key].values),
+                "duplicates": self.duplicates.get(key, 0),
             }  # fmt: skip
         return out
 
@@ -58,6 +61,9 @@ def plan_check(tables: dict[str, Table], config: Config, *, now: datetime) -> Ch
     """Return the check results and the status cells that must change."""
     results = check_workbook(tables, config, now=now)
     plan = CheckPlan(tables, results)
+    duplicates = {key: find_duplicates(results[key].typed, t.ids, config.sheet(key)).status()
+                  for key, t in tables.items() if config.sheet(key).dedupe is not None}  # fmt: skip
+    plan.duplicates = {key: int((d != "").sum()) for key, d in duplicates.items()}
     ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
     stamp = now.strftime("%Y-%m-%d %H:%M")
     for key, table in tables.items():
@@ -72,6 +78,10 @@ def plan_check(tables: dict[str, Table], config: Config, *, now: datetime) -> Ch
                 continue
             found = messages.get(int(row), [])
             wanted = {"validation": bad if found else ok, "problems": SEPARATOR.join(found)}
+            if key in duplicates and "duplicate_of" in current:
+                wanted["duplicate_of"] = duplicates[key].at[row]
+            elif key in duplicates and duplicates[key].at[row]:
+                wanted["duplicate_of"] = duplicates[key].at[row]
             have = {k: _text(current.at[row, k]) if k in current else None for k in wanted}
             if have != wanted or int(row) in new_ids:
                 patch.values[rid] = {**wanted, "last_checked": stamp}

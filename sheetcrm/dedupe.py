@@ -1,0 +1,199 @@
+"""Duplicate records: normalise, block, score, cluster. Marks duplicates; never merges or deletes.
+
+Keys are normalised first: names lose width and case differences, punctuation, brackets, a leading
+place name and trailing legal forms, so （北京）某某有限公司, (北京)某某公司 and 某某有限责任公司 share one
+key; phones, e-mails and credit codes arrive already normalised by the check (E.164, lower case).
+
+Two ways to match, both from config ([sheets.dedupe]):
+- exact fields: records with the same non-empty value are the same record (同手机号);
+- fuzzy fields: a weighted rapidfuzz similarity, compared only between neighbours in two sorted orders
+  (by name and by reversed name, so a typo at either end still meets its twin). Cost grows with
+  rows × window, never rows², and the scoring runs in rapidfuzz's C code over whole arrays.
+
+Matches are joined into clusters (union-find). In each cluster the oldest record (first contact, then
+lowest ID) is the original; every other member points to it with a short reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from .config import DedupeConfig, FieldType, SheetConfig
+from .text import clean
+
+REGION_PREFIXES = [
+    "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
+    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
+    "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门", "深圳", "广州",
+    "杭州", "南京", "苏州", "成都", "武汉", "西安", "青岛", "厦门", "宁波", "大连", "沈阳", "长沙",
+    "郑州", "济南", "合肥", "福州", "无锡", "东莞", "佛山", "昆明", "哈尔滨", "长春", "石家庄",
+]  # fmt: skip
+LEGAL_SUFFIXES = [
+    "股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司", "分公司", "总公司", "公司",
+    "集团", "有限合伙", "合伙企业", "个体工商户", "工作室", "co.,ltd.", "co.,ltd", "co.ltd", "ltd.",
+    "ltd", "limited", "inc.", "inc", "corporation", "corp.", "corp", "llc", "company", "co.",
+]  # fmt: skip
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+_REASONS = {
+    FieldType.phone: "同手机号", FieldType.email: "同电子邮箱", FieldType.credit_code: "同信用代码",
+}  # fmt: skip
+
+
+class NameKey:
+    """Turns a company or person name into its match key."""
+
+    def __init__(self, config: DedupeConfig) -> None:
+        regions = config.region_prefixes if config.region_prefixes is not None else REGION_PREFIXES
+        suffixes = config.legal_suffixes if config.legal_suffixes is not None else LEGAL_SUFFIXES
+        base = {clean(r).lower() for r in regions}
+        self._regions = base | {r + s for r in base for s in ("省", "市")}
+        self._suffixes = {_PUNCT.sub("", clean(x).lower()) for x in suffixes}
+        # set look-ups by length, longest first: a few dict probes instead of a scan of the lists
+        self._region_lengths = sorted({len(r) for r in self._regions}, reverse=True)
+        self._suffix_lengths = sorted({len(x) for x in self._suffixes}, reverse=True)
+
+    def __call__(self, value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        text = _PUNCT.sub("", clean(str(value)).lower())
+        for n in self._region_lengths:
+            if len(text) > n + 1 and text[:n] in self._regions:
+                text = text[n:]
+                break
+        stripped = True
+        while stripped:
+            stripped = False
+            for n in self._suffix_lengths:
+                if len(text) > n + 1 and text[-n:] in self._suffixes:
+                    text = text[:-n]
+                    stripped = True
+                    break
+        return text
+
+
+@dataclass
+class DuplicateResult:
+    """For each row of the frame: the ID it duplicates ("" if none) and why."""
+
+    duplicate_of: pd.Series
+    reason: pd.Series
+    groups: int
+
+    def status(self) -> pd.Series:
+        """The 重复客户 cell: "C000012 同手机号", or "" for an original or a single record."""
+        return (self.duplicate_of + " " + self.reason).str.strip()
+
+
+def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
+                    *, order_by: str | None = "first_contact") -> DuplicateResult:  # fmt: skip
+    """Return the duplicate marks for one sheet's typed frame (rows in any order)."""
+    config = sheet.dedupe
+    index = typed.index
+    empty = pd.Series("", index=index, dtype=object)
+    if config is None or len(typed) < 2:
+        return DuplicateResult(empty, empty.copy(), 0)
+    n = len(typed)
+    parent = np.arange(n)
+    reason = np.full(n, "", dtype=object)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int, why: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            for x in (a, b):
+                if not reason[x]:
+                    reason[x] = why
+
+    # exact keys: every record with the same value joins the first one
+    for key in config.exact:
+        if key not in typed:
+            continue
+        values = typed[key].astype(object)
+        present = values.notna() & (values.astype(str) != "")
+        why = _REASONS.get(sheet.field(key).type, f"同{sheet.field(key).label}")
+        codes = pd.factorize(values[present])[0]
+        positions = np.flatnonzero(present.to_numpy())
+        order = np.argsort(codes, kind="stable")
+        codes, positions = codes[order], positions[order]
+        same = codes[1:] == codes[:-1]
+        for i in np.flatnonzero(same):
+            union(int(positions[i]), int(positions[i + 1]), why)
+
+    # fuzzy fields: neighbours in two sorted orders, weighted similarity
+    fuzzy = [m for m in config.fuzzy if m.field in typed]
+    if fuzzy:
+        # the first fuzzy field is the name: regions and legal forms go; the others only lose
+        # width, case and punctuation. Each key is computed once per distinct value.
+        name_key = NameKey(config)
+        keys = {m.field: _keys(typed[m.field], name_key if i == 0 else _plain_key)
+                for i, m in enumerate(fuzzy)}  # fmt: skip
+        main = keys[fuzzy[0].field]
+        total = sum(m.weight for m in fuzzy)
+        has_main = np.array([bool(k) for k in main])
+        for sort_key in (main, np.array([k[::-1] for k in main], dtype=object)):
+            order = np.argsort(sort_key, kind="stable")
+            order = order[has_main[order]]
+            for k in range(1, config.window + 1):
+                a, b = order[:-k], order[k:]
+                if not len(a):
+                    break
+                score = np.zeros(len(a))
+                for m in fuzzy:
+                    score += m.weight * _similarity(keys[m.field][a], keys[m.field][b])
+                score /= total
+                for i in np.flatnonzero(score >= config.threshold):
+                    union(int(a[i]), int(b[i]), f"名称相似 {score[i]:.2f}")
+
+    roots = np.array([find(i) for i in range(n)])
+    sizes = np.bincount(roots, minlength=n)
+    in_group = sizes[roots] > 1
+    duplicate_of = np.full(n, "", dtype=object)
+    why = np.full(n, "", dtype=object)
+    if in_group.any():
+        frame = pd.DataFrame({"root": roots, "id": ids.to_numpy(dtype=object)})
+        first = typed[order_by].to_numpy(dtype=object) if order_by and order_by in typed else None
+        frame["first"] = [d if d is not None and d == d else pd.Timestamp.max.date() for d in first] \
+            if first is not None else 0  # fmt: skip
+        grouped = frame[in_group].sort_values(["first", "id"], kind="stable")
+        original = grouped.groupby("root")["id"].first()
+        for i in np.flatnonzero(in_group):
+            rid = original[roots[i]]
+            if rid != frame.at[i, "id"]:
+                duplicate_of[i] = rid
+                why[i] = reason[i]
+    return DuplicateResult(
+        pd.Series(duplicate_of, index=index, dtype=object),
+        pd.Series(why, index=index, dtype=object),
+        int((sizes > 1).sum()),
+    )
+
+
+def _plain_key(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return _PUNCT.sub("", clean(str(value)).lower())
+
+
+def _keys(values: pd.Series, key: Any) -> np.ndarray:
+    uniques = pd.unique(values)
+    table = {u: key(u) for u in uniques}
+    return values.map(table).to_numpy(dtype=object)
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return element-wise similarity (0-1) of two aligned arrays of keys; empty never matches."""
+    scores = process.cpdist(a.tolist(), b.tolist(), scorer=fuzz.ratio, workers=-1) / 100.0
+    scores[(a == "") | (b == "")] = 0.0
+    return scores
