@@ -17,11 +17,14 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from . import __version__
+from .check import check_table
 from .config import Config, load_config
+from .dedupe import find_duplicates
 from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .pipeline import apply_check, plan_check
+from .reviewbook import write_review
 from .sources.excel import ExcelSource
 from .templates import build_template
 
@@ -256,6 +259,46 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
             f"wrote status of {n:,} rows into {path}" + (f" (backup {backup})" if backup else "")
         )
         click.echo(f"wrote error list {out}")
+
+
+@cli.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the review workbook (default: reports/重复客户-<time>.xlsx).")  # fmt: skip
+@click.option("--now", "now_text", help="The time of the run (default: now).")
+@click.pass_context
+def dedupe(
+    ctx: click.Context, workbook: Path | None, out: Path | None, now_text: str | None
+) -> None:
+    """Find duplicate records and write a review workbook, groups side by side
+
+    Nothing is written into the team's workbook (`sheetcrm check` writes 重复客户 there); nothing is
+    merged or deleted.
+
+    Example:
+
+    \b
+        sheetcrm dedupe --out /tmp/重复客户.xlsx
+    """
+    config = _load(ctx)
+    now = _parse_now(now_text)
+    path = workbook or config.workbook_path
+    source = ExcelSource(path, config)
+    rows = []
+    try:
+        for sheet in config.sheets:
+            if sheet.dedupe is None:
+                continue
+            table = source.read(sheet.key)
+            typed = check_table(table, sheet, config, now=now).typed
+            result = find_duplicates(typed, table.ids, sheet)
+            target = out or config.path(f"reports/重复{sheet.name}-{now:%Y%m%d-%H%M}.xlsx")
+            groups = write_review(result, typed, table.ids, sheet, target, locale=config.locale)
+            marked = int((result.duplicate_of != "").sum())
+            rows.append([sheet.name, f"{len(table):,}", f"{groups:,}", f"{marked:,}", str(target)])
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    _print_table("duplicates", ["sheet", "rows", "groups", "duplicates", "review workbook"], rows)
 
 
 def _parse_now(value: str | None) -> datetime:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -93,11 +94,90 @@ class DuplicateResult:
 def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
                     *, order_by: str | None = "first_contact") -> DuplicateResult:  # fmt: skip
     """Return the duplicate marks for one sheet's typed frame (rows in any order)."""
-    config = sheet.dedupe
     index = typed.index
     empty = pd.Series("", index=index, dtype=object)
-    if config is None or len(typed) < 2:
+    if sheet.dedupe is None or len(typed) < 2:
         return DuplicateResult(empty, empty.copy(), 0)
+    roots, reason = _clusters(typed, sheet)
+    n = len(typed)
+    sizes = np.bincount(roots, minlength=n)
+    in_group = sizes[roots] > 1
+    duplicate_of = np.full(n, "", dtype=object)
+    why = np.full(n, "", dtype=object)
+    if in_group.any():
+        original = _originals(typed, ids, roots, in_group, order_by)
+        id_values = ids.to_numpy(dtype=object)
+        for i in np.flatnonzero(in_group):
+            rid = original[roots[i]]
+            if rid != id_values[i]:
+                duplicate_of[i] = rid
+                why[i] = reason[i]
+    return DuplicateResult(
+        pd.Series(duplicate_of, index=index, dtype=object),
+        pd.Series(why, index=index, dtype=object),
+        int((sizes > 1).sum()),
+    )
+
+
+def match_existing(new: pd.DataFrame, existing: pd.DataFrame, existing_ids: pd.Series,
+                   sheet: SheetConfig, *, order_by: str | None = "first_contact") -> pd.DataFrame:  # fmt: skip
+    """Return, for each row of `new`, the existing record it duplicates ("" if none) and why, plus
+    the new rows it duplicates among themselves (the first of them is kept). For import."""
+    both = pd.concat([existing, new], ignore_index=True)
+    ids = pd.Series(list(existing_ids) + [f"\x00new{i}" for i in range(len(new))], dtype=object)
+    roots, reason = _clusters(both, sheet)
+    n_old = len(existing)
+    sizes = np.bincount(roots, minlength=len(both))
+    old_roots = {}
+    id_values = ids.to_numpy(dtype=object)
+    frame = pd.DataFrame({"root": roots[:n_old], "id": id_values[:n_old]})
+    if n_old:
+        frame["first"] = _first_values(existing, order_by)
+        for root, group in frame.sort_values(["first", "id"], kind="stable").groupby("root"):
+            old_roots[root] = group["id"].iloc[0]
+    matched, why, same_as = [], [], []
+    first_new: dict[int, int] = {}
+    for j in range(len(new)):
+        i = n_old + j
+        root = roots[i]
+        if root in old_roots:
+            matched.append(old_roots[root])
+            why.append(reason[i])
+            same_as.append(-1)
+        elif sizes[root] > 1 and root in first_new:
+            matched.append("")
+            why.append(reason[i])
+            same_as.append(first_new[root])
+        else:
+            first_new.setdefault(root, j)
+            matched.append("")
+            why.append("")
+            same_as.append(-1)
+    return pd.DataFrame(
+        {"existing_id": matched, "reason": why, "same_as_new": same_as}, index=new.index
+    )
+
+
+def _first_values(typed: pd.DataFrame, order_by: str | None) -> list[Any]:
+    if not order_by or order_by not in typed:
+        return [0] * len(typed)
+    latest = date.max
+    return [d if isinstance(d, date) else latest for d in typed[order_by].to_numpy(dtype=object)]
+
+
+def _originals(typed: pd.DataFrame, ids: pd.Series, roots: np.ndarray, in_group: np.ndarray,
+               order_by: str | None) -> dict[int, str]:  # fmt: skip
+    """The original of each cluster: the oldest record, then the lowest ID."""
+    frame = pd.DataFrame({"root": roots, "id": ids.to_numpy(dtype=object),
+                          "first": _first_values(typed, order_by)})  # fmt: skip
+    grouped = frame[in_group].sort_values(["first", "id"], kind="stable")
+    return grouped.groupby("root")["id"].first().to_dict()
+
+
+def _clusters(typed: pd.DataFrame, sheet: SheetConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's cluster (the lowest position in it) and why it joined (union-find)."""
+    config = sheet.dedupe
+    assert config is not None
     n = len(typed)
     parent = np.arange(n)
     reason = np.full(n, "", dtype=object)
@@ -116,7 +196,7 @@ def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
                 if not reason[x]:
                     reason[x] = why
 
-    # exact keys: every record with the same value joins the first one
+    # exact keys: every record with the same value joins the next one with it
     for key in config.exact:
         if key not in typed:
             continue
@@ -127,8 +207,7 @@ def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
         positions = np.flatnonzero(present.to_numpy())
         order = np.argsort(codes, kind="stable")
         codes, positions = codes[order], positions[order]
-        same = codes[1:] == codes[:-1]
-        for i in np.flatnonzero(same):
+        for i in np.flatnonzero(codes[1:] == codes[:-1]):
             union(int(positions[i]), int(positions[i + 1]), why)
 
     # fuzzy fields: neighbours in two sorted orders, weighted similarity
@@ -141,7 +220,7 @@ def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
                 for i, m in enumerate(fuzzy)}  # fmt: skip
         main = keys[fuzzy[0].field]
         total = sum(m.weight for m in fuzzy)
-        has_main = np.array([bool(k) for k in main])
+        has_main = main != ""
         for sort_key in (main, np.array([k[::-1] for k in main], dtype=object)):
             order = np.argsort(sort_key, kind="stable")
             order = order[has_main[order]]
@@ -155,29 +234,7 @@ def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
                 score /= total
                 for i in np.flatnonzero(score >= config.threshold):
                     union(int(a[i]), int(b[i]), f"名称相似 {score[i]:.2f}")
-
-    roots = np.array([find(i) for i in range(n)])
-    sizes = np.bincount(roots, minlength=n)
-    in_group = sizes[roots] > 1
-    duplicate_of = np.full(n, "", dtype=object)
-    why = np.full(n, "", dtype=object)
-    if in_group.any():
-        frame = pd.DataFrame({"root": roots, "id": ids.to_numpy(dtype=object)})
-        first = typed[order_by].to_numpy(dtype=object) if order_by and order_by in typed else None
-        frame["first"] = [d if d is not None and d == d else pd.Timestamp.max.date() for d in first] \
-            if first is not None else 0  # fmt: skip
-        grouped = frame[in_group].sort_values(["first", "id"], kind="stable")
-        original = grouped.groupby("root")["id"].first()
-        for i in np.flatnonzero(in_group):
-            rid = original[roots[i]]
-            if rid != frame.at[i, "id"]:
-                duplicate_of[i] = rid
-                why[i] = reason[i]
-    return DuplicateResult(
-        pd.Series(duplicate_of, index=index, dtype=object),
-        pd.Series(why, index=index, dtype=object),
-        int((sizes > 1).sum()),
-    )
+    return np.array([find(i) for i in range(n)]), reason
 
 
 def _plain_key(value: Any) -> str:

@@ -175,3 +175,51 @@ def test_the_check_run_writes_the_duplicate_column(tmp_path):
     after = src.read("customers")
     assert after.status.loc[5, "duplicate_of"] == "C000002 同手机号"
     assert after.status.loc[3, "duplicate_of"] == ""
+
+
+def test_new_rows_are_matched_against_existing_ones(config):
+    existing = [_row(1, name="杭州某某科技有限公司", contact_name="王芳", address="杭州市西湖区文三路1号"),
+                _row(2, name="另一家公司", contact_name="李明", address="上海市浦东新区1号")]  # fmt: skip
+    new = [_row(11, name="某某科技有限责任公司", contact_name="王芳", address="杭州市西湖区文三路1号"),
+           _row(12, name="全新客户", mobile="13900000012"),
+           _row(13, name="全新客户", mobile="+86 139-0000-0012"),
+           _row(14, mobile="13800130002")]  # fmt: skip
+    old_typed, old_ids = _frame(existing, config)
+    new_typed, _ = _frame(new, config)
+    from sheetcrm.dedupe import match_existing
+
+    matches = match_existing(new_typed, old_typed, old_ids, config.sheet("customers"))
+    assert matches["existing_id"].tolist() == ["C000001", "", "", "C000002"]
+    assert matches["same_as_new"].tolist() == [-1, -1, 1, -1]
+    assert matches["reason"].iloc[3] == "同手机号"
+
+
+def test_cli_dedupe_writes_a_review_workbook(tmp_path):
+    import openpyxl
+    from click.testing import CliRunner
+
+    from sheetcrm.cli import cli
+
+    runner = CliRunner()
+    runner.invoke(cli, ["init", str(tmp_path)])
+    cfg = str(tmp_path / "config.toml")
+    runner.invoke(cli, ["--config", cfg, "demo", "--rows", "400", "--today", "2026-11-23"])
+    before = (tmp_path / "data" / "customers.xlsx").read_bytes()
+    out = tmp_path / "review.xlsx"
+    result = runner.invoke(
+        cli, ["--config", cfg, "dedupe", "--out", str(out), "--now", "2026-11-23T02:00"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        tmp_path / "data" / "customers.xlsx"
+    ).read_bytes() == before  # the team's file untouched
+    ws = openpyxl.load_workbook(out).active
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    originals = [r for r in rows if r[1] == "原始"]
+    duplicates = [r for r in rows if r[1] == "重复"]
+    assert originals and len(duplicates) >= len(originals)
+    assert all(r[2] for r in duplicates)  # every duplicate says why
+    highlighted = [
+        c for r in ws.iter_rows(min_row=2) for c in r[3:] if c.fill.fgColor.rgb.endswith("FFEB9C")
+    ]
+    assert highlighted  # differing cells are marked
