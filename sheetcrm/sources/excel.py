@@ -27,7 +27,6 @@ from ..config import Config, SheetConfig
 from ..errors import SheetLayoutError, WorkbookChanged, WorkbookFormatError, WorkbookLocked
 from ..table import StatusPatch, Table, WriteResult
 from .base import map_headers
-from .cells import column_letter
 from .xlsxfile import (
     XlsxPackage,
     describe,
@@ -457,4 +456,4 @@ def _write_without_calc_chain(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: 
     dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
 
 
-__all__ = ["ExcelSource", "column_letter"]
+__all__ = ["ExcelSource"]

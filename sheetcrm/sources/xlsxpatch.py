@@ -19,7 +19,6 @@ import html
 import re
 import struct
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -64,7 +63,6 @@ class SheetGrammar:
     def __init__(self, prefix: bytes) -> None:
         p = re.escape(prefix)
         self.prefix = prefix
-        self.row = re.compile(rb"<" + p + rb"row\b[^>]*?(?:/>|>.*?</" + p + rb"row>)", re.S)
         self.row_end = b"</" + prefix + b"row>"
         self.cell_open = (b"<" + prefix + b"c ", b"<" + prefix + b"c>")
         self.cell = re.compile(rb"<" + p + rb"c\b[^>]*?(?:/>|>.*?</" + p + rb"c>)", re.S)
@@ -177,13 +175,11 @@ def iter_blocks(fh: IO[bytes], grammar_holder: list[SheetGrammar]) -> Iterator[t
             yield rest, False
             return
         cut = buf.rfind(grammar.row_end)
-        cut_self = buf.rfind(b"/>")
         if cut >= 0:
             cut += len(grammar.row_end)
             # a self-closing <row .../> after the last </row> stays for the next block
             yield buf[:cut], True
             buf = buf[cut:]
-        del cut_self
         if not chunk:
             raise WorkbookFormatError("the sheet XML ends before </sheetData> (truncated)")
 
@@ -733,6 +729,3 @@ def open_for_write(dst: zipfile.ZipFile, name: str, like: zipfile.ZipInfo, level
     else:
         info._compresslevel = level  # type: ignore[attr-defined]
     return dst.open(info, "w", force_zip64=True)
-
-
-_ = zlib  # zlib levels: see ExcelSource.compress_level
