@@ -21,6 +21,7 @@ from .expr import compile_condition
 from .fields import Bad, coerce_column, parser_for
 from .messages import problem_message
 from .table import Table
+from .text import display
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -89,7 +90,7 @@ def check_table(
         for check_name, group in cases.groupby("check"):
             code, key = str(check_name).split("|", 1)
             rows = pd.Index(group["index"].astype(int).unique())
-            shown = typed.loc[rows, key].map(_show)
+            shown = typed.loc[rows, key].map(display)
             found.append((rows, key, code, shown))
     return CheckResult(sheet.key, sheet.name, typed, _problem_frame(found, table, sheet, config))
 
@@ -140,16 +141,6 @@ def _field_checks(f: Field, sheet: SheetConfig, typed: pd.DataFrame, is_bad: pd.
         if ids is not None:
             checks.append(check("unknown_reference", lambda s: s.isin(ids)))
     return checks
-
-
-def _show(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 def _problem_frame(found: list[tuple[pd.Index, str, str, pd.Series]], table: Table,

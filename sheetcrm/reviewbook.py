@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import xlsxwriter
 
 from .config import SheetConfig
 from .dedupe import DuplicateResult
+from .text import display
 
 
 def write_review(result: DuplicateResult, typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
@@ -39,24 +38,14 @@ def write_review(result: DuplicateResult, typed: pd.DataFrame, ids: pd.Series, s
         base = typed.loc[position[original]]
         ws.write_row(r, 0, [f"#{n}", "原始" if zh else "original", ""], group_head)
         for c, f in enumerate(fields, start=3):
-            ws.write_string(r, c, _text(base[f.key]), group_head)
+            ws.write_string(r, c, display(base[f.key]), group_head)
         r += 1
         for row in dups.index:
             ws.write_row(r, 0, [f"#{n}", "重复" if zh else "duplicate", result.reason.loc[row]])
             for c, f in enumerate(fields, start=3):
-                value = _text(typed.at[row, f.key])
-                ws.write_string(r, c, value, differs if value != _text(base[f.key]) else None)
+                value = display(typed.at[row, f.key])
+                ws.write_string(r, c, value, differs if value != display(base[f.key]) else None)
             r += 1
     ws.autofilter(0, 0, max(r - 1, 1), len(columns) - 1)
     book.close()
     return int(members.nunique())
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)

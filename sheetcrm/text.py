@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
+from typing import Any
 
 # NFKC folds full-width forms and U+3000, but leaves these zero-width characters in place.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
@@ -21,3 +23,14 @@ def clean(value: str) -> str:
 def fold_label(label: str) -> str:
     """Return the form headers are compared in: cleaned, case-folded, without required marks."""
     return clean(label).strip("*＊ ").casefold()
+
+
+def display(value: Any) -> str:
+    """Return a typed value as a person reads it: "" for nothing, 1200 not 1200.0, dates ISO."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
