@@ -26,6 +26,7 @@ from .instance import instance_files
 from .pipeline import apply_check, plan_check
 from .reviewbook import write_review
 from .sources.excel import ExcelSource
+from .store import Store
 from .templates import build_template
 
 console = Console(highlight=False)
@@ -228,11 +229,13 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
                 progress("read", i)
                 tables[sheet.key] = source.read(sheet.key)
             progress("check", 0)
-            plan = plan_check(tables, config, now=now)
+            store = Store(config.store_url)
+            plan = plan_check(tables, config, now=now, store=store)
             if not dry_run:
                 progress("write", 0)
                 out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
-                written = apply_check(plan, source, config, now=now, error_list=out, workbook=path)
+                written = apply_check(plan, source, config, now=now, error_list=out, workbook=path,
+                                      store=store)  # fmt: skip
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
     rows = []

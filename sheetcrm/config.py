@@ -261,6 +261,7 @@ class DedupeConfig(Strict):
     window: int = PydField(default=6, ge=1, le=50)
     region_prefixes: list[str] | None = None
     legal_suffixes: list[str] | None = None
+    decisions_sheet: Identifier | None = None  # where people record "not a duplicate"
 
     @model_validator(mode="after")
     def _something_to_match(self) -> DedupeConfig:
@@ -601,6 +602,17 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
             for name in named:
                 if name not in keys:
                     problems.append((f"{where}.dedupe", f"{name!r} is not a field of this sheet"))
+            ds = s.dedupe.decisions_sheet
+            if ds is not None:
+                other = next((x for x in config.sheets if x.key == ds), None)
+                needed = {"record_id", "other_id", "decision"}
+                if other is None:
+                    problems.append(
+                        (f"{where}.dedupe.decisions_sheet", f"{ds!r} is not a sheet key")
+                    )
+                elif not needed <= {f.key for f in other.fields}:
+                    problems.append((f"{where}.dedupe.decisions_sheet",
+                                     f"sheet {ds!r} needs the fields {sorted(needed)}"))  # fmt: skip
         status_keys: set[str] = set()
         for j, c in enumerate(s.status):
             cw = f'{where}.status[{j}] ("{c.key}")'

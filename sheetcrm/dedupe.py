@@ -92,13 +92,17 @@ class DuplicateResult:
 
 
 def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
-                    *, order_by: str | None = "first_contact") -> DuplicateResult:  # fmt: skip
-    """Return the duplicate marks for one sheet's typed frame (rows in any order)."""
+                    *, order_by: str | None = "first_contact",
+                    distinct: set[tuple[str, str]] | None = None) -> DuplicateResult:  # fmt: skip
+    """Return the duplicate marks for one sheet's typed frame (rows in any order).
+
+    `distinct` holds pairs of IDs (sorted) that people confirmed are not duplicates: they are never
+    joined directly (a third record matching both can still bring them into one group)."""
     index = typed.index
     empty = pd.Series("", index=index, dtype=object)
     if sheet.dedupe is None or len(typed) < 2:
         return DuplicateResult(empty, empty.copy(), 0)
-    roots, reason = _clusters(typed, sheet)
+    roots, reason = _clusters(typed, sheet, ids.to_numpy(dtype=object), distinct or set())
     n = len(typed)
     sizes = np.bincount(roots, minlength=n)
     in_group = sizes[roots] > 1
@@ -125,7 +129,7 @@ def match_existing(new: pd.DataFrame, existing: pd.DataFrame, existing_ids: pd.S
     the new rows it duplicates among themselves (the first of them is kept). For import."""
     both = pd.concat([existing, new], ignore_index=True)
     ids = pd.Series(list(existing_ids) + [f"\x00new{i}" for i in range(len(new))], dtype=object)
-    roots, reason = _clusters(both, sheet)
+    roots, reason = _clusters(both, sheet, ids.to_numpy(dtype=object), set())
     n_old = len(existing)
     sizes = np.bincount(roots, minlength=len(both))
     old_roots = {}
@@ -174,7 +178,8 @@ def _originals(typed: pd.DataFrame, ids: pd.Series, roots: np.ndarray, in_group:
     return grouped.groupby("root")["id"].first().to_dict()
 
 
-def _clusters(typed: pd.DataFrame, sheet: SheetConfig) -> tuple[np.ndarray, np.ndarray]:
+def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
+              distinct: set[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Return each row's cluster (the lowest position in it) and why it joined (union-find)."""
     config = sheet.dedupe
     assert config is not None
@@ -189,6 +194,8 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig) -> tuple[np.ndarray, np.n
         return i
 
     def union(a: int, b: int, why: str) -> None:
+        if distinct and tuple(sorted((str(ids[a]), str(ids[b])))) in distinct:
+            return  # a person confirmed these two are different
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
@@ -254,3 +261,17 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     scores = process.cpdist(a.tolist(), b.tolist(), scorer=fuzz.ratio, workers=-1) / 100.0
     scores[(a == "") | (b == "")] = 0.0
     return scores
+
+
+def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, Any]:
+    """The values of one record that matching looks at (what a decision's fingerprint covers)."""
+    config = sheet.dedupe
+    assert config is not None
+    keys = list(config.exact) + [m.field for m in config.fuzzy]
+    return {k: display_value(typed.at[row, k]) for k in keys if k in typed}
+
+
+def display_value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)

@@ -15,10 +15,11 @@ from typing import Any
 
 from .check import CheckResult, check_workbook
 from .config import Config
-from .dedupe import find_duplicates
+from .dedupe import find_duplicates, match_data
 from .errorlist import write_error_list
 from .messages import text
 from .sources.base import Source, plan_new_ids
+from .store import Decision, Store, pair_hash
 from .table import StatusPatch, Table, WriteResult
 
 SEPARATOR = "；"
@@ -32,6 +33,7 @@ class CheckPlan:
     results: dict[str, CheckResult]
     patches: dict[str, StatusPatch] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)  # rows marked as duplicates
+    decisions: list[Decision] = field(default_factory=list)  # new "not a duplicate" to remember
 
     @property
     def rows_to_write(self) -> int:
@@ -57,12 +59,21 @@ def read_all(source: Source, config: Config) -> dict[str, Table]:
     return {s.key: source.read(s.key) for s in config.sheets}
 
 
-def plan_check(tables: dict[str, Table], config: Config, *, now: datetime) -> CheckPlan:
-    """Return the check results and the status cells that must change."""
+def plan_check(tables: dict[str, Table], config: Config, *, now: datetime,
+               store: Store | None = None) -> CheckPlan:  # fmt: skip
+    """Return the check results and the status cells that must change. The store is only read."""
     results = check_workbook(tables, config, now=now)
     plan = CheckPlan(tables, results)
-    duplicates = {key: find_duplicates(results[key].typed, t.ids, config.sheet(key)).status()
-                  for key, t in tables.items() if config.sheet(key).dedupe is not None}  # fmt: skip
+    duplicates = {}
+    for key, t in tables.items():
+        sheet = config.sheet(key)
+        if sheet.dedupe is None:
+            continue
+        distinct, fresh = _not_duplicates(key, sheet, results, t, store, config)
+        plan.decisions += fresh
+        duplicates[key] = find_duplicates(
+            results[key].typed, t.ids, sheet, distinct=distinct
+        ).status()
     plan.duplicates = {key: int((d != "").sum()) for key, d in duplicates.items()}
     ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
     stamp = now.strftime("%Y-%m-%d %H:%M")
@@ -90,15 +101,54 @@ def plan_check(tables: dict[str, Table], config: Config, *, now: datetime) -> Ch
 
 
 def apply_check(plan: CheckPlan, source: Source, config: Config, *, now: datetime,
-                error_list: Path | None, workbook: Path | None = None) -> dict[str, WriteResult]:  # fmt: skip
+                error_list: Path | None, workbook: Path | None = None,
+                store: Store | None = None) -> dict[str, WriteResult]:  # fmt: skip
     """Write the planned status cells of every sheet in one go (all or nothing), then the error
     list. The workbook must be what was read: every table carries the same fingerprint."""
+    if store is not None:
+        for decision in plan.decisions:
+            store.record_not_duplicate(decision, now=now)
     prints = {t.fingerprint for t in plan.tables.values()}
     fingerprint = prints.pop() if len(prints) == 1 else None
     written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
     if error_list is not None and workbook is not None:
         write_error_list(plan.results, config, workbook, error_list)
     return written
+
+
+def _not_duplicates(key: str, sheet: Any, results: dict[str, CheckResult], table: Table,
+                    store: Store | None, config: Config) -> tuple[set[tuple[str, str]], list[Decision]]:  # fmt: skip
+    """Return the pairs to keep apart in this run, and the decisions found in the decisions sheet.
+
+    A stored decision holds while both records' match data is what it was when it was recorded."""
+    typed = results[key].typed
+    rows = {rid: row for row, rid in table.ids.items() if rid}
+
+    def fingerprint(a: str, b: str) -> str | None:
+        if a not in rows or b not in rows:
+            return None
+        return pair_hash(match_data(typed, sheet, rows[a]), match_data(typed, sheet, rows[b]))
+
+    distinct: set[tuple[str, str]] = set()
+    if store is not None:
+        for (a, b), stored in store.not_duplicates(key).items():
+            if fingerprint(a, b) == stored:
+                distinct.add((a, b))
+    fresh: list[Decision] = []
+    source_key = sheet.dedupe.decisions_sheet
+    if source_key and source_key in results:
+        d = results[source_key].typed
+        for rec, other, value, by in zip(d["record_id"], d["other_id"], d["decision"],
+                                         d["by"] if "by" in d else [""] * len(d), strict=True):  # fmt: skip
+            if value != "不是重复" or not rec or not other:
+                continue
+            a, b = sorted((str(rec), str(other)))
+            h = fingerprint(a, b)
+            if h is None:
+                continue
+            distinct.add((a, b))
+            fresh.append(Decision(key, a, b, h, str(by or "")))
+    return distinct, fresh
 
 
 def _text(value: Any) -> str:

@@ -57,7 +57,9 @@ def test_the_demo_ground_truth_is_met_exactly(config, demo):
             )
         )
         assert got == want, (key, sorted(want - got)[:5], sorted(got - want)[:5])
-        assert len(want) > 0
+        assert (
+            len(want) > 0 or key == "dup_decisions"
+        )  # people fill that one; the demo leaves it empty
         noisy = {int(t["row"]) for t in truth if t["sheet"] == key and t["kind"] == "noise"}
         assert not noisy & set(result.problems["row"])  # odd-but-valid typing is accepted
 

@@ -223,3 +223,48 @@ def test_cli_dedupe_writes_a_review_workbook(tmp_path):
         c for r in ws.iter_rows(min_row=2) for c in r[3:] if c.fill.fgColor.rgb.endswith("FFEB9C")
     ]
     assert highlighted  # differing cells are marked
+
+
+def test_a_not_a_duplicate_decision_is_remembered_until_the_data_changes(tmp_path):
+    import openpyxl
+
+    from sheetcrm.config import load_config
+    from sheetcrm.store import Store
+
+    from .workbooks import openpyxl_workbook
+
+    config = load_config(ROOT / "config.toml")
+    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=4)
+    wb = openpyxl.load_workbook(path)
+    wb["客户信息"]["J5"] = "13800000001"  # C000004 shares C000002's switchboard number
+    decisions = wb.create_sheet("重复判定")
+    decisions.append([f.header for f in config.sheet("dup_decisions").fields])
+    wb.save(path)
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
+    keys = ["customers", "dup_decisions"]
+
+    def run(day: int) -> dict:
+        now = datetime(2026, 11, day, 2, 0)
+        plan = plan_check({k: src.read(k) for k in keys}, config, now=now, store=store)
+        apply_check(plan, src, config, now=now, error_list=None, store=store)
+        return dict(
+            zip(
+                src.read("customers").ids, src.read("customers").status["duplicate_of"], strict=True
+            )
+        )
+
+    assert run(20)["C000004"] == "C000002 同手机号"
+    wb = openpyxl.load_workbook(path)  # 王明 confirms they are two customers
+    wb["重复判定"].append(["", "C000004", "C000002", "不是重复", "王明", "2026-11-20"])
+    wb.save(path)
+    assert run(21)["C000004"] == ""
+    assert len(store.not_duplicates("customers")) == 1
+    wb = openpyxl.load_workbook(path)  # the decision row is deleted: the store still remembers
+    wb["重复判定"].delete_rows(2)
+    wb.save(path)
+    assert run(22)["C000004"] == ""
+    wb = openpyxl.load_workbook(path)  # the record changes: the old decision no longer covers it
+    wb["客户信息"]["L5"] = "北京市海淀区新地址1号"
+    wb.save(path)
+    assert run(23)["C000004"] == "C000002 同手机号"

@@ -42,7 +42,12 @@ def _digits(text: str) -> str:
 
 def test_row_counts(demo):
     summary, sheets, _ = demo
-    assert summary.rows == {"customers": ROWS, "followups": ROWS, "requests": ROWS // 10}
+    assert summary.rows == {
+        "customers": ROWS,
+        "followups": ROWS,
+        "requests": ROWS // 10,
+        "dup_decisions": 0,
+    }
     assert len(sheets["customers"]) == ROWS + 1  # header + rows
     assert len(sheets["followups"]) == ROWS + 1
 
