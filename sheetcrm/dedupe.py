@@ -26,7 +26,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .config import DedupeConfig, FieldType, SheetConfig
-from .text import clean
+from .text import clean, display
 
 REGION_PREFIXES = [
     "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
@@ -268,10 +268,4 @@ def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, A
     config = sheet.dedupe
     assert config is not None
     keys = list(config.exact) + [m.field for m in config.fuzzy]
-    return {k: display_value(typed.at[row, k]) for k in keys if k in typed}
-
-
-def display_value(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return str(value)
+    return {k: display(typed.at[row, k]) for k in keys if k in typed}

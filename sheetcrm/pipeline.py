@@ -21,6 +21,7 @@ from .messages import text
 from .sources.base import Source, plan_new_ids
 from .store import Decision, Store, pair_hash
 from .table import StatusPatch, Table, WriteResult
+from .text import display
 
 SEPARATOR = "；"
 
@@ -93,7 +94,7 @@ def plan_check(tables: dict[str, Table], config: Config, *, now: datetime,
                 wanted["duplicate_of"] = duplicates[key].at[row]
             elif key in duplicates and duplicates[key].at[row]:
                 wanted["duplicate_of"] = duplicates[key].at[row]
-            have = {k: _text(current.at[row, k]) if k in current else None for k in wanted}
+            have = {k: display(current.at[row, k]) if k in current else None for k in wanted}
             if have != wanted or int(row) in new_ids:
                 patch.values[rid] = {**wanted, "last_checked": stamp}
         plan.patches[key] = patch
@@ -149,9 +150,3 @@ def _not_duplicates(key: str, sheet: Any, results: dict[str, CheckResult], table
             distinct.add((a, b))
             fresh.append(Decision(key, a, b, h, str(by or "")))
     return distinct, fresh
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return str(value)
