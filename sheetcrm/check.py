@@ -39,13 +39,6 @@ class CheckResult:
     typed: pd.DataFrame
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
 
-    def messages_by_row(self) -> dict[int, list[str]]:
-        """Return {sheet row: [messages]} in field order."""
-        out: dict[int, list[str]] = {}
-        for row, message in zip(self.problems["row"], self.problems["message"], strict=True):
-            out.setdefault(int(row), []).append(message)
-        return out
-
 
 def check_workbook(
     tables: dict[str, Table], config: Config, *, now: datetime
@@ -102,18 +95,18 @@ def _schema(sheet: SheetConfig, config: Config, typed: pd.DataFrame, bad: dict[s
     for f in sheet.fields:
         if f.key not in typed:
             continue
-        checks = [c for c in _field_checks(f, sheet, typed, bad[f.key], today, known_ids) if c]
+        checks = _field_checks(f, sheet, typed, bad[f.key], today, known_ids)
         columns[f.key] = pa.Column(object, checks=checks, nullable=True, required=False)
     return pa.DataFrameSchema(columns, strict=False)
 
 
 def _field_checks(f: Field, sheet: SheetConfig, typed: pd.DataFrame, is_bad: pd.Series, today: date,
-                  known_ids: dict[str, set[str]]) -> list[pa.Check | None]:  # fmt: skip
+                  known_ids: dict[str, set[str]]) -> list[pa.Check]:  # fmt: skip
     def check(code: str, fn: Any, *, na: bool = True) -> pa.Check:
         return pa.Check(fn, name=f"{code}|{f.key}", ignore_na=na)
 
     present = lambda s: s.notna() | is_bad  # noqa: E731 - a value that failed typing is not missing
-    checks: list[pa.Check | None] = []
+    checks: list[pa.Check] = []
     if f.required:
         checks.append(check("required", present, na=False))
     if f.required_if:

@@ -238,15 +238,16 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
                                       store=store)  # fmt: skip
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
+    summary = plan.summary()
     rows = []
-    for key, info in plan.summary().items():
+    for key, info in summary.items():
         rows.append([config.sheet(key).name, f"{info['rows']:,}", f"{info['rows_with_problems']:,}",
                      f"{info['problems']:,}", f"{info['duplicates']:,}",
                      f"{info['rows_to_write']:,}"])  # fmt: skip
     columns = ["sheet", "rows", "rows with problems", "problems", "duplicates", "rows to write"]
     _print_table("check", columns, rows)
     by_code: dict[tuple[str, str], int] = {}
-    for info in plan.summary().values():
+    for info in summary.values():
         for (label, code), n in info["by_field_and_code"].items():
             by_code[(label, code)] = by_code.get((label, code), 0) + n
     top = sorted(by_code.items(), key=lambda kv: -kv[1])[:15]

@@ -31,22 +31,36 @@ def libreoffice(tmp_path_factory: pytest.TempPathFactory):
     """Return convert(path, fmt) using LibreOffice headless with its own profile.
 
     For "csv" every sheet is exported and a {sheet name: csv path} dict comes back; for other formats
-    (e.g. "pdf") the converted file's path.
+    (e.g. "pdf") the converted file's path. Given a list of paths, all are converted in one
+    LibreOffice start and the list of converted files comes back (the test fails naming any file
+    LibreOffice could not open).
     """
     exe = _soffice()
     profile = tmp_path_factory.mktemp("lo-profile")
 
-    def convert(path: Path, fmt: str = "csv", outdir: Path | None = None) -> Path:
-        outdir = outdir or path.parent / f"lo-{fmt}"
+    def run(paths: list[Path], fmt: str, outdir: Path) -> subprocess.CompletedProcess[str]:
         outdir.mkdir(exist_ok=True)
         filt = {
             "csv": "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
         }
-        proc = subprocess.run(
+        return subprocess.run(
             [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
-             "--convert-to", filt.get(fmt, fmt), "--outdir", str(outdir), str(path)],
-            capture_output=True, text=True, timeout=180,
+             "--convert-to", filt.get(fmt, fmt), "--outdir", str(outdir), *map(str, paths)],
+            capture_output=True, text=True, timeout=180 + 30 * len(paths),
         )  # fmt: skip
+
+    def convert(path: Path | list[Path], fmt: str = "csv", outdir: Path | None = None):
+        if isinstance(path, list):
+            outdir = outdir or path[0].parent / f"lo-{fmt}"
+            proc = run(path, fmt, outdir)
+            made = {p.stem: p for p in outdir.glob(f"*.{fmt}")}
+            missing = [p.name for p in path if p.stem not in made]
+            assert proc.returncode == 0 and not missing, (
+                f"LibreOffice did not open: {missing}\n{proc.stderr}"
+            )
+            return [made[p.stem] for p in path]
+        outdir = outdir or path.parent / f"lo-{fmt}"
+        proc = run([path], fmt, outdir)
         stem = path.stem
         produced = sorted(outdir.glob(f"{stem}*.{fmt}"))
         assert proc.returncode == 0 and produced, (

@@ -168,9 +168,7 @@ def check_members(zf: zipfile.ZipFile, name: str) -> None:
             try:
                 with zf.open(info) as fh:
                     head = fh.read(2048)
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
-                raise WorkbookFormatError(f"{name} is damaged ({info.filename}: {e})") from None
-            except Exception as e:  # zlib.error and friends
+            except Exception as e:  # BadZipFile, zlib.error, EOFError, OSError
                 raise WorkbookFormatError(f"{name} is damaged ({info.filename}: {e})") from None
             if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                 raise WorkbookFormatError(

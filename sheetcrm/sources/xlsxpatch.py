@@ -456,11 +456,9 @@ def _row_id(
         if cell is None:
             return ""
         return id_text(cell_text(cell, g, sst))
-    if (
-        b' r="' in row[row.find(b">") :]
-        and row.count(b"<" + g.prefix + b"c") == row.count(b' r="') - 1
-    ):
-        return ""  # every cell has a reference and none is the ID cell: no ID
+    opens = row.count(g.cell_open[0]) + row.count(g.cell_open[1])
+    if opens == row.count(g.cell_open[0] + b'r="'):
+        return ""  # every cell starts with its reference and none is the ID cell: no ID
     for col, value in _row_texts(row, g, sst).items():  # cells without references
         if col == id_col:
             return id_text(value)
