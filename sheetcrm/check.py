@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .config import Config, Field, FieldType, SheetConfig
-from .expr import compile_condition
+from .expr import Env
 from .fields import Bad, coerce_column, parser_for
 from .messages import problem_message
 from .table import Table
@@ -110,7 +110,8 @@ def _field_checks(f: Field, sheet: SheetConfig, typed: pd.DataFrame, is_bad: pd.
     if f.required:
         checks.append(check("required", present, na=False))
     if f.required_if:
-        condition = compile_condition(f.required_if, sheet)(typed)
+        when = datetime.combine(today, datetime.min.time())
+        condition = sheet.condition(f.required_if)(Env(typed, sheet.kinds(), when))
         checks.append(check("required_if", lambda s: ~condition | present(s), na=False))
     lo, hi = f.bounds
     if f.type in (FieldType.number, FieldType.money, FieldType.rating):

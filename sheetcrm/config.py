@@ -15,7 +15,6 @@ run, so every error names the TOML key path and what was expected.
 
 from __future__ import annotations
 
-import ast
 import re
 import tomllib
 from datetime import time
@@ -38,6 +37,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .expr import Condition, ExprError, compile_condition, kind_of
 from .text import fold_label
 
 Identifier = Annotated[str, PydField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -93,29 +93,6 @@ class StatusKey(StrEnum):
     last_checked = "last_checked"
 
 
-# Names a condition may use besides field keys and labels (the rules-engine issue owns the full
-# language; at load time we check syntax and that every name is known).
-CONDITION_NAMES = {
-    "today", "now", "days", "hours", "days_since", "is_empty", "startswith",
-    "changed", "changed_to", "True", "False", "None",
-}  # fmt: skip
-
-
-def check_condition_syntax(text: str) -> tuple[ast.Expression, set[str]]:
-    """Return the parsed condition and the names it uses; ValueError with a caret when it is not
-    a Python-syntax expression."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as e:
-        shown = text.strip()
-        # an error at the very end of the text comes with offset 0
-        col = (e.offset or len(shown) + 1) - 1 if e.offset else len(shown)
-        caret = " " * col + "^"
-        raise ValueError(f"not a valid condition: {e.msg}\n    {shown}\n    {caret}") from None
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return tree, names
-
-
 class Field(Strict):
     """One column people fill in.
 
@@ -157,13 +134,6 @@ class Field(Strict):
     allow_landline: bool = False
     help: str | None = None
     width: float | None = PydField(default=None, gt=0, le=255)
-
-    @field_validator("required_if")
-    @classmethod
-    def _condition_parses(cls, v: str | None) -> str | None:
-        if v is not None:
-            check_condition_syntax(v)
-        return v
 
     @field_validator("pattern")
     @classmethod
@@ -282,6 +252,7 @@ class SheetConfig(Strict):
     fields: list[Field] = PydField(min_length=1)
     status: list[StatusColumn] = PydField(default_factory=list)
     dedupe: DedupeConfig | None = None
+    stage_field: Identifier | None = None  # its moves are "stage" events in a record's history
 
     @field_validator("name")
     @classmethod
@@ -301,6 +272,18 @@ class SheetConfig(Strict):
     def id_for(self, number: int) -> str:
         """Return the ID with this sequence number, e.g. C000123."""
         return f"{self.id_prefix}{number:0{self.id_digits}d}"
+
+    def names(self) -> dict[str, str]:
+        """What a condition may call each field: its key or its label."""
+        return {f.key: f.key for f in self.fields} | {f.label: f.key for f in self.fields}
+
+    def kinds(self) -> dict[str, str]:
+        """Each field's kind in the condition language (text, number, date)."""
+        return {f.key: kind_of(f.type.value) for f in self.fields}
+
+    def condition(self, text: str) -> Condition:
+        """Compile a condition against this sheet's fields (ExprError if it is not valid)."""
+        return compile_condition(text, self.names(), self.kinds())
 
     @property
     def id_regex(self) -> re.Pattern[str]:
@@ -591,12 +574,14 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
                     )
                 )
             if f.required_if is not None:
-                _, names = check_condition_syntax(f.required_if)
-                known = set(keys) | {x.label for x in s.fields} | CONDITION_NAMES
-                for name in sorted(names - known):
-                    problems.append(
-                        (f"{fw}.required_if", f"{name!r} is not a field of sheet {s.key!r}")
-                    )
+                try:
+                    s.condition(f.required_if)
+                except ExprError as e:
+                    problems.append((f"{fw}.required_if", str(e)))
+        if s.stage_field is not None and s.stage_field not in keys:
+            problems.append(
+                (f"{where}.stage_field", f"{s.stage_field!r} is not a field of this sheet")
+            )
         if s.dedupe is not None:
             named = list(s.dedupe.exact) + [m.field for m in s.dedupe.fuzzy]
             for name in named:

@@ -1,23 +1,37 @@
 """The tool's memory: what a spreadsheet cannot remember. SQLite by default, any SQLAlchemy URL.
 
-This first part holds runs and people's decisions (a pair of records confirmed "not a duplicate").
+Tables: runs (one row per job run, with its outcome and counts), snapshots (the last seen text of
+every record, with a 64-bit hash, so the next run can tell what changed), events (what changed, for a
+record's history), decisions (a pair confirmed "not a duplicate", approvals), notifications (what was
+sent, so nothing is sent twice) and locks (one run of a job at a time, across processes and
+machines). The schema is created on first use and migrated forward on start (see MIGRATIONS).
+
 A decision keeps a fingerprint of both records' match data: it is respected while that data is
 unchanged, so a pair confirmed distinct is not flagged again unless someone edits one of them.
-The rules-engine issue adds snapshots, events and sent notifications to the same metadata.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -25,13 +39,30 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from .changes import ChangeSet, Event, Snapshot
+from .errors import SheetCRMError
+
+SCHEMA_VERSION = 2
+CHUNK = 500  # IDs per IN (...) query: well under every database's parameter limit
 
 metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
 runs = Table(
     "runs",
@@ -42,6 +73,60 @@ runs = Table(
     Column("finished", DateTime),
     Column("outcome", String(32)),
     Column("counts", Text),
+    Column(
+        "plan_key", String(64), index=True
+    ),  # v2: the Plan applied, so applying it twice is a no-op
+    Column("warnings", Text),  # v2
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("sheet", String(64), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("row_hash", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("missing", Boolean, nullable=False, default=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+snapshot_layouts = Table(
+    "snapshot_layouts",
+    metadata,
+    Column("sheet", String(64), primary_key=True),
+    Column("fields", Text, nullable=False),  # JSON list: the order of values in snapshots.data
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, nullable=False, index=True),
+    Column("sheet", String(64), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("field", String(64)),
+    Column("old", Text),
+    Column("new", Text),
+    Column("at", DateTime, nullable=False),
+    Index("ix_events_record", "sheet", "record_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),  # what it is about: sent once
+    Column("run_id", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", String(128), nullable=False),
+    Column("sheet", String(64)),
+    Column("record_id", String(64)),
+    Column("subject", Text),
+    Column("status", String(16), nullable=False),  # pending / sent / failed
+    Column("message_id", String(200)),
+    Column("created", DateTime, nullable=False),
+    Column("sent_at", DateTime),
 )
 
 decisions = Table(
@@ -56,6 +141,15 @@ decisions = Table(
     Column("decided_by", String(128)),
     Column("recorded_at", DateTime, nullable=False),
     UniqueConstraint("sheet", "kind", "a_id", "b_id"),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("acquired", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=False),
 )
 
 
@@ -74,31 +168,76 @@ def pair_hash(a: dict[str, Any], b: dict[str, Any]) -> str:
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
 
 
+class RunLocked(SheetCRMError):
+    """Another runner holds this job's lock."""
+
+
+def runner_id() -> str:
+    """Who holds a lock: host, process and a random part (two stores in one process differ)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _add_run_columns(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("runs")}
+    for name, kind in (("plan_key", "VARCHAR(64)"), ("warnings", "TEXT")):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE runs ADD COLUMN {name} {kind}"))
+
+
+# version → step that brings a store of the version before it up to it. Version 1 (the first
+# release) had runs and decisions only; create_all adds whole new tables, steps add columns.
+MIGRATIONS = {2: _add_run_columns}
+
+
 class Store:
-    """The state store. Tables are created on first use."""
+    """The state store. The schema is created or migrated when it is opened."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///") and ":memory:" not in url:
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url)
-        metadata.create_all(self.engine)
+        args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            args["connect_args"] = {"timeout": 30}  # wait for another writer rather than fail
+            if ":memory:" not in url:
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, **args)
+        self.owner = runner_id()
+        self._migrate()
 
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            metadata.create_all(conn)
+            if "meta" in existing:
+                version = int(
+                    conn.execute(
+                        select(meta.c.value).where(meta.c.key == "schema_version")
+                    ).scalar_one()
+                )
+            else:
+                version = 1 if "runs" in existing else SCHEMA_VERSION
+                conn.execute(insert(meta).values(key="schema_version", value=str(version)))
+            if version > SCHEMA_VERSION:
+                raise SheetCRMError(f"the state store has schema version {version}, newer than this "
+                                    f"sheetcrm understands ({SCHEMA_VERSION}); upgrade sheetcrm")  # fmt: skip
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[step](conn)
+            if version != SCHEMA_VERSION:
+                conn.execute(update(meta).where(meta.c.key == "schema_version")
+                             .values(value=str(SCHEMA_VERSION)))  # fmt: skip
+
+    @property
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(meta.c.value).where(meta.c.key == "schema_version")
+                ).scalar_one()
+            )
+
+    # -- decisions -----------------------------------------------------------------------------
     def record_not_duplicate(self, decision: Decision, *, now: datetime) -> None:
         """Remember (or refresh) that two records are not duplicates, with their data's fingerprint."""
-        a, b = sorted((decision.a_id, decision.b_id))
-        key = (decisions.c.sheet == decision.sheet) & (decisions.c.kind == "not_duplicate") \
-            & (decisions.c.a_id == a) & (decisions.c.b_id == b)  # fmt: skip
-        values = {
-            "data_hash": decision.data_hash,
-            "decided_by": decision.decided_by,
-            "recorded_at": now,
-        }
         with self.engine.begin() as conn:
-            if conn.execute(select(decisions.c.id).where(key)).first():
-                conn.execute(update(decisions).where(key).values(**values))
-            else:
-                conn.execute(insert(decisions).values(sheet=decision.sheet, kind="not_duplicate",
-                                                      a_id=a, b_id=b, **values))  # fmt: skip
+            _record_decision(conn, decision, now)
 
     def not_duplicates(self, sheet: str) -> dict[tuple[str, str], str]:
         """Return {(a_id, b_id): data hash} of the pairs confirmed distinct in `sheet`."""
@@ -108,6 +247,7 @@ class Store:
         with self.engine.connect() as conn:
             return {(a, b): h for a, b, h in conn.execute(query)}
 
+    # -- runs and locks ------------------------------------------------------------------------
     def start_run(self, job: str, *, now: datetime) -> int:
         with self.engine.begin() as conn:
             return int(
@@ -115,8 +255,178 @@ class Store:
             )
 
     def finish_run(
-        self, run_id: int, *, now: datetime, outcome: str, counts: dict[str, Any]
-    ) -> None:
+        self, run_id: int, *, now: datetime, outcome: str, counts: dict[str, Any],
+        warnings: Sequence[str] = (),
+    ) -> None:  # fmt: skip
         with self.engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(
-                finished=now, outcome=outcome, counts=json.dumps(counts, ensure_ascii=False)))  # fmt: skip
+            _finish(conn, run_id, now, outcome, counts, warnings, None)
+
+    def runs(self, job: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if job:
+            query = query.where(runs.c.job == job)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def plan_applied(self, plan_key: str) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(select(runs.c.id).where(runs.c.plan_key == plan_key)).first()
+                is not None
+            )
+
+    def acquire(self, job: str, *, now: datetime, ttl: timedelta = timedelta(hours=6)) -> bool:
+        """Take the job's lock; False when another runner holds it and it has not expired.
+
+        The insert of the lock row is atomic on every database (primary key); an expired lock (a
+        runner that died) is taken over with an update that only one runner can win."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(locks).values(job=job, owner=self.owner, acquired=now,
+                                                  expires=now + ttl))  # fmt: skip
+            return True
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            taken = conn.execute(update(locks).where((locks.c.job == job) & (locks.c.expires < now))
+                                 .values(owner=self.owner, acquired=now, expires=now + ttl))  # fmt: skip
+            return taken.rowcount == 1
+
+    def release(self, job: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(locks).where((locks.c.job == job) & (locks.c.owner == self.owner)))
+
+    def holder(self, job: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(locks).where(locks.c.job == job)).first()
+            return dict(row._mapping) if row else None
+
+    @contextmanager
+    def locked(
+        self, job: str, *, now: datetime, ttl: timedelta = timedelta(hours=6)
+    ) -> Iterator[None]:
+        """Hold the job's lock for the block; RunLocked (naming the holder) if someone else has it."""
+        if not self.acquire(job, now=now, ttl=ttl):
+            h = self.holder(job) or {}
+            raise RunLocked(f"job {job!r} is already running ({h.get('owner', '?')}, since "
+                            f"{h.get('acquired', '?')}); this run was skipped")  # fmt: skip
+        try:
+            yield
+        finally:
+            self.release(job)
+
+    # -- snapshots and events ------------------------------------------------------------------
+    def snapshot(self, sheet: str) -> Snapshot:
+        """The last snapshot of a sheet: hashes and flags now, row text loaded on demand."""
+        with self.engine.connect() as conn:
+            layout = conn.execute(select(snapshot_layouts.c.fields)
+                                  .where(snapshot_layouts.c.sheet == sheet)).scalar()  # fmt: skip
+            rows = conn.execute(select(snapshots.c.record_id, snapshots.c.row_hash, snapshots.c.missing)
+                                .where(snapshots.c.sheet == sheet)).all()  # fmt: skip
+        if not rows:
+            return Snapshot.empty()
+        ids, hashes, missing = zip(*rows, strict=True)
+        index = pd.Index(ids, dtype=object)
+
+        def load(wanted: list[str]) -> dict[str, str]:
+            out: dict[str, str] = {}
+            with self.engine.connect() as conn:
+                for i in range(0, len(wanted), CHUNK):
+                    part = wanted[i : i + CHUNK]
+                    q = select(snapshots.c.record_id, snapshots.c.data).where(
+                        (snapshots.c.sheet == sheet) & snapshots.c.record_id.in_(part)
+                    )
+                    out.update(dict(conn.execute(q).all()))  # fmt: skip
+            return out
+
+        return Snapshot(pd.Series(np.asarray(hashes, dtype=np.int64), index=index),
+                        pd.Series(np.asarray(missing, dtype=bool), index=index),
+                        json.loads(layout) if layout else [], load)  # fmt: skip
+
+    def history(self, record_id: str, sheet: str | None = None) -> list[dict[str, Any]]:
+        """Every event of a record, oldest first, with the job of the run that saw it."""
+        query = (select(events, runs.c.job).join(runs, runs.c.id == events.c.run_id)
+                 .where(events.c.record_id == record_id).order_by(events.c.id))  # fmt: skip
+        if sheet:
+            query = query.where(events.c.sheet == sheet)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def events(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        query = select(events).order_by(events.c.id)
+        if run_id is not None:
+            query = query.where(events.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- one run's writes, in one transaction --------------------------------------------------
+    def commit_run(self, run_id: int, *, now: datetime, changes: Sequence[ChangeSet] = (),
+                   decisions_made: Sequence[Decision] = (), outcome: str = "ok",
+                   counts: dict[str, Any] | None = None, warnings: Sequence[str] = (),
+                   plan_key: str | None = None) -> None:  # fmt: skip
+        """Record everything a run learned: snapshots, events, decisions, and the run's outcome.
+        All or nothing: a crash halfway leaves the store as it was, and the next run sees the same
+        changes again."""
+        with self.engine.begin() as conn:
+            for change in changes:
+                _write_changes(conn, run_id, change, now)
+            for decision in decisions_made:
+                _record_decision(conn, decision, now)
+            _finish(conn, run_id, now, outcome, counts or {}, warnings, plan_key)
+
+
+def _finish(conn: Connection, run_id: int, now: datetime, outcome: str, counts: dict[str, Any],
+            warnings: Sequence[str], plan_key: str | None) -> None:  # fmt: skip
+    conn.execute(update(runs).where(runs.c.id == run_id).values(
+        finished=now, outcome=outcome, counts=json.dumps(counts, ensure_ascii=False, default=str),
+        warnings=json.dumps(list(warnings), ensure_ascii=False), plan_key=plan_key))  # fmt: skip
+
+
+def _record_decision(conn: Connection, decision: Decision, now: datetime) -> None:
+    a, b = sorted((decision.a_id, decision.b_id))
+    key = (decisions.c.sheet == decision.sheet) & (decisions.c.kind == "not_duplicate") \
+        & (decisions.c.a_id == a) & (decisions.c.b_id == b)  # fmt: skip
+    values = {
+        "data_hash": decision.data_hash,
+        "decided_by": decision.decided_by,
+        "recorded_at": now,
+    }
+    if conn.execute(select(decisions.c.id).where(key)).first():
+        conn.execute(update(decisions).where(key).values(**values))
+    else:
+        conn.execute(insert(decisions).values(sheet=decision.sheet, kind="not_duplicate",
+                                              a_id=a, b_id=b, **values))  # fmt: skip
+
+
+def _write_changes(conn: Connection, run_id: int, change: ChangeSet, now: datetime) -> None:
+    sheet = change.sheet
+    layout = json.dumps(change.fields, ensure_ascii=False)
+    if conn.execute(
+        select(snapshot_layouts.c.sheet).where(snapshot_layouts.c.sheet == sheet)
+    ).first():
+        conn.execute(
+            update(snapshot_layouts).where(snapshot_layouts.c.sheet == sheet).values(fields=layout)
+        )
+    else:
+        conn.execute(insert(snapshot_layouts).values(sheet=sheet, fields=layout))
+    ids = list(change.upserts)
+    if not change.first_run:
+        for i in range(0, len(ids), CHUNK):
+            conn.execute(delete(snapshots).where((snapshots.c.sheet == sheet)
+                                                 & snapshots.c.record_id.in_(ids[i : i + CHUNK])))  # fmt: skip
+    if ids:
+        conn.execute(insert(snapshots), [
+            {"sheet": sheet, "record_id": rid, "row_hash": h, "data": data, "missing": False,
+             "updated": now} for rid, (h, data) in change.upserts.items()])  # fmt: skip
+    for i in range(0, len(change.missing), CHUNK):
+        conn.execute(update(snapshots).where((snapshots.c.sheet == sheet)
+                                             & snapshots.c.record_id.in_(change.missing[i : i + CHUNK]))
+                     .values(missing=True, updated=now))  # fmt: skip
+    if change.events:
+        conn.execute(insert(events), [_event_row(e, run_id, now) for e in change.events])
+
+
+def _event_row(e: Event, run_id: int, now: datetime) -> dict[str, Any]:
+    return {"run_id": run_id, "sheet": e.sheet, "record_id": e.record_id, "kind": e.kind,
+            "field": e.field, "old": e.old, "new": e.new, "at": now}  # fmt: skip

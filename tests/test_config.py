@@ -91,7 +91,7 @@ BAD = [
     ("condition syntax", _field("industry", "required_if", "customer_type == "),
      "required_if"),
     ("condition unknown field", _field("industry", "required_if", 'customer_typ == "企业客户"'),
-     "'customer_typ' is not a field of sheet 'customers'"),
+     "unknown name 'customer_typ': not a field of this sheet; did you mean 'customer_type'?"),
     ("bad schedule", _set(("jobs", "nightly"), "every day at 25:00"), "jobs.nightly"),
     ("password in config", _set(("mail", "password"), "secret"), "environment variable"),
     ("smtp without host", _set(("mail", "transport"), "smtp"), "transport 'smtp' needs 'host'"),
