@@ -151,7 +151,7 @@ def detect_changes(sheet: str, typed: pd.DataFrame, ids: pd.Series, fields: list
     old_hash = snapshot.hashes.reindex(hashes.index)
     was_missing = snapshot.missing.reindex(hashes.index, fill_value=False).astype(bool)
     same_layout = snapshot.fields == fields
-    differs = ~known | (old_hash.to_numpy() != hashes.to_numpy()) | ~same_layout
+    differs = ~known | (old_hash.to_numpy() != hashes.to_numpy()) | (not same_layout)
     write = differs | was_missing.to_numpy()  # returned rows clear their missing flag
     texts = _texts(canon.loc[row_of[hashes.index[write]].to_numpy()])
 

@@ -23,10 +23,10 @@ from .dedupe import find_duplicates
 from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
-from .pipeline import apply_check, plan_check
+from .pipeline import Plan, apply_plan, build_plan
 from .reviewbook import write_review
 from .sources.excel import ExcelSource
-from .store import Store
+from .store import RunLocked, Store
 from .templates import build_template
 
 console = Console(highlight=False)
@@ -77,7 +77,9 @@ def _progress(label: str, total: int) -> Iterator[Callable[[str, int], None]]:
         def close_step() -> None:
             if current:
                 seconds = time.monotonic() - current["since"]
-                click.echo(f"{label}: {current['step']} {current['done']:,} in {seconds:.1f} s")
+                click.echo(
+                    f"{label}: {current['step']} {current['done']:,} in {seconds:.1f} s", err=True
+                )
 
         def update(step: str, done: int) -> None:
             if current.get("step") != step:
@@ -87,7 +89,7 @@ def _progress(label: str, total: int) -> Iterator[Callable[[str, int], None]]:
 
         yield update
         close_step()
-    click.echo(f"{label}: done in {time.monotonic() - started:.1f} s")
+    click.echo(f"{label}: done in {time.monotonic() - started:.1f} s", err=True)
 
 
 def _parse_day(value: str | None) -> date:
@@ -222,20 +224,15 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     now = _parse_now(now_text)
     path = workbook or config.workbook_path
     source = ExcelSource(path, config)
+    out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
     try:
-        with _progress("check", len(config.sheets)) as progress:
-            tables = {}
-            for i, sheet in enumerate(config.sheets):
-                progress("read", i)
-                tables[sheet.key] = source.read(sheet.key)
-            progress("check", 0)
-            store = Store(config.store_url)
-            plan = plan_check(tables, config, now=now, store=store)
+        store = Store(config.store_url) if not dry_run else _store_if_exists(config)
+        with _job_lock(store if not dry_run else None, "check", now):
+            plan = _plan(config, source, store, now, "check")
             if not dry_run:
-                progress("write", 0)
-                out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
-                written = apply_check(plan, source, config, now=now, error_list=out, workbook=path,
-                                      store=store)  # fmt: skip
+                assert store is not None
+                applied = apply_plan(plan, source, config, store=store, error_list=out,
+                                     workbook=path)  # fmt: skip
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
     summary = plan.summary()
@@ -257,12 +254,143 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     if dry_run:
         click.echo(f"dry run: {plan.rows_to_write:,} rows would be written; nothing was written")
     else:
+        written = applied.written
         n = sum(w.rows_written for w in written.values())
         backup = next((w.backup for w in written.values() if w.backup), None)
         click.echo(
             f"wrote status of {n:,} rows into {path}" + (f" (backup {backup})" if backup else "")
         )
         click.echo(f"wrote error list {out}")
+        events = plan.events()
+        if events:
+            kinds: dict[str, int] = {}
+            for e in events:
+                kinds[e.kind] = kinds.get(e.kind, 0) + 1
+            click.echo(
+                "recorded changes: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
+            )
+
+
+@contextmanager
+def _job_lock(store: Store | None, job: str, now: datetime) -> Iterator[None]:
+    """One run of a job at a time; a second one says who holds it and stops (exit code 1)."""
+    if store is None:
+        yield
+        return
+    try:
+        with store.locked(job, now=datetime.now()):  # the lock's clock is the wall clock
+            yield
+    except RunLocked as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _store_if_exists(config: Config) -> Store | None:
+    """The store, for reading only: None when it does not exist yet (so a dry run creates nothing)."""
+    url = config.store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    return Store(url)
+
+
+def _plan(
+    config: Config, source: ExcelSource, store: Store | None, now: datetime, job: str
+) -> Plan:
+    with _progress(job, len(config.sheets)) as progress:
+        tables = {}
+        for i, sheet in enumerate(config.sheets):
+            progress("read", i)
+            tables[sheet.key] = source.read(sheet.key)
+        progress("plan", 0)
+        return build_plan(tables, config, now=now, store=store, job=job)
+
+
+@cli.command("plan")
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--now", "now_text", help="The time of the run, e.g. 2026-11-23T02:00 (default: now)."
+)
+@click.option(
+    "--limit", default=0, type=click.IntRange(0), help="Print at most this many cells (0: all)."
+)
+@click.pass_context
+def plan_command(
+    ctx: click.Context, workbook: Path | None, now_text: str | None, limit: int
+) -> None:
+    """Print what the next run would do: every cell old → new, every change and notification
+
+    Nothing is written: not the workbook, not the state store.
+
+    Example:
+
+    \b
+        sheetcrm plan --now 2026-11-23T02:00 | less
+    """
+    config = _load(ctx)
+    now = _parse_now(now_text)
+    source = ExcelSource(workbook or config.workbook_path, config)
+    try:
+        plan = _plan(config, source, _store_if_exists(config), now, "check")
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    cells = plan.cell_changes(config)
+    shown = cells if not limit else cells[:limit]
+    click.echo(f"cells to write: {len(cells):,}")
+    for c in shown:
+        click.echo(f"  {c.sheet} {c.record_id} (row {c.row}) {c.column}: {c.old!r} → {c.new!r}")
+    if len(shown) < len(cells):
+        click.echo(f"  ... {len(cells) - len(shown):,} more (--limit 0 shows all)")
+    events = plan.events()
+    names = {s.key: s.name for s in config.sheets}
+    click.echo(f"changes since the last run: {len(events):,}")
+    for e in events if not limit else events[:limit]:
+        click.echo(
+            "  "
+            + _describe_event(config, names[e.sheet], e.record_id, e.kind, e.field, e.old, e.new)
+        )
+    click.echo(f"notifications: {len(plan.notifications):,}")
+    for n in plan.notifications:
+        click.echo(f"  {n}")
+    click.echo("nothing was written (plan only)")
+
+
+def _describe_event(config: Config, sheet_name: str, record_id: str, kind: str, field: str | None,
+                    old: str | None, new: str | None) -> str:  # fmt: skip
+    label = field or ""
+    for s in config.sheets:
+        if s.name == sheet_name and field:
+            label = next((f.label for f in s.fields if f.key == field), field)
+    if kind == "created":
+        return f"{sheet_name} {record_id}: new record"
+    if kind == "missing":
+        return f"{sheet_name} {record_id}: no longer in the sheet"
+    if kind == "returned":
+        return f"{sheet_name} {record_id}: back in the sheet"
+    if kind == "stage":
+        return f"{sheet_name} {record_id}: {label} moved {old or '(empty)'} → {new or '(empty)'}"
+    return f"{sheet_name} {record_id}: {label} {old!r} → {new!r}"
+
+
+@cli.command()
+@click.argument("record_id")
+@click.pass_context
+def history(ctx: click.Context, record_id: str) -> None:
+    """Print a record's life: created, every change and stage move, with when and which run
+
+    Example:
+
+    \b
+        sheetcrm history C000123
+    """
+    config = _load(ctx)
+    store = _store_if_exists(config)
+    rows = store.history(record_id.strip().upper()) if store else []
+    if not rows:
+        raise click.ClickException(f"no history for {record_id}: no run has seen it yet")
+    names = {s.key: s.name for s in config.sheets}
+    lines = [[f"{r['at']:%Y-%m-%d %H:%M}", r["job"], r["kind"],
+              _describe_event(config, names.get(r["sheet"], r["sheet"]), r["record_id"], r["kind"],
+                              r["field"], r["old"], r["new"])] for r in rows]  # fmt: skip
+    _print_table(f"history of {record_id}", ["when", "run", "event", "what"], lines)
 
 
 @cli.command()

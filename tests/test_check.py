@@ -21,7 +21,7 @@ from sheetcrm.fields import (
     parse_number,
     parse_phone,
 )
-from sheetcrm.pipeline import apply_check, plan_check
+from sheetcrm.pipeline import apply_plan, build_plan
 from sheetcrm.sources.excel import ExcelSource
 from sheetcrm.table import CellError, Table
 
@@ -249,8 +249,8 @@ def test_check_run_writes_status_and_a_rerun_writes_nothing(config, tmp_path):
     wb.save(path)
     src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
     tables = {"customers": src.read("customers")}
-    plan = plan_check(tables, config, now=NOW)
-    apply_check(plan, src, config, now=NOW, error_list=tmp_path / "errors.xlsx", workbook=path)
+    plan = build_plan(tables, config, now=NOW)
+    apply_plan(plan, src, config, error_list=tmp_path / "errors.xlsx", workbook=path)
     after = src.read("customers")
     assert after.ids.loc[5] == "C000007"  # the blank ID got the next number
     assert after.status.loc[4, "validation"] == "✗"
@@ -266,17 +266,17 @@ def test_check_run_writes_status_and_a_rerun_writes_nothing(config, tmp_path):
     assert link.location == "'客户信息'!J4" and link.target.endswith("team.xlsx")
 
     once = path.read_bytes()
-    plan2 = plan_check(
+    plan2 = build_plan(
         {"customers": src.read("customers")}, config, now=datetime(2026, 11, 24, 2, 0)
     )
     assert plan2.rows_to_write == 0
-    apply_check(plan2, src, config, now=datetime(2026, 11, 24, 2, 0), error_list=None)
+    apply_plan(plan2, src, config, error_list=None)
     assert path.read_bytes() == once
 
     wb = openpyxl.load_workbook(path)
     wb["客户信息"]["J4"] = "13800138004"  # someone fixes the phone
     wb.save(path)
-    plan3 = plan_check(
+    plan3 = build_plan(
         {"customers": src.read("customers")}, config, now=datetime(2026, 11, 25, 2, 0)
     )
     assert list(plan3.patches["customers"].values) == ["C000003"]

@@ -12,7 +12,7 @@ from sheetcrm.check import check_table
 from sheetcrm.config import parse_config
 from sheetcrm.dedupe import NameKey, find_duplicates
 from sheetcrm.demo import generate_demo
-from sheetcrm.pipeline import apply_check, plan_check
+from sheetcrm.pipeline import apply_plan, build_plan
 from sheetcrm.sources.excel import ExcelSource
 
 from .conftest import ROOT
@@ -169,9 +169,9 @@ def test_the_check_run_writes_the_duplicate_column(tmp_path):
     ws["O5"] = "2026-03-01"
     wb.save(path)
     src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
-    plan = plan_check({"customers": src.read("customers")}, config, now=NOW)
+    plan = build_plan({"customers": src.read("customers")}, config, now=NOW)
     assert plan.duplicates == {"customers": 1}
-    apply_check(plan, src, config, now=NOW, error_list=None)
+    apply_plan(plan, src, config, error_list=None)
     after = src.read("customers")
     assert after.status.loc[5, "duplicate_of"] == "C000002 同手机号"
     assert after.status.loc[3, "duplicate_of"] == ""
@@ -246,8 +246,8 @@ def test_a_not_a_duplicate_decision_is_remembered_until_the_data_changes(tmp_pat
 
     def run(day: int) -> dict:
         now = datetime(2026, 11, day, 2, 0)
-        plan = plan_check({k: src.read(k) for k in keys}, config, now=now, store=store)
-        apply_check(plan, src, config, now=now, error_list=None, store=store)
+        plan = build_plan({k: src.read(k) for k in keys}, config, now=now, store=store)
+        apply_plan(plan, src, config, error_list=None, store=store)
         return dict(
             zip(
                 src.read("customers").ids, src.read("customers").status["duplicate_of"], strict=True

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import pandas as pd
+
 from ..config import SheetConfig
 from ..errors import SheetLayoutError
 from ..table import StatusPatch, Table, WriteResult
@@ -87,11 +89,19 @@ def map_headers(sheet: SheetConfig, headers: list[object]) -> HeaderMap:
     return HeaderMap(fields, status, missing, extra)
 
 
-def plan_new_ids(table: Table, sheet: SheetConfig) -> dict[int, str]:
+def plan_new_ids(
+    table: Table, sheet: SheetConfig, issued: pd.Index | None = None
+) -> dict[int, str]:
     """Return {sheet row: new ID} for the rows without an ID, numbered after the highest ID in the
-    sheet that fits the configured pattern (C000123 → C000124, ...), in sheet order."""
+    sheet that fits the configured pattern (C000123 → C000124, ...), in sheet order. `issued` are IDs
+    the store has seen: a deleted customer's ID is never given to someone else."""
     pattern = sheet.id_regex
-    numbers = table.ids.str.extract(pattern, expand=False).dropna()
+    ids = (
+        table.ids
+        if issued is None or not len(issued)
+        else pd.concat([table.ids, pd.Series(issued)])
+    )
+    numbers = ids.str.extract(pattern, expand=False).dropna()
     next_number = int(numbers.astype(int).max()) + 1 if len(numbers) else 1
     blank = table.ids.index[table.ids == ""]
     return {int(row): sheet.id_for(next_number + i) for i, row in enumerate(blank)}

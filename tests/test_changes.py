@@ -1,0 +1,309 @@
+"""The tool's memory: a workbook driven through dated runs (edits made between them with openpyxl),
+with the snapshots and events of each run asserted; the run lock; plan/apply idempotency; history."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from openpyxl.utils import get_column_letter
+from sqlalchemy import create_engine, inspect, text
+
+from sheetcrm.cli import cli
+from sheetcrm.config import Config, load_config
+from sheetcrm.pipeline import Plan, apply_plan, build_plan
+from sheetcrm.sources.excel import ExcelSource
+from sheetcrm.store import RunLocked, Store
+
+from .conftest import ROOT
+from .workbooks import openpyxl_workbook
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> tuple[Config, Path]:
+    """A copy of the bundled instance in tmp_path with a 5-customer workbook."""
+    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
+    config = load_config(tmp_path / "config.toml")
+    (tmp_path / "data").mkdir()
+    openpyxl_workbook(config.workbook_path, config, n=5)
+    wb = openpyxl.load_workbook(config.workbook_path)
+    for sheet in config.sheets[1:]:  # the other sheets, empty, as the template has them
+        wb.create_sheet(sheet.name).append([f.header for f in sheet.fields])
+    wb.save(config.workbook_path)
+    return config, tmp_path
+
+
+def col(config: Config, key: str) -> str:
+    keys = [f.key for f in config.sheet("customers").fields]
+    return get_column_letter(keys.index(key) + 1)
+
+
+def run(config: Config, when: datetime, store: Store) -> Plan:
+    source = ExcelSource(config.workbook_path, config)
+    plan = build_plan({"customers": source.read("customers")}, config, now=when, store=store)
+    apply_plan(plan, source, config, store=store)
+    return plan
+
+
+def events_of(store: Store, run_id: int) -> set[tuple]:
+    return {
+        (e["record_id"], e["kind"], e["field"], e["old"], e["new"]) for e in store.events(run_id)
+    }
+
+
+def snapshot_ids(store: Store) -> dict[str, bool]:
+    snap = store.snapshot("customers")
+    return dict(zip(snap.hashes.index, snap.missing, strict=True))
+
+
+def test_dated_runs_record_snapshots_and_events(instance):
+    config, root = instance
+    store = Store(config.store_url)
+    path = config.workbook_path
+
+    # night 1: every customer is new
+    run(config, datetime(2026, 11, 20, 2, 0), store)
+    first = store.runs()[0]
+    assert first["outcome"] == "ok"
+    assert events_of(store, first["id"]) == {
+        (f"C00000{i}", "created", None, None, None) for i in range(1, 6)
+    }
+    assert snapshot_ids(store) == {f"C00000{i}": False for i in range(1, 6)}
+
+    # the same night again, nothing edited: no events, no writes
+    before = path.read_bytes()
+    again = run(config, datetime(2026, 11, 20, 3, 0), store)
+    assert again.events() == [] and again.rows_to_write == 0
+    assert path.read_bytes() == before
+    assert store.events(store.runs()[0]["id"]) == []
+
+    # people work: 王明 moves C000002 on, changes C000003's amount, deletes C000005, adds a customer
+    wb = openpyxl.load_workbook(path)
+    ws = wb["客户信息"]
+    ws[f"{col(config, 'stage')}3"] = "商务谈判"
+    ws[f"{col(config, 'expected_amount')}4"] = 35000
+    ws.delete_rows(6)  # C000005
+    new_row = [c.value for c in ws[2]]
+    new_row[0] = None
+    new_row[1] = "新来的科技有限公司"
+    new_row[[f.key for f in config.sheet("customers").fields].index("mobile")] = "13912345678"
+    ws.append(new_row)
+    wb.save(path)
+
+    night2 = run(config, datetime(2026, 11, 21, 2, 0), store)
+    second = store.runs()[0]
+    assert events_of(store, second["id"]) == {
+        ("C000002", "stage", "stage", "线索", "商务谈判"),
+        ("C000003", "changed", "expected_amount", "30000", "35000"),
+        ("C000005", "missing", None, None, None),
+        ("C000006", "created", None, None, None),  # the blank ID got the next number
+    }
+    assert night2.patches["customers"].new_ids  # and was written into the sheet
+    assert snapshot_ids(store) == {
+        **{f"C00000{i}": False for i in (1, 2, 3, 4, 6)},
+        "C000005": True,
+    }
+
+    # night 3, no edits: nothing new, C000005 stays missing without a second event
+    run(config, datetime(2026, 11, 22, 2, 0), store)
+    assert store.events(store.runs()[0]["id"]) == []
+
+    # someone pastes C000005 back (edited): it returns, with its change
+    wb = openpyxl.load_workbook(path)
+    ws = wb["客户信息"]
+    row = [c.value for c in ws[2]]
+    row[0], row[1] = "C000005", "测试公司5有限公司"
+    row[[f.key for f in config.sheet("customers").fields].index("mobile")] = "13800000004"
+    row[[f.key for f in config.sheet("customers").fields].index("expected_amount")] = 50000
+    row[[f.key for f in config.sheet("customers").fields].index("contact_name")] = "联系人5"
+    ws.append(row)
+    wb.save(path)
+    run(config, datetime(2026, 11, 23, 2, 0), store)
+    assert events_of(store, store.runs()[0]["id"]) == {
+        ("C000005", "returned", None, None, None),
+        ("C000005", "changed", "first_contact", "2026-01-05", "2026-01-01"),  # copied from row 2
+    }
+    assert snapshot_ids(store)["C000005"] is False
+
+    # the life of C000002, from the store and from the command line
+    kinds = [(e["kind"], e["old"], e["new"]) for e in store.history("C000002")]
+    assert kinds == [("created", None, None), ("stage", "线索", "商务谈判")]
+    out = CliRunner().invoke(cli, ["--config", str(root / "config.toml"), "history", "c000002"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[1].split("\t") == ["when", "run", "event", "what"]
+    assert lines[2].startswith("2026-11-20 02:00\tcheck\tcreated\t客户信息 C000002: new record")
+    assert (
+        lines[3]
+        == "2026-11-21 02:00\tcheck\tstage\t客户信息 C000002: 销售阶段 moved 线索 → 商务谈判"
+    )
+    unknown = CliRunner().invoke(cli, ["--config", str(root / "config.toml"), "history", "C999999"])
+    assert unknown.exit_code == 1 and "no history for C999999" in unknown.output
+
+
+def test_history_functions_see_the_last_run(instance):
+    config, _ = instance
+    store = Store(config.store_url)
+    run(config, datetime(2026, 11, 20, 2, 0), store)
+    path = config.workbook_path
+    wb = openpyxl.load_workbook(path)
+    wb["客户信息"][f"{col(config, 'stage')}3"] = "商务谈判"
+    wb.save(path)
+    source = ExcelSource(path, config)
+    plan = build_plan(
+        {"customers": source.read("customers")}, config, now=datetime(2026, 11, 21), store=store
+    )
+    from sheetcrm.expr import Env
+
+    change = plan.changes["customers"]
+    typed = plan.results["customers"].typed
+    env = Env(typed, config.sheet("customers").kinds(), plan.now, change.previous, change.existed)
+    moved = config.sheet("customers").condition('changed_to(销售阶段, "商务谈判")')(env)
+    assert list(moved.index[moved]) == [3]
+
+
+def test_applying_the_same_plan_twice_changes_nothing(instance):
+    config, _ = instance
+    store = Store(config.store_url)
+    source = ExcelSource(config.workbook_path, config)
+    plan = build_plan(
+        {"customers": source.read("customers")}, config, now=datetime(2026, 11, 20), store=store
+    )
+    first = apply_plan(plan, source, config, store=store)
+    assert first.run_id is not None and first.written["customers"].rows_written == 5
+    after = config.workbook_path.read_bytes()
+    events = len(store.events())
+    second = apply_plan(plan, source, config, store=store)
+    assert second.already_applied and second.written == {}
+    assert config.workbook_path.read_bytes() == after
+    assert len(store.events()) == events and len(store.runs()) == 1
+
+
+def test_a_failed_write_leaves_the_store_as_it_was(instance):
+    config, _ = instance
+    store = Store(config.store_url)
+    path = config.workbook_path
+    source = ExcelSource(path, config)
+    plan = build_plan(
+        {"customers": source.read("customers")}, config, now=datetime(2026, 11, 20), store=store
+    )
+    lock = path.with_name("~$" + path.name)
+    lock.write_bytes(b"\x00" * 162)  # Excel has the workbook open
+    with pytest.raises(Exception, match="open"):
+        apply_plan(plan, source, config, store=store)
+    assert store.events() == [] and store.snapshot("customers").hashes.empty
+    assert store.runs()[0]["outcome"] == "failed"
+    lock.unlink()
+    run(
+        config, datetime(2026, 11, 20, 3, 0), store
+    )  # the next run sees the same five new customers
+    assert len(store.events()) == 5
+
+
+def test_only_one_of_two_simultaneous_runs_proceeds(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    Store(url)  # create the schema first, as the first run on a machine does
+    stores = [Store(url), Store(url)]
+    start = threading.Barrier(2)
+    got: list[bool] = [False, False]
+    now = datetime(2026, 11, 23, 2, 0)
+
+    def runner(i: int) -> None:
+        start.wait()
+        got[i] = stores[i].acquire("nightly", now=now)
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [False, True]
+    winner, loser = (stores[0], stores[1]) if got[0] else (stores[1], stores[0])
+    with pytest.raises(RunLocked, match="already running"), loser.locked("nightly", now=now):
+        pass
+    assert loser.acquire("digest", now=now)  # other jobs are not blocked
+    winner.release("nightly")
+    with loser.locked("nightly", now=now):
+        assert loser.holder("nightly")["owner"] == loser.owner
+    assert loser.holder("nightly") is None  # released on leaving the block
+
+
+def test_a_dead_runners_lock_expires(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    dead, alive = Store(url), Store(url)
+    now = datetime(2026, 11, 23, 2, 0)
+    assert dead.acquire("nightly", now=now, ttl=timedelta(hours=1))
+    assert not alive.acquire("nightly", now=now + timedelta(minutes=59))
+    assert alive.acquire("nightly", now=now + timedelta(hours=1, minutes=1))
+    assert alive.holder("nightly")["owner"] == alive.owner
+
+
+def test_cli_refuses_a_second_run_while_one_holds_the_lock(instance):
+    config, root = instance
+    holder = Store(config.store_url)
+    assert holder.acquire("check", now=datetime.now())
+    out = CliRunner().invoke(
+        cli, ["--config", str(root / "config.toml"), "check", "--now", "2026-11-23T02:00"]
+    )
+    assert out.exit_code == 1 and "already running" in out.output
+    assert (
+        ExcelSource(config.workbook_path, config).read("customers").status.empty
+    )  # nothing written
+
+
+def test_a_first_release_store_is_migrated_on_open(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:  # the schema of the first release: runs and decisions only
+        conn.execute(text("CREATE TABLE runs (id INTEGER PRIMARY KEY, job VARCHAR(64) NOT NULL, "
+                          "started DATETIME NOT NULL, finished DATETIME, outcome VARCHAR(32), counts TEXT)"))  # fmt: skip
+        conn.execute(text("CREATE TABLE decisions (id INTEGER PRIMARY KEY, sheet VARCHAR(64) NOT NULL, "
+                          "kind VARCHAR(32) NOT NULL, a_id VARCHAR(64) NOT NULL, b_id VARCHAR(64) NOT NULL, "
+                          "data_hash VARCHAR(64) NOT NULL, decided_by VARCHAR(128), recorded_at DATETIME NOT NULL)"))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO runs (job, started, outcome) VALUES ('check', '2026-11-01 02:00:00', 'ok')"
+            )
+        )
+    engine.dispose()
+    store = Store(url)
+    assert store.schema_version == 2
+    columns = {c["name"] for c in inspect(store.engine).get_columns("runs")}
+    assert {"plan_key", "warnings"} <= columns
+    assert {"snapshots", "events", "notifications", "locks"} <= set(
+        inspect(store.engine).get_table_names()
+    )
+    assert store.runs()[0]["job"] == "check"  # old rows kept
+    Store(url)  # opening again is a no-op
+
+
+def test_plan_command_prints_cells_and_changes_and_writes_nothing(instance):
+    config, root = instance
+    cfg = str(root / "config.toml")
+    path = config.workbook_path
+    before = path.read_bytes()
+    out = CliRunner().invoke(cli, ["--config", cfg, "plan", "--now", "2026-11-20T02:00"])
+    assert out.exit_code == 0, out.output
+    assert path.read_bytes() == before
+    assert not (root / "state").exists()  # no store created by a plan
+    assert (
+        "cells to write: 10" in out.output
+    )  # 5 rows × 校验结果 and 最后检查 (the rest stay empty)
+    assert "  客户信息 C000001 (row 2) 校验结果: '' → '✓'" in out.output
+    assert "changes since the last run: 0" in out.output
+    # after a run, the plan shows the edit as a change and the cells it touches
+    assert (
+        CliRunner().invoke(cli, ["--config", cfg, "check", "--now", "2026-11-20T02:00"]).exit_code
+        == 0
+    )
+    wb = openpyxl.load_workbook(path)
+    wb["客户信息"][f"{col(config, 'stage')}3"] = "成交"  # 成交 needs a contract number: a problem
+    wb.save(path)
+    out = CliRunner().invoke(cli, ["--config", cfg, "plan", "--now", "2026-11-21T02:00"])
+    assert "客户信息 C000002: 销售阶段 moved 线索 → 成交" in out.output
+    assert "  客户信息 C000002 (row 3) 校验结果: '✓' → '✗'" in out.output
