@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .text import display
 
-SEP = "\x1f"  # joins a row's values in the stored snapshot (removed from values; nobody types it)
+SEP = "\x1f"  # joins a row's values in the stored snapshot (text.clean removes it from typed text)
 
 CREATED, CHANGED, STAGE, MISSING, RETURNED = "created", "changed", "stage", "missing", "returned"
 
@@ -43,10 +43,8 @@ def canonical_column(values: pd.Series) -> pd.Series:
     if values.dtype == object:
         kind = pd.api.types.infer_dtype(values, skipna=True)
         if kind in ("string", "empty"):
-            out = values.where(values.notna(), "")
-            if out.str.contains(SEP, regex=False).any():
-                out = out.str.replace(SEP, " ", regex=False)
-            return out.astype(object)
+            # typed text went through text.clean, which removes control characters such as SEP
+            return values.where(values.notna(), "").astype(object)
     mapping = {u: canonical_value(u) for u in pd.unique(values) if not _missing(u)}
     return values.map(mapping).where(values.notna(), "").astype(object)
 
@@ -86,9 +84,8 @@ def split_row(data: str, fields: list[str], stored_fields: list[str]) -> dict[st
     return {k: stored.get(k, "") for k in fields}
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to a record between two runs."""
+class Event(NamedTuple):
+    """Something that happened to a record between two runs (a tuple: a first run makes a million)."""
 
     sheet: str
     record_id: str
@@ -155,8 +152,7 @@ def detect_changes(sheet: str, typed: pd.DataFrame, ids: pd.Series, fields: list
     write = differs | was_missing.to_numpy()  # returned rows clear their missing flag
     texts = _texts(canon.loc[row_of[hashes.index[write]].to_numpy()])
 
-    for rid in hashes.index[~known]:
-        result.events.append(Event(sheet, rid, CREATED))
+    result.events = [Event(sheet, rid, CREATED) for rid in hashes.index[~known].tolist()]
     for rid in hashes.index[known & was_missing.to_numpy()]:
         result.events.append(Event(sheet, rid, RETURNED))
     changed_ids = list(hashes.index[known & differs])
@@ -171,8 +167,8 @@ def detect_changes(sheet: str, typed: pd.DataFrame, ids: pd.Series, fields: list
             if old.get(key, "") != new[key]:
                 kind = STAGE if key == stage_field else CHANGED
                 result.events.append(Event(sheet, rid, kind, key, old.get(key, ""), new[key]))
-    for rid, text in zip(hashes.index[write], texts, strict=True):
-        result.upserts[rid] = (int(hashes[rid]), text)
+    result.upserts = dict(zip(hashes.index[write].tolist(), zip(hashes.to_numpy()[write].tolist(), texts, strict=True),
+                              strict=True))  # fmt: skip
     gone = snapshot.hashes.index[~snapshot.hashes.index.isin(hashes.index)]
     for rid in gone[~snapshot.missing.reindex(gone, fill_value=False).to_numpy(dtype=bool)]:
         result.events.append(Event(sheet, rid, MISSING))
@@ -186,11 +182,9 @@ def detect_changes(sheet: str, typed: pd.DataFrame, ids: pd.Series, fields: list
 
 
 def _texts(canon: pd.DataFrame) -> list[str]:
-    """Each row's values joined with SEP, column by column (vectorised string concatenation)."""
+    """Each row's values joined with SEP (one str.join per row: ~1 µs)."""
     if canon.empty:
         return []
-    columns = [canon[c] for c in canon.columns]
-    joined = columns[0].astype(object)
-    for col in columns[1:]:
-        joined = joined + SEP + col
-    return joined.tolist()
+    return [
+        SEP.join(values) for values in zip(*(canon[c].tolist() for c in canon.columns), strict=True)
+    ]

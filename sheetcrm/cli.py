@@ -226,11 +226,10 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     source = ExcelSource(path, config)
     out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
     try:
-        store = Store(config.store_url) if not dry_run else _store_if_exists(config)
+        store = _store_if_exists(config) if dry_run else Store(config.store_url)
         with _job_lock(store if not dry_run else None, "check", now):
             plan = _plan(config, source, store, now, "check")
             if not dry_run:
-                assert store is not None
                 applied = apply_plan(plan, source, config, store=store, error_list=out,
                                      workbook=path)  # fmt: skip
     except SheetCRMError as e:
@@ -284,11 +283,12 @@ def _job_lock(store: Store | None, job: str, now: datetime) -> Iterator[None]:
         raise click.ClickException(str(e)) from None
 
 
-def _store_if_exists(config: Config) -> Store | None:
-    """The store, for reading only: None when it does not exist yet (so a dry run creates nothing)."""
+def _store_if_exists(config: Config) -> Store:
+    """The store, for reading only; an empty one in memory when it does not exist yet (so a dry run
+    creates nothing and still shows every record as new)."""
     url = config.store_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return None
+        return Store("sqlite://")
     return Store(url)
 
 
@@ -382,8 +382,7 @@ def history(ctx: click.Context, record_id: str) -> None:
         sheetcrm history C000123
     """
     config = _load(ctx)
-    store = _store_if_exists(config)
-    rows = store.history(record_id.strip().upper()) if store else []
+    rows = _store_if_exists(config).history(record_id.strip().upper())
     if not rows:
         raise click.ClickException(f"no history for {record_id}: no run has seen it yet")
     names = {s.key: s.name for s in config.sheets}

@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
 from .changes import ChangeSet, Event, Snapshot
 from .errors import SheetCRMError
@@ -193,8 +194,11 @@ class Store:
     """The state store. The schema is created or migrated when it is opened."""
 
     def __init__(self, url: str) -> None:
-        args: dict[str, Any] = {}
+        # A run is a short batch job: on a shared server it holds no idle connections between steps
+        # (NullPool closes each one when its block ends); SQLite keeps SQLAlchemy's default.
+        args: dict[str, Any] = {"poolclass": NullPool}
         if url.startswith("sqlite"):
+            args = {}
             args["connect_args"] = {"timeout": 30}  # wait for another writer rather than fail
             if ":memory:" not in url:
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

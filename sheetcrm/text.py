@@ -11,12 +11,13 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-# NFKC folds full-width forms and U+3000, but leaves these zero-width characters in place.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# NFKC folds full-width forms and U+3000, but leaves these zero-width characters in place; control
+# characters other than tab and line breaks are not text anyone typed (and not allowed in XML).
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean(value: str) -> str:
-    """Return `value` NFKC-folded, without zero-width characters, trimmed."""
+    """Return `value` NFKC-folded, without zero-width and control characters, trimmed."""
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)).strip()
 
 

@@ -3,7 +3,7 @@ with the snapshots and events of each run asserted; the run lock; plan/apply ide
 
 from __future__ import annotations
 
-import shutil
+import os
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,22 +12,53 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from openpyxl.utils import get_column_letter
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    inspect,
+    text,
+)
 
 from sheetcrm.cli import cli
 from sheetcrm.config import Config, load_config
 from sheetcrm.pipeline import Plan, apply_plan, build_plan
 from sheetcrm.sources.excel import ExcelSource
-from sheetcrm.store import RunLocked, Store
+from sheetcrm.store import RunLocked, Store, metadata
 
 from .conftest import ROOT
 from .workbooks import openpyxl_workbook
 
+# Set SHEETCRM_TEST_STORE_URL (e.g. postgresql+psycopg://sheetcrm:sheetcrm@localhost/sheetcrm_test) to
+# run these tests against that database instead of SQLite files; its tables are dropped first.
+SERVER_URL = os.environ.get("SHEETCRM_TEST_STORE_URL")
+
 
 @pytest.fixture
-def instance(tmp_path: Path) -> tuple[Config, Path]:
+def store_url(tmp_path: Path) -> str:
+    """A fresh, empty store: a SQLite file, or the server database emptied."""
+    if not SERVER_URL:
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    engine = create_engine(SERVER_URL)
+    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS meta, runs, decisions CASCADE"))
+    engine.dispose()
+    return SERVER_URL
+
+
+@pytest.fixture
+def instance(tmp_path: Path, store_url: str) -> tuple[Config, Path]:
     """A copy of the bundled instance in tmp_path with a 5-customer workbook."""
-    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
+    raw = (ROOT / "config.toml").read_text(encoding="utf-8")
+    if SERVER_URL:
+        raw = raw.replace('url = "sqlite:///state/sheetcrm.sqlite"', f'url = "{store_url}"')
+    (tmp_path / "config.toml").write_text(raw, encoding="utf-8")
     config = load_config(tmp_path / "config.toml")
     (tmp_path / "data").mkdir()
     openpyxl_workbook(config.workbook_path, config, n=5)
@@ -205,8 +236,8 @@ def test_a_failed_write_leaves_the_store_as_it_was(instance):
     assert len(store.events()) == 5
 
 
-def test_only_one_of_two_simultaneous_runs_proceeds(tmp_path):
-    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+def test_only_one_of_two_simultaneous_runs_proceeds(store_url):
+    url = store_url
     Store(url)  # create the schema first, as the first run on a machine does
     stores = [Store(url), Store(url)]
     start = threading.Barrier(2)
@@ -233,8 +264,8 @@ def test_only_one_of_two_simultaneous_runs_proceeds(tmp_path):
     assert loser.holder("nightly") is None  # released on leaving the block
 
 
-def test_a_dead_runners_lock_expires(tmp_path):
-    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+def test_a_dead_runners_lock_expires(store_url):
+    url = store_url
     dead, alive = Store(url), Store(url)
     now = datetime(2026, 11, 23, 2, 0)
     assert dead.acquire("nightly", now=now, ttl=timedelta(hours=1))
@@ -256,19 +287,21 @@ def test_cli_refuses_a_second_run_while_one_holds_the_lock(instance):
     )  # nothing written
 
 
-def test_a_first_release_store_is_migrated_on_open(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+def test_a_first_release_store_is_migrated_on_open(store_url):
+    url = store_url
     engine = create_engine(url)
-    with engine.begin() as conn:  # the schema of the first release: runs and decisions only
-        conn.execute(text("CREATE TABLE runs (id INTEGER PRIMARY KEY, job VARCHAR(64) NOT NULL, "
-                          "started DATETIME NOT NULL, finished DATETIME, outcome VARCHAR(32), counts TEXT)"))  # fmt: skip
-        conn.execute(text("CREATE TABLE decisions (id INTEGER PRIMARY KEY, sheet VARCHAR(64) NOT NULL, "
-                          "kind VARCHAR(32) NOT NULL, a_id VARCHAR(64) NOT NULL, b_id VARCHAR(64) NOT NULL, "
-                          "data_hash VARCHAR(64) NOT NULL, decided_by VARCHAR(128), recorded_at DATETIME NOT NULL)"))  # fmt: skip
+    v1 = MetaData()  # the schema of the first release: runs and decisions only
+    runs_v1 = Table("runs", v1, Column("id", Integer, primary_key=True), Column("job", String(64), nullable=False),
+                    Column("started", DateTime, nullable=False), Column("finished", DateTime),
+                    Column("outcome", String(32)), Column("counts", Text))  # fmt: skip
+    Table("decisions", v1, Column("id", Integer, primary_key=True), Column("sheet", String(64), nullable=False),
+          Column("kind", String(32), nullable=False), Column("a_id", String(64), nullable=False),
+          Column("b_id", String(64), nullable=False), Column("data_hash", String(64), nullable=False),
+          Column("decided_by", String(128)), Column("recorded_at", DateTime, nullable=False))  # fmt: skip
+    v1.create_all(engine)
+    with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO runs (job, started, outcome) VALUES ('check', '2026-11-01 02:00:00', 'ok')"
-            )
+            runs_v1.insert().values(job="check", started=datetime(2026, 11, 1, 2), outcome="ok")
         )
     engine.dispose()
     store = Store(url)
@@ -279,6 +312,8 @@ def test_a_first_release_store_is_migrated_on_open(tmp_path):
         inspect(store.engine).get_table_names()
     )
     assert store.runs()[0]["job"] == "check"  # old rows kept
+    store.start_run("check", now=datetime(2026, 11, 23, 2))  # and it works as a new one
+    assert [r["job"] for r in store.runs()] == ["check", "check"]
     Store(url)  # opening again is a no-op
 
 
@@ -295,7 +330,8 @@ def test_plan_command_prints_cells_and_changes_and_writes_nothing(instance):
         "cells to write: 10" in out.output
     )  # 5 rows × 校验结果 and 最后检查 (the rest stay empty)
     assert "  客户信息 C000001 (row 2) 校验结果: '' → '✓'" in out.output
-    assert "changes since the last run: 0" in out.output
+    assert "changes since the last run: 5" in out.output
+    assert "  客户信息 C000005: new record" in out.output
     # after a run, the plan shows the edit as a change and the cells it touches
     assert (
         CliRunner().invoke(cli, ["--config", cfg, "check", "--now", "2026-11-20T02:00"]).exit_code
