@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
-from .expr import Condition, ExprError, compile_condition, kind_of
+from .expr import Condition, ExprError, compile_condition, compile_expression, kind_of
 from .text import fold_label
 
 Identifier = Annotated[str, PydField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -86,6 +86,8 @@ class StatusKey(StrEnum):
     problems = "problems"
     duplicate_of = "duplicate_of"
     lead_score = "lead_score"
+    lead_label = "lead_label"
+    rule_notes = "rule_notes"
     approval = "approval"
     next_reminder = "next_reminder"
     last_followup = "last_followup"
@@ -290,6 +292,110 @@ class SheetConfig(Strict):
         return re.compile(rf"^{re.escape(self.id_prefix)}(\d{{{self.id_digits},}})$")
 
 
+# ---------------------------------------------------------------------------------------------
+# Rules ([rules] in config.toml). Conditions are compiled against their sheet in _cross_check.
+
+
+class AssignRule(Strict):
+    """Rows whose `field` is empty get a person: `to` one person, or one of `team` (round robin or
+    the least loaded of its active members with `roles`). The first rule whose `when` holds wins."""
+
+    name: str
+    sheet: Identifier = "customers"
+    field: Identifier = "owner"
+    when: str = "True"
+    to: str | None = None
+    team: str | None = None
+    roles: list[Role] = PydField(default_factory=lambda: [Role.sales])
+    method: Literal["round_robin", "least_loaded"] = "round_robin"
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AssignRule:
+        if (self.to is None) == (self.team is None):
+            raise ValueError("give either 'to' (a person) or 'team'")
+        return self
+
+
+class ScoreRule(Strict):
+    """Points for the rows where `when` holds; `points` is a number or an expression (visits * 2)."""
+
+    name: str
+    sheet: Identifier = "customers"
+    when: str = "True"
+    points: float | str
+
+
+class ScoreLabel(Strict):
+    min: float
+    label: str
+
+
+class DeriveRule(Strict):
+    """When `when` holds, set fields (the only people's cells a rule may write) and tell people."""
+
+    name: str
+    sheet: Identifier = "customers"
+    when: str
+    set: dict[str, str | float] = PydField(min_length=1)
+    notify: list[str] = PydField(
+        default_factory=list
+    )  # owner, manager, service, or a person's name
+
+
+class StageOrder(Strict):
+    """The order stages go in; a move back or a skip is flagged, entry conditions are checked."""
+
+    sheet: Identifier = "customers"
+    field: Identifier = "stage"
+    order: list[str] = PydField(min_length=2)
+    anytime: list[str] = PydField(default_factory=list)  # reachable from anywhere (暂停跟进, 流失)
+    allow_skip: bool = False
+    requires: dict[str, str] = PydField(default_factory=dict)  # stage → condition
+
+
+class ApprovalRule(Strict):
+    """Rows where `when` holds need the approval of someone with `role`, who writes their name in
+    `approver_field`; until then the approval status says 待审批."""
+
+    name: str
+    sheet: Identifier = "customers"
+    when: str
+    role: Role
+    approver_field: Identifier = "approved_by"
+
+
+class Trigger(Strict):
+    """When `when` holds (usually changed_to(...) or is_new()), tell people, once."""
+
+    name: str
+    sheet: Identifier = "customers"
+    when: str
+    notify: list[str] = PydField(min_length=1)
+    cc: list[str] = PydField(default_factory=list)
+    message: str
+    template: str | None = None  # a customer-facing mail template (templates/email/<name>)
+
+
+class FollowupLink(Strict):
+    """Auto fields: the last follow-up date and the contact count per record, from another sheet."""
+
+    sheet: Identifier = "followups"
+    key: Identifier = "customer_id"
+    date: Identifier = "date"
+    target: Identifier = "customers"
+
+
+class Rules(Strict):
+    assign: list[AssignRule] = PydField(default_factory=list)
+    score: list[ScoreRule] = PydField(default_factory=list)
+    score_labels: list[ScoreLabel] = PydField(default_factory=list)
+    derive: list[DeriveRule] = PydField(default_factory=list)
+    stage_order: StageOrder | None = None
+    approvals: list[ApprovalRule] = PydField(default_factory=list)
+    triggers: list[Trigger] = PydField(default_factory=list)
+    followups: FollowupLink | None = None
+
+
 class Person(Strict):
     """Someone who gets digests, owns customers or approves."""
 
@@ -399,6 +505,7 @@ class Config(Strict):
     )
     people: list[Person] = PydField(default_factory=list)
     sheets: list[SheetConfig] = PydField(min_length=1)
+    rules: Rules = PydField(default_factory=Rules)
     base_dir: Path = PydField(default=Path("."), exclude=True)
 
     @field_validator("timezone")
@@ -610,9 +717,112 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
                     (f"{cw}.label", f"label {c.label!r} is also used by {labels[folded]}")
                 )
             labels[folded] = f"status column {c.key!r}"
+    problems += _check_rules(config)
     for name in config.jobs:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             problems.append(
                 (f"jobs.{name}", "a job name is a lower-case file name such as 'nightly'")
+            )
+    return problems
+
+
+RECIPIENT_WORDS = {"owner", "manager", "service", "customer"}
+
+
+def _check_rules(config: Config) -> list[tuple[str, str]]:
+    """Rules name sheets, fields, people and conditions: all must exist and compile now."""
+    problems: list[tuple[str, str]] = []
+    sheets = {s.key: s for s in config.sheets}
+    people = {p.name for p in config.people}
+    teams = {p.team for p in config.people if p.team}
+    r = config.rules
+
+    def sheet_of(where: str, key: str) -> SheetConfig | None:
+        if key not in sheets:
+            problems.append(
+                (f"{where}.sheet", f"{key!r} is not a sheet key; expected one of {sorted(sheets)}")
+            )
+        return sheets.get(key)
+
+    def condition(where: str, sheet: SheetConfig, text: str) -> None:
+        try:
+            sheet.condition(text)
+        except ExprError as e:
+            problems.append((where, str(e)))
+
+    def field(where: str, sheet: SheetConfig, key: str) -> Field | None:
+        try:
+            return sheet.field(key)
+        except KeyError:
+            problems.append((where, f"{key!r} is not a field of sheet {sheet.key!r}"))
+            return None
+
+    def recipients(where: str, names: list[str]) -> None:
+        for n in names:
+            if n not in RECIPIENT_WORDS and n not in people:
+                problems.append((where, f"{n!r} is neither a person in [[people]] nor one of "
+                                        f"{sorted(RECIPIENT_WORDS)}"))  # fmt: skip
+
+    for kind in ("assign", "score", "derive", "approvals", "triggers"):
+        for i, rule in enumerate(getattr(r, kind)):
+            where = f'rules.{kind}[{i}] ("{rule.name}")'
+            sheet = sheet_of(where, rule.sheet)
+            if sheet is None:
+                continue
+            condition(f"{where}.when", sheet, rule.when)
+            if kind == "assign":
+                f = field(f"{where}.field", sheet, rule.field)
+                if f is not None and f.type is not FieldType.member:
+                    problems.append((f"{where}.field", f"{rule.field!r} is not a member field"))
+                if rule.to is not None and rule.to not in people:
+                    problems.append((f"{where}.to", f"{rule.to!r} is not in [[people]]"))
+                if rule.team is not None and rule.team not in teams:
+                    problems.append((f"{where}.team", f"{rule.team!r} is not a team in [[people]]"))
+            if kind == "score" and isinstance(rule.points, str):
+                try:
+                    compile_expression(rule.points, sheet.names(), sheet.kinds())
+                except ExprError as e:
+                    problems.append((f"{where}.points", str(e)))
+            if kind == "derive":
+                for key, value in rule.set.items():
+                    f = field(f"{where}.set", sheet, key)
+                    if f is not None and f.choices and value not in f.choices:
+                        problems.append(
+                            (f"{where}.set.{key}", f"{value!r} is not one of {f.choices}")
+                        )
+                recipients(f"{where}.notify", rule.notify)
+            if kind == "approvals":
+                f = field(f"{where}.approver_field", sheet, rule.approver_field)
+                if f is not None and f.type is not FieldType.member:
+                    problems.append(
+                        (
+                            f"{where}.approver_field",
+                            f"{rule.approver_field!r} is not a member field",
+                        )
+                    )
+            if kind == "triggers":
+                recipients(f"{where}.notify", rule.notify)
+                recipients(f"{where}.cc", rule.cc)
+    if r.stage_order is not None:
+        where = "rules.stage_order"
+        sheet = sheet_of(where, r.stage_order.sheet)
+        f = field(f"{where}.field", sheet, r.stage_order.field) if sheet else None
+        if sheet is not None and f is not None:
+            for stage in [*r.stage_order.order, *r.stage_order.anytime, *r.stage_order.requires]:
+                if f.choices and stage not in f.choices:
+                    problems.append((where, f"{stage!r} is not a choice of {f.key!r}: {f.choices}"))
+            for stage, text in r.stage_order.requires.items():
+                condition(f"{where}.requires.{stage}", sheet, text)
+    if r.followups is not None:
+        where = "rules.followups"
+        src, dst = sheet_of(where, r.followups.sheet), sheet_of(where, r.followups.target)
+        if src is not None:
+            field(f"{where}.key", src, r.followups.key)
+            field(f"{where}.date", src, r.followups.date)
+        if dst is not None and not {"last_followup", "contact_count"} & {
+            c.key.value for c in dst.status
+        }:
+            problems.append(
+                (where, f"sheet {dst.key!r} has no last_followup or contact_count status column")
             )
     return problems
