@@ -188,3 +188,18 @@ def _texts(canon: pd.DataFrame) -> list[str]:
     return [
         SEP.join(values) for values in zip(*(canon[c].tolist() for c in canon.columns), strict=True)
     ]
+
+
+def refresh_snapshot(
+    change: ChangeSet, typed: pd.DataFrame, ids: pd.Series, record_ids: list[str]
+) -> None:
+    """Store these records as they will be after this run's own writes (a rule assigned an owner),
+    so the next run does not see the tool's writes as people's changes."""
+    wanted = set(record_ids)
+    rows = [row for row, rid in ids.items() if rid in wanted]
+    if not rows:
+        return
+    canon = canonical_frame(typed.loc[rows], change.fields)
+    hashes = row_hashes(canon).tolist()
+    for rid, h, text in zip(ids[rows].tolist(), hashes, _texts(canon), strict=True):
+        change.upserts[rid] = (h, text)

@@ -19,15 +19,16 @@ from typing import Any
 
 import pandas as pd
 
-from .changes import ChangeSet, Event, Snapshot, detect_changes
-from .check import CheckResult, check_workbook
+from .changes import ChangeSet, Event, detect_changes, refresh_snapshot
+from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import find_duplicates, match_data
 from .errorlist import write_error_list
 from .messages import text
+from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, Store, pair_hash
-from .table import StatusPatch, Table, WriteResult
+from .table import Notification, StatusPatch, Table, WriteResult
 from .text import display
 
 SEPARATOR = "；"
@@ -57,7 +58,8 @@ class Plan:
     duplicates: dict[str, int] = field(default_factory=dict)  # rows marked as duplicates
     decisions: list[Decision] = field(default_factory=list)  # new "not a duplicate" to remember
     changes: dict[str, ChangeSet] = field(default_factory=dict)  # since the last snapshot
-    notifications: list[Any] = field(default_factory=list)  # filled by rules and reminders
+    notifications: list[Notification] = field(default_factory=list)  # from rules (and reminders)
+    state: dict[str, str] = field(default_factory=dict)  # small state for the store (round robin)
 
     @property
     def key(self) -> str:
@@ -65,7 +67,7 @@ class Plan:
         h = hashlib.sha256(f"{self.job}|{self.now.isoformat()}".encode())
         for key in sorted(self.patches):
             p = self.patches[key]
-            h.update(json.dumps([key, p.values, sorted(p.new_ids.items())], sort_keys=True,
+            h.update(json.dumps([key, p.values, sorted(p.new_ids.items()), p.cells], sort_keys=True,
                                 ensure_ascii=False, default=str).encode())  # fmt: skip
         for key in sorted(self.changes):
             c = self.changes[key]
@@ -84,6 +86,18 @@ class Plan:
             id_label = sheet.field(sheet.id_field).label
             for row, rid in sorted(patch.new_ids.items()):
                 out.append(CellChange(sheet.name, rid, id_label, "", rid, row))
+            labels.update({f.key: f.label for f in sheet.fields})
+            for rid, cells in patch.cells.items():
+                row = row_of.get(rid) or next((r for r, i in patch.new_ids.items() if i == rid), 0)
+                for col, new in cells.items():
+                    old = (
+                        display(table.frame.at[row, col])
+                        if col in table.frame and row in table.frame.index
+                        else ""
+                    )
+                    out.append(
+                        CellChange(sheet.name, rid, labels.get(col, col), old, display(new), row)
+                    )
             for rid, values in patch.values.items():
                 row = row_of.get(rid) or next((r for r, i in patch.new_ids.items() if i == rid), 0)
                 for col, new in values.items():
@@ -150,15 +164,76 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
     ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
     stamp = now.strftime("%Y-%m-%d %H:%M")
     snapshots = {key: store.snapshot(key) for key in tables} if store is not None else {}
+    new_ids, ids = {}, {}
     for key, table in tables.items():
         issued = snapshots[key].hashes.index if key in snapshots else None
-        plan.patches[key] = _status_patch(table, config.sheet(key), results[key], duplicates.get(key),
-                                          ok=ok, bad=bad, stamp=stamp, issued=issued)  # fmt: skip
+        new_ids[key] = plan_new_ids(table, config.sheet(key), issued)
+        ids[key] = table.ids.copy()
+        if new_ids[key]:
+            ids[key].loc[list(new_ids[key])] = list(new_ids[key].values())
     for key, snapshot in snapshots.items():
-        plan.changes[key] = _detect(
-            key, tables[key], results[key], plan.patches[key], config, snapshot
-        )
+        sheet = config.sheet(key)
+        plan.changes[key] = detect_changes(key, results[key].typed, ids[key], tracked_fields(sheet),
+                                           snapshot, stage_field=sheet.stage_field)  # fmt: skip
+    outcome = None
+    if _has_rules(config):
+        outcome = evaluate_rules(
+            tables, {k: r.typed for k, r in results.items()}, ids, plan.changes, config, now=now,
+            state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
+        )  # fmt: skip
+        _recheck_rule_cells(plan, outcome, ids, config, now)
+        plan.decisions += outcome.decisions
+        plan.state = outcome.state
+        known = store.notification_keys([n.key for n in outcome.notifications]) if store else set()
+        plan.notifications = [n for n in outcome.notifications if n.key not in known]
+        for key, change in plan.changes.items():
+            sheet_out = outcome.sheets.get(key)
+            if sheet_out is not None and sheet_out.cells:
+                refresh_snapshot(change, outcome.typed[key], ids[key], list(sheet_out.cells))
+                change.events += sheet_out.events
+    for key, table in tables.items():
+        extra = outcome.sheets[key] if outcome is not None and key in outcome.sheets else None
+        plan.patches[key] = _status_patch(table, results[key], duplicates.get(key), new_ids[key], ids[key],
+                                          extra, ok=ok, bad=bad, stamp=stamp)  # fmt: skip
     return plan
+
+
+def _has_rules(config: Config) -> bool:
+    r = config.rules
+    return bool(
+        r.assign or r.score or r.derive or r.stage_order or r.approvals or r.triggers or r.followups
+    )
+
+
+def _rule_state(store: Store | None, config: Config) -> dict[str, str]:
+    if store is None:
+        return {}
+    keys = {f"round_robin:{r.sheet}:{r.team}" for r in config.rules.assign if r.team}
+    return {k: v for k in keys if (v := store.get(k)) is not None}
+
+
+def _recheck_rule_cells(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series], config: Config,
+                        now: datetime) -> None:  # fmt: skip
+    """Rows whose cells a rule changes are checked again with the new values, so the status does
+    not report, say, a missing 负责人 that this very run fills in."""
+    known_ids = {key: set(t.ids[t.ids != ""]) for key, t in plan.tables.items()}
+    for key, sheet_out in outcome.sheets.items():
+        if not sheet_out.cells:
+            continue
+        table = plan.tables[key]
+        rows = [row for row, rid in ids[key].items() if rid in sheet_out.cells]
+        frame = table.frame.loc[rows].copy()
+        for row in rows:
+            for fld, value in sheet_out.cells[ids[key][row]].items():
+                if fld in frame:
+                    frame.at[row, fld] = value
+        sub = Table(key, table.sheet_name, frame, table.columns, table.status_columns, table.header_row,
+                    ids=ids[key].loc[rows])  # fmt: skip
+        again = check_table(sub, config.sheet(key), config, now=now, known_ids=known_ids)
+        result = plan.results[key]
+        kept = result.problems[~result.problems["row"].isin(rows)]
+        result.problems = pd.concat([kept, again.problems], ignore_index=True) if len(again.problems) \
+            else kept.reset_index(drop=True)  # fmt: skip
 
 
 def tracked_fields(sheet: SheetConfig) -> list[str]:
@@ -166,28 +241,15 @@ def tracked_fields(sheet: SheetConfig) -> list[str]:
     return [f.key for f in sheet.fields if f.key != sheet.id_field]
 
 
-def _detect(key: str, table: Table, result: CheckResult, patch: StatusPatch, config: Config,
-            snapshot: Snapshot) -> ChangeSet:  # fmt: skip
-    sheet = config.sheet(key)
-    ids = table.ids
-    if patch.new_ids:
-        ids = ids.copy()
-        ids.loc[list(patch.new_ids)] = list(patch.new_ids.values())
-    return detect_changes(key, result.typed, ids, tracked_fields(sheet), snapshot,
-                          stage_field=sheet.stage_field)  # fmt: skip
-
-
-def _status_patch(table: Table, sheet: SheetConfig, result: CheckResult, duplicate_of: pd.Series | None,
-                  *, ok: str, bad: str, stamp: str, issued: pd.Index | None = None) -> StatusPatch:  # fmt: skip
+def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | None,
+                  new_ids: dict[int, str], ids: pd.Series, extra: SheetOutcome | None,
+                  *, ok: str, bad: str, stamp: str) -> StatusPatch:  # fmt: skip
     """Return the status cells of one sheet that differ from what the sheet shows now.
 
     Column-wise: what each status cell should say, compared with what it says, in one pass; Python
-    only loops over the rows that change (few, from the second night on)."""
-    new_ids = plan_new_ids(table, sheet, issued)
+    only loops over the rows that change (few, from the second night on). A status column that has
+    nothing to say is not created (its cells are written once it exists or has something to say)."""
     index = table.ids.index
-    ids = table.ids.copy()
-    if new_ids:
-        ids.loc[list(new_ids)] = list(new_ids.values())
     p = result.problems
     joined = (
         p.groupby("row", sort=False)["message"].agg(SEPARATOR.join)
@@ -206,24 +268,29 @@ def _status_patch(table: Table, sheet: SheetConfig, result: CheckResult, duplica
         return current[key].map(display) != wanted[key]
 
     changed = differs("validation") | differs("problems")
-    dup_mask = pd.Series(False, index=index)
+    optional: dict[str, pd.Series] = {}
     if duplicate_of is not None:
-        wanted["duplicate_of"] = duplicate_of.reindex(index, fill_value="")
-        # the 重复客户 cell is written once it has something to say, or once the column exists
-        dup_mask = pd.Series("duplicate_of" in current, index=index) | (
-            wanted["duplicate_of"] != ""
+        optional["duplicate_of"] = duplicate_of.reindex(index, fill_value="")
+    if extra is not None:
+        optional.update(
+            {k: v.reindex(index, fill_value="").astype(object) for k, v in extra.status.items()}
         )
-        changed |= dup_mask & differs("duplicate_of")
+    masks: dict[str, pd.Series] = {}
+    for key, values in optional.items():
+        wanted[key] = values
+        masks[key] = pd.Series(key in current, index=index) | (values != "")
+        changed |= masks[key] & differs(key)
     changed |= index.isin(list(new_ids))
     changed &= ids != ""
-    patch = StatusPatch(new_ids=new_ids)
+    patch = StatusPatch(new_ids=new_ids, cells=dict(extra.cells) if extra is not None else {})
     rows = index[changed.to_numpy()]
-    dup = wanted.get("duplicate_of")
-    for row, rid, valid, problems in zip(rows, ids[rows], wanted["validation"][rows],
-                                         wanted["problems"][rows], strict=True):  # fmt: skip
-        values = {"validation": valid, "problems": problems}
-        if dup is not None and dup_mask.at[row]:
-            values["duplicate_of"] = dup.at[row]
+    columns = {k: wanted[k][rows].tolist() for k in ("validation", "problems", *optional)}
+    write = {k: masks[k][rows].tolist() for k in optional}
+    for i, rid in enumerate(ids[rows].tolist()):
+        values = {"validation": columns["validation"][i], "problems": columns["problems"][i]}
+        for key in optional:
+            if write[key][i]:
+                values[key] = columns[key][i]
         patch.values[rid] = {**values, "last_checked": stamp}
     return patch
 
@@ -260,7 +327,8 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
         raise
     if store is not None and run_id is not None:
         store.commit_run(run_id, now=now, changes=list(plan.changes.values()),
-                         decisions_made=plan.decisions, counts=plan.counts(), plan_key=plan.key)  # fmt: skip
+                         decisions_made=plan.decisions, counts=plan.counts(), plan_key=plan.key,
+                         notes=plan.notifications, state=plan.state)  # fmt: skip
     return Applied(run_id, written, error_list=error_list)
 
 

@@ -124,6 +124,7 @@ notifications = Table(
     Column("sheet", String(64)),
     Column("record_id", String(64)),
     Column("subject", Text),
+    Column("payload", Text),  # JSON: text, cc, template
     Column("status", String(16), nullable=False),  # pending / sent / failed
     Column("message_id", String(200)),
     Column("created", DateTime, nullable=False),
@@ -156,11 +157,15 @@ locks = Table(
 
 @dataclass(frozen=True)
 class Decision:
+    """A person's decision: two records are not duplicates (a_id, b_id, fingerprint of their data),
+    or an approval (a_id the record, b_id the rule, data_hash its state: pending / approved)."""
+
     sheet: str
     a_id: str
     b_id: str
     data_hash: str
     decided_by: str = ""
+    kind: str = "not_duplicate"
 
 
 def pair_hash(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -250,6 +255,36 @@ class Store:
         )
         with self.engine.connect() as conn:
             return {(a, b): h for a, b, h in conn.execute(query)}
+
+    def approvals(self, sheet: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """Return {(record ID, rule): (state, decided by)} of the approvals recorded in `sheet`."""
+        query = select(decisions.c.a_id, decisions.c.b_id, decisions.c.data_hash, decisions.c.decided_by
+                       ).where((decisions.c.sheet == sheet) & (decisions.c.kind == "approval"))  # fmt: skip
+        with self.engine.connect() as conn:
+            return {(a, b): (h, by or "") for a, b, h, by in conn.execute(query)}
+
+    def get(self, key: str) -> str | None:
+        """A small piece of state kept between runs (e.g. whose turn it is in a round robin)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def notification_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these notifications exist already (pending or sent)."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), CHUNK):
+                q = select(notifications.c.key).where(
+                    notifications.c.key.in_(list(keys[i : i + CHUNK]))
+                )
+                found.update(conn.execute(q).scalars())
+        return found
+
+    def notifications(self, status: str | None = None) -> list[dict[str, Any]]:
+        query = select(notifications).order_by(notifications.c.id)
+        if status:
+            query = query.where(notifications.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     # -- runs and locks ------------------------------------------------------------------------
     def start_run(self, job: str, *, now: datetime) -> int:
@@ -368,7 +403,8 @@ class Store:
     def commit_run(self, run_id: int, *, now: datetime, changes: Sequence[ChangeSet] = (),
                    decisions_made: Sequence[Decision] = (), outcome: str = "ok",
                    counts: dict[str, Any] | None = None, warnings: Sequence[str] = (),
-                   plan_key: str | None = None) -> None:  # fmt: skip
+                   plan_key: str | None = None, notes: Sequence[Any] = (),
+                   state: dict[str, str] | None = None) -> None:  # fmt: skip
         """Record everything a run learned: snapshots, events, decisions, and the run's outcome.
         All or nothing: a crash halfway leaves the store as it was, and the next run sees the same
         changes again."""
@@ -377,6 +413,10 @@ class Store:
                 _write_changes(conn, run_id, change, now)
             for decision in decisions_made:
                 _record_decision(conn, decision, now)
+            _add_notifications(conn, run_id, notes, now)
+            for key, value in (state or {}).items():
+                conn.execute(delete(meta).where(meta.c.key == key))
+                conn.execute(insert(meta).values(key=key, value=value))
             _finish(conn, run_id, now, outcome, counts or {}, warnings, plan_key)
 
 
@@ -388,8 +428,10 @@ def _finish(conn: Connection, run_id: int, now: datetime, outcome: str, counts: 
 
 
 def _record_decision(conn: Connection, decision: Decision, now: datetime) -> None:
-    a, b = sorted((decision.a_id, decision.b_id))
-    key = (decisions.c.sheet == decision.sheet) & (decisions.c.kind == "not_duplicate") \
+    a, b = (decision.a_id, decision.b_id)
+    if decision.kind == "not_duplicate":
+        a, b = sorted((a, b))
+    key = (decisions.c.sheet == decision.sheet) & (decisions.c.kind == decision.kind) \
         & (decisions.c.a_id == a) & (decisions.c.b_id == b)  # fmt: skip
     values = {
         "data_hash": decision.data_hash,
@@ -399,7 +441,7 @@ def _record_decision(conn: Connection, decision: Decision, now: datetime) -> Non
     if conn.execute(select(decisions.c.id).where(key)).first():
         conn.execute(update(decisions).where(key).values(**values))
     else:
-        conn.execute(insert(decisions).values(sheet=decision.sheet, kind="not_duplicate",
+        conn.execute(insert(decisions).values(sheet=decision.sheet, kind=decision.kind,
                                               a_id=a, b_id=b, **values))  # fmt: skip
 
 
@@ -434,3 +476,19 @@ def _write_changes(conn: Connection, run_id: int, change: ChangeSet, now: dateti
 def _event_row(e: Event, run_id: int, now: datetime) -> dict[str, Any]:
     return {"run_id": run_id, "sheet": e.sheet, "record_id": e.record_id, "kind": e.kind,
             "field": e.field, "old": e.old, "new": e.new, "at": now}  # fmt: skip
+
+
+def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now: datetime) -> None:
+    """Queue notifications as pending; one already known by its key is not queued again."""
+    keys = [n.key for n in notes]
+    known: set[str] = set()
+    for i in range(0, len(keys), CHUNK):
+        known.update(conn.execute(select(notifications.c.key)
+                                  .where(notifications.c.key.in_(keys[i : i + CHUNK]))).scalars())  # fmt: skip
+    rows = [{"key": n.key, "run_id": run_id, "kind": n.kind, "recipient": n.recipient, "sheet": n.sheet,
+             "record_id": n.record_id, "subject": n.subject, "status": "pending", "created": now,
+             "payload": json.dumps({"text": n.text, "cc": list(n.cc), "template": n.template},
+                                   ensure_ascii=False)}
+            for n in notes if n.key not in known]  # fmt: skip
+    if rows:
+        conn.execute(insert(notifications), rows)

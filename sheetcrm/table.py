@@ -65,9 +65,30 @@ class StatusPatch:
 
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     new_ids: dict[int, str] = field(default_factory=dict)
+    # people's cells a rule owns and changes (an empty 负责人 assigned, 意向等级 raised): ID → {field: value}
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.values or self.new_ids)
+        return bool(self.values or self.new_ids or self.cells)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Something to tell someone, produced by a rule; delivered by the digest (sent once, by key)."""
+
+    key: str  # what it is about: the store refuses a second one with the same key
+    kind: str  # assignment, derive, approval, trigger, customer
+    recipient: str  # a person's name, or a customer's e-mail address (kind "customer")
+    sheet: str
+    record_id: str
+    subject: str
+    text: str = ""
+    cc: tuple[str, ...] = ()
+    template: str | None = None
+
+    def __str__(self) -> str:
+        cc = f" (cc {', '.join(self.cc)})" if self.cc else ""
+        return f"{self.kind} → {self.recipient}{cc}: {self.record_id} {self.subject}"
 
 
 @dataclass

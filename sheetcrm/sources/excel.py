@@ -285,7 +285,7 @@ class ExcelSource:
             id_col=-1,
             header_row=sheet.header_row,
             on_header=lambda headers: self._place_status(sheet, headers, edit, merges, last_col),
-            values=patch.values,
+            values=_merge_cells(patch),
             new_ids=patch.new_ids if checked else {},
             merges_known=merges_known,
         )
@@ -309,6 +309,8 @@ class ExcelSource:
         hmap = map_headers(sheet, row)
         edit.id_col = hmap.fields[sheet.id_field]
         placed = dict(hmap.status)
+        # people's cells a rule owns are written in their own column (never a new one)
+        placed.update({FIELD_PREFIX + key: col for key, col in hmap.fields.items()})
         new: dict[int, str] = {}
         hr = sheet.header_row - 1  # calamine's merges are 0-based
         merged_in_header = {c for (r1, c1), (r2, c2) in merges if r1 <= hr <= r2
@@ -450,3 +452,15 @@ def _write_without_calc_chain(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: 
 
 
 __all__ = ["ExcelSource"]
+
+
+FIELD_PREFIX = "field:"  # a key in SheetEdit.values naming a field column, not a status column
+
+
+def _merge_cells(patch: StatusPatch) -> dict[str, dict[str, Any]]:
+    if not patch.cells:
+        return patch.values
+    merged = {rid: dict(v) for rid, v in patch.values.items()}
+    for rid, cells in patch.cells.items():
+        merged.setdefault(rid, {}).update({FIELD_PREFIX + k: v for k, v in cells.items()})
+    return merged

@@ -1,0 +1,393 @@
+"""The CRM rules of config.toml, evaluated on the checked tables: what the sheet should say next.
+
+Fixed order, each step seeing the one before: assign (an empty owner gets a person) → derive (declared
+fields change, e.g. 中意向 → 高意向) → score (points and a label) → stage order (moves back or skipping,
+entry conditions) → approvals (待审批 until the right role signs) → follow-up fields (最近跟进, 跟进次数)
+→ triggers (tell people about changes). Nothing here writes: the result is cells, status values,
+notifications and decisions for the Plan. Rules write only the fields a rule names; the rest of a
+person's row is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .changes import STAGE, ChangeSet, Event
+from .config import Config, FieldType, Person, Role, SheetConfig
+from .expr import Env, compile_expression
+from .store import Decision
+from .table import Notification, Table
+from .text import display
+
+RULE = "rule"  # the event kind of a cell a rule wrote
+ROLE_NAMES = {"sales": "销售", "sales_manager": "销售经理", "sales_director": "销售总监",
+              "marketing": "市场", "service": "客服", "admin": "管理员"}  # fmt: skip
+# who may approve in place of a role (a director may sign what a manager may)
+ABOVE = {
+    Role.sales: {Role.sales_manager, Role.sales_director},
+    Role.sales_manager: {Role.sales_director},
+}
+
+
+@dataclass
+class SheetOutcome:
+    """What the rules want for one sheet."""
+
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # ID → {field: new value}
+    status: dict[str, pd.Series] = field(default_factory=dict)  # status key → wanted value per row
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class RulesOutcome:
+    sheets: dict[str, SheetOutcome] = field(default_factory=dict)
+    notifications: list[Notification] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    state: dict[str, str] = field(default_factory=dict)  # round-robin pointers for the store
+    typed: dict[str, pd.DataFrame] = field(default_factory=dict)  # typed values after the rules
+
+
+def evaluate_rules(tables: dict[str, Table], typed: dict[str, pd.DataFrame], ids: dict[str, pd.Series],
+                   changes: dict[str, ChangeSet], config: Config, *, now: datetime,
+                   state: dict[str, str] | None = None,
+                   approvals: dict[str, dict[tuple[str, str], tuple[str, str]]] | None = None) -> RulesOutcome:  # fmt: skip
+    """Evaluate every rule. `ids` are the record IDs per sheet row (new IDs included); `changes`
+    the change sets of this run (for changed_to and friends); `state` and `approvals` come from
+    the store."""
+    run = _Run(config, tables, ids, changes, now, state or {}, approvals or {})
+    out = run.out
+    for key in tables:
+        out.sheets[key] = SheetOutcome()
+        out.typed[key] = typed[key].copy()
+    r = config.rules
+    for rule in r.assign:
+        if rule.sheet in tables:
+            run.assign(rule)
+    for rule in r.derive:
+        if rule.sheet in tables:
+            run.derive(rule)
+    run.score()
+    if r.stage_order is not None and r.stage_order.sheet in tables:
+        run.stage_order()
+    for rule in r.approvals:
+        if rule.sheet in tables:
+            run.approval(rule)
+    run.followup_fields()
+    for rule in r.triggers:
+        if rule.sheet in tables:
+            run.trigger(rule)
+    return out
+
+
+class _Run:
+    def __init__(self, config: Config, tables: dict[str, Table], ids: dict[str, pd.Series],
+                 changes: dict[str, ChangeSet], now: datetime, state: dict[str, str],
+                 approvals: dict[str, dict[tuple[str, str], tuple[str, str]]]) -> None:  # fmt: skip
+        self.config, self.tables, self.ids, self.changes = config, tables, ids, changes
+        self.now, self.state, self.approvals = now, state, approvals
+        self.out = RulesOutcome()
+        self.people = {p.name: p for p in config.people}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def env(self, key: str) -> Env:
+        sheet = self.config.sheet(key)
+        change = self.changes.get(key)
+        previous = change.previous if change is not None else None
+        existed = change.existed if change is not None else None
+        return Env(self.out.typed[key], sheet.kinds(), self.now, previous, existed)
+
+    def when(self, key: str, text: str) -> pd.Series:
+        return self.config.sheet(key).condition(text)(self.env(key)) & (self.ids[key] != "")
+
+    def set_cell(self, key: str, row: int, fld: str, value: Any, rule: str) -> None:
+        typed = self.out.typed[key]
+        old = display(typed.at[row, fld]) if fld in typed else ""
+        rid = self.ids[key][row]
+        self.out.sheets[key].cells.setdefault(rid, {})[fld] = value
+        if fld in typed:
+            typed.at[row, fld] = value
+        self.out.sheets[key].events.append(Event(key, rid, RULE, fld, old, display(value)))
+        _ = rule
+
+    def owner_field(self, sheet: SheetConfig) -> str | None:
+        for rule in self.config.rules.assign:
+            if rule.sheet == sheet.key:
+                return rule.field
+        return next((f.key for f in sheet.fields if f.type is FieldType.member), None)
+
+    def recipients(self, key: str, row: int, words: list[str]) -> list[str]:
+        """Names (or a customer's e-mail) for owner / manager / service / customer / a name."""
+        sheet = self.config.sheet(key)
+        typed = self.out.typed[key]
+        owner_key = self.owner_field(sheet)
+        owner = typed.at[row, owner_key] if owner_key and owner_key in typed else None
+        out: list[str] = []
+        for word in words:
+            if word == "owner" and owner:
+                out.append(str(owner))
+            elif (
+                word == "manager" and owner and owner in self.people and self.people[owner].manager
+            ):
+                out.append(str(self.people[owner].manager))
+            elif word == "service":
+                out += [p.name for p in self.config.people if p.role is Role.service and p.active]
+            elif word == "customer":
+                email = next((f.key for f in sheet.fields if f.type is FieldType.email), None)
+                if email and email in typed and typed.at[row, email]:
+                    out.append(str(typed.at[row, email]))
+            elif word in self.people:
+                out.append(word)
+        return list(dict.fromkeys(out))
+
+    def name_of(self, key: str, row: int) -> str:
+        typed = self.out.typed[key]
+        return display(typed.at[row, "name"]) if "name" in typed else ""
+
+    def notify(self, kind: str, key: str, row: int, recipients: list[str], subject: str, text: str,
+               *, ident: str, cc: list[str] | None = None, template: str | None = None) -> None:  # fmt: skip
+        rid = self.ids[key][row]
+        cc_names = tuple(c for c in (cc or []) if c not in recipients)
+        for who in recipients:
+            self.out.notifications.append(Notification(
+                key=f"{kind}:{ident}:{key}:{rid}:{who}", kind=kind, recipient=who, sheet=key, record_id=rid,
+                subject=subject, text=text, cc=cc_names, template=template))  # fmt: skip
+
+    # -- the rules -----------------------------------------------------------------------------
+    def assign(self, rule: Any) -> None:
+        key = rule.sheet
+        typed = self.out.typed[key]
+        empty = (
+            typed[rule.field].isna() if rule.field in typed else pd.Series(True, index=typed.index)
+        )
+        rows = typed.index[(self.when(key, rule.when) & empty).to_numpy()]
+        if not len(rows):
+            return
+        if rule.to is not None:
+            chosen = [rule.to] * len(rows)
+        else:
+            members = [p.name for p in self.config.people
+                       if p.team == rule.team and p.active and p.role in rule.roles]  # fmt: skip
+            if not members:
+                return
+            if rule.method == "round_robin":
+                pointer_key = f"round_robin:{key}:{rule.team}"
+                last = self.state.get(pointer_key)
+                start = (members.index(last) + 1) if last in members else 0
+                chosen = [members[(start + i) % len(members)] for i in range(len(rows))]
+                self.out.state[pointer_key] = chosen[-1]
+                self.state[pointer_key] = chosen[-1]
+            else:
+                load = (
+                    typed[rule.field].value_counts()
+                    if rule.field in typed
+                    else pd.Series(dtype=int)
+                )
+                counts = {m: int(load.get(m, 0)) for m in members}
+                chosen = []
+                for _ in rows:
+                    who = min(members, key=lambda m: (counts[m], members.index(m)))
+                    counts[who] += 1
+                    chosen.append(who)
+        label = self.config.sheet(key).field(rule.field).label
+        for row, who in zip(rows, chosen, strict=True):
+            self.set_cell(key, row, rule.field, who, rule.name)
+            self.notify("assignment", key, row, [who], f"新分配给你：{self.name_of(key, row)}",
+                        f"{label}：{who}（规则：{rule.name}）", ident=who)  # fmt: skip
+
+    def derive(self, rule: Any) -> None:
+        key = rule.sheet
+        hits = self.when(key, rule.when)
+        typed = self.out.typed[key]
+        sheet = self.config.sheet(key)
+        for fld, value in rule.set.items():
+            current = typed[fld].map(display) if fld in typed else pd.Series("", index=typed.index)
+            rows = typed.index[(hits & (current != display(value))).to_numpy()]
+            for row in rows:
+                old = current.at[row]
+                self.set_cell(key, row, fld, value, rule.name)
+                what = f"{sheet.field(fld).label}：{old or '（空）'} → {display(value)}（规则：{rule.name}）"
+                self.notify("derive", key, row, self.recipients(key, row, rule.notify),
+                            f"{self.name_of(key, row)} 已自动更新", what,
+                            ident=f"{rule.name}:{self.now:%Y%m%d}")  # fmt: skip
+
+    def score(self) -> None:
+        rules = self.config.rules.score
+        for key in self.tables:
+            mine = [r for r in rules if r.sheet == key]
+            sheet = self.config.sheet(key)
+            status = {c.key.value for c in sheet.status}
+            if not mine or "lead_score" not in status:
+                continue
+            env = self.env(key)
+            total = pd.Series(0.0, index=env.index)
+            for r in mine:
+                hit = sheet.condition(r.when)(env)
+                if isinstance(r.points, str):
+                    pts = compile_expression(r.points, sheet.names(), sheet.kinds()).fn(env)
+                    pts = pts.fillna(0.0) if isinstance(pts, pd.Series) else pts
+                else:
+                    pts = r.points
+                total += np.where(hit, pts, 0.0)
+            shown = total.map(display).astype(object).where(total != 0, "")
+            self.out.sheets[key].status["lead_score"] = shown.where(self.ids[key] != "", "")
+            if "lead_label" in status and self.config.rules.score_labels:
+                labels = pd.Series("", index=env.index, dtype=object)
+                for lab in sorted(self.config.rules.score_labels, key=lambda x: x.min):
+                    labels = labels.where(~(total >= lab.min), lab.label)
+                self.out.sheets[key].status["lead_label"] = labels.where(self.ids[key] != "", "")
+
+    def stage_order(self) -> None:
+        so = self.config.rules.stage_order
+        assert so is not None
+        key = so.sheet
+        typed = self.out.typed[key]
+        notes = pd.Series("", index=typed.index, dtype=object)
+        label = self.config.sheet(key).field(so.field).label
+        for stage, text in so.requires.items():
+            need = (typed[so.field] == stage) & ~self.when(key, text)
+            notes = notes.where(~need, f"{label}为「{stage}」时需满足：{text}")
+        # moves detected this run; a flag stays while the stage stays where it moved to
+        table = self.tables[key]
+        current = (
+            table.status["rule_notes"]
+            if "rule_notes" in table.status
+            else pd.Series("", index=typed.index)
+        )
+        sticky = current.reindex(typed.index).fillna("").map(display)
+        sticky = sticky.map(lambda t: "；".join(p for p in t.split("；") if p.startswith("阶段")))
+        change = self.changes.get(key)
+        moved: dict[str, tuple[str, str]] = {}
+        if change is not None:
+            moved = {e.record_id: (e.old or "", e.new or "") for e in change.events
+                     if e.kind == STAGE and e.field == so.field}  # fmt: skip
+        row_of = {rid: row for row, rid in self.ids[key].items() if rid}
+        order = {s: i for i, s in enumerate(so.order)}
+        flags = pd.Series("", index=typed.index, dtype=object)
+        for rid, (old, new) in moved.items():
+            row = row_of.get(rid)
+            if row is None or old not in order or new not in order or new in so.anytime:
+                continue
+            if order[new] < order[old]:
+                flags.at[row] = f"阶段倒退：{old} → {new}"
+            elif order[new] > order[old] + 1 and not so.allow_skip:
+                skipped = "、".join(so.order[order[old] + 1 : order[new]])
+                flags.at[row] = f"阶段跳过：{old} → {new}（跳过 {skipped}）"
+        moved_rows = pd.Series(self.ids[key].isin(list(moved)).to_numpy(), index=typed.index)
+        flags = flags.where(moved_rows, sticky)
+        joined = [("；".join(p for p in (a, b) if p)) for a, b in zip(flags, notes, strict=True)]
+        self._add_note(key, pd.Series(joined, index=typed.index, dtype=object))
+
+    def _add_note(self, key: str, notes: pd.Series) -> None:
+        status = self.out.sheets[key].status
+        if "rule_notes" in status:
+            both = zip(status["rule_notes"], notes, strict=True)
+            notes = pd.Series(
+                ["；".join(p for p in (a, b) if p) for a, b in both], index=notes.index
+            )
+        status["rule_notes"] = notes.where(self.ids[key] != "", "")
+
+    def approval(self, rule: Any) -> None:
+        key = rule.sheet
+        sheet = self.config.sheet(key)
+        if "approval" not in {c.key.value for c in sheet.status}:
+            return
+        typed = self.out.typed[key]
+        fires = self.when(key, rule.when)
+        stored = self.approvals.get(key, {})
+        pending = {
+            rid
+            for (rid, name), (state, _) in stored.items()
+            if name == rule.name and state == "pending"
+        }
+        need = fires | self.ids[key].isin(pending)
+        wanted = (
+            self.out.sheets[key]
+            .status.get("approval", pd.Series("", index=typed.index, dtype=object))
+            .copy()
+        )
+        role_name = ROLE_NAMES.get(rule.role.value, rule.role.value)
+        allowed = {rule.role} | ABOVE.get(rule.role, set())
+        approver_col = (
+            typed[rule.approver_field]
+            if rule.approver_field in typed
+            else pd.Series(None, index=typed.index)
+        )
+        for row in typed.index[need.to_numpy()]:
+            rid = self.ids[key][row]
+            who = approver_col.at[row]
+            person = self.people.get(str(who)) if who else None
+            before = stored.get((rid, rule.name), ("", ""))
+            if person is not None and person.role in allowed:
+                text, state = f"已批准（{person.name}）", "approved"
+            elif person is not None:
+                text, state = f"审批无效：{person.name} 不是{role_name}", "pending"
+            else:
+                text, state = f"待审批（需{role_name}：{rule.name}）", "pending"
+            wanted.at[row] = "；".join(p for p in (wanted.at[row], text) if p)
+            if before != (state, person.name if state == "approved" and person else ""):
+                self.out.decisions.append(Decision(key, rid, rule.name, state,
+                                                   person.name if state == "approved" and person else "",
+                                                   kind="approval"))  # fmt: skip
+            if state == "pending":
+                self.notify("approval", key, row, self._approvers(key, row, allowed),
+                            f"待你审批：{self.name_of(key, row)}", f"{rule.name}（需{role_name}审批，"
+                            f"请在「{sheet.field(rule.approver_field).label}」填写你的名字）",
+                            ident=rule.name)  # fmt: skip
+        self.out.sheets[key].status["approval"] = wanted.where(self.ids[key] != "", "")
+
+    def _approvers(self, key: str, row: int, allowed: set[Role]) -> list[str]:
+        """The owner's manager chain first (whoever has the role); else everyone with it."""
+        chain: list[Person] = []
+        owner = self.recipients(key, row, ["owner"])
+        person = self.people.get(owner[0]) if owner else None
+        while person is not None and person.manager and len(chain) < 5:
+            person = self.people.get(person.manager)
+            if person is not None:
+                chain.append(person)
+        for p in chain:
+            if p.role in allowed and p.active:
+                return [p.name]
+        return [p.name for p in self.config.people if p.role in allowed and p.active][:3]
+
+    def followup_fields(self) -> None:
+        link = self.config.rules.followups
+        if link is None or link.sheet not in self.out.typed or link.target not in self.tables:
+            return
+        source = self.out.typed[link.sheet]
+        target = self.config.sheet(link.target)
+        status = {c.key.value for c in target.status}
+        if link.key not in source:
+            return
+        valid = source[link.key].notna()
+        keys = source.loc[valid, link.key].astype(str)
+        ids = self.ids[link.target]
+        out = self.out.sheets[link.target].status
+        if "contact_count" in status:
+            counts = keys.value_counts()
+            out["contact_count"] = (
+                ids.map(counts).map(lambda n: str(int(n)) if n == n else "").where(ids != "", "")
+            )
+        if "last_followup" in status and link.date in source:
+            dates = pd.Series(
+                source.loc[valid, link.date].to_numpy(), index=keys.to_numpy()
+            ).dropna()
+            last = (
+                dates.groupby(level=0).max().map(display) if len(dates) else pd.Series(dtype=object)
+            )
+            mapped = ids.map(last).astype(object)
+            out["last_followup"] = mapped.where(mapped.notna() & (ids != ""), "")
+
+    def trigger(self, rule: Any) -> None:
+        key = rule.sheet
+        rows = self.out.typed[key].index[self.when(key, rule.when).to_numpy()]
+        for row in rows:
+            to = self.recipients(key, row, rule.notify)
+            cc = self.recipients(key, row, rule.cc)
+            kind = "customer" if rule.notify == ["customer"] else "trigger"
+            self.notify(kind, key, row, to, f"{self.name_of(key, row)}：{rule.message}", rule.message,
+                        ident=f"{rule.name}:{self.now:%Y%m%d}", cc=cc, template=rule.template)  # fmt: skip
