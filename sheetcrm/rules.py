@@ -299,12 +299,12 @@ class _Run:
         typed = self.out.typed[key]
         fires = self.when(key, rule.when)
         stored = self.approvals.get(key, {})
-        pending = {
-            rid
-            for (rid, name), (state, _) in stored.items()
-            if name == rule.name and state == "pending"
-        }
-        need = fires | self.ids[key].isin(pending)
+        # a pending approval stays until signed; one asked for by a change (changed_to(...)) also
+        # stays signed after the change is no longer new
+        history = sheet.condition(rule.when).uses_history
+        kept = {rid for (rid, name), (state, _) in stored.items()
+                if name == rule.name and (state == "pending" or history)}  # fmt: skip
+        need = fires | self.ids[key].isin(kept)
         wanted = (
             self.out.sheets[key]
             .status.get("approval", pd.Series("", index=typed.index, dtype=object))

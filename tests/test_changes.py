@@ -76,7 +76,9 @@ def col(config: Config, key: str) -> str:
 
 def run(config: Config, when: datetime, store: Store) -> Plan:
     source = ExcelSource(config.workbook_path, config)
-    plan = build_plan({"customers": source.read("customers")}, config, now=when, store=store)
+    plan = build_plan(
+        {s.key: source.read(s.key) for s in config.sheets}, config, now=when, store=store
+    )
     apply_plan(plan, source, config, store=store)
     return plan
 
