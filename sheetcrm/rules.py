@@ -205,10 +205,10 @@ class _Run:
         typed = self.out.typed[key]
         sheet = self.config.sheet(key)
         for fld, value in rule.set.items():
-            current = typed[fld].map(display) if fld in typed else pd.Series("", index=typed.index)
-            rows = typed.index[(hits & (current != display(value))).to_numpy()]
+            column = typed[fld] if fld in typed else pd.Series(None, index=typed.index)
+            rows = typed.index[(hits & ~(column == value).fillna(False).astype(bool)).to_numpy()]
             for row in rows:
-                old = current.at[row]
+                old = display(column.at[row])
                 self.set_cell(key, row, fld, value, rule.name)
                 what = f"{sheet.field(fld).label}：{old or '（空）'} → {display(value)}（规则：{rule.name}）"
                 self.notify("derive", key, row, self.recipients(key, row, rule.notify),
@@ -258,14 +258,23 @@ class _Run:
             if "rule_notes" in table.status
             else pd.Series("", index=typed.index)
         )
-        sticky = current.reindex(typed.index).fillna("").map(display)
-        sticky = sticky.map(lambda t: "；".join(p for p in t.split("；") if p.startswith("阶段")))
+        # the cells that hold a stage flag now (few): keep only that part of them
+        current = current.reindex(typed.index)
+        has_flag = (
+            current.astype("string").str.contains("阶段", regex=False).fillna(False).astype(bool)
+        )
+        sticky = pd.Series("", index=typed.index, dtype=object)
+        sticky[has_flag] = [
+            "；".join(p for p in str(t).split("；") if p.startswith("阶段"))
+            for t in current[has_flag]
+        ]
         change = self.changes.get(key)
         moved: dict[str, tuple[str, str]] = {}
         if change is not None:
             moved = {e.record_id: (e.old or "", e.new or "") for e in change.events
                      if e.kind == STAGE and e.field == so.field}  # fmt: skip
-        row_of = {rid: row for row, rid in self.ids[key].items() if rid}
+        moved_mask = self.ids[key].isin(list(moved))
+        row_of = {rid: row for row, rid in self.ids[key][moved_mask].items()}
         order = {s: i for i, s in enumerate(so.order)}
         flags = pd.Series("", index=typed.index, dtype=object)
         for rid, (old, new) in moved.items():
@@ -277,18 +286,13 @@ class _Run:
             elif order[new] > order[old] + 1 and not so.allow_skip:
                 skipped = "、".join(so.order[order[old] + 1 : order[new]])
                 flags.at[row] = f"阶段跳过：{old} → {new}（跳过 {skipped}）"
-        moved_rows = pd.Series(self.ids[key].isin(list(moved)).to_numpy(), index=typed.index)
-        flags = flags.where(moved_rows, sticky)
-        joined = [("；".join(p for p in (a, b) if p)) for a, b in zip(flags, notes, strict=True)]
-        self._add_note(key, pd.Series(joined, index=typed.index, dtype=object))
+        flags = flags.where(pd.Series(moved_mask.to_numpy(), index=typed.index), sticky)
+        self._add_note(key, _join(flags, notes))
 
     def _add_note(self, key: str, notes: pd.Series) -> None:
         status = self.out.sheets[key].status
         if "rule_notes" in status:
-            both = zip(status["rule_notes"], notes, strict=True)
-            notes = pd.Series(
-                ["；".join(p for p in (a, b) if p) for a, b in both], index=notes.index
-            )
+            notes = _join(status["rule_notes"], notes)
         status["rule_notes"] = notes.where(self.ids[key] != "", "")
 
     def approval(self, rule: Any) -> None:
@@ -297,54 +301,75 @@ class _Run:
         if "approval" not in {c.key.value for c in sheet.status}:
             return
         typed = self.out.typed[key]
+        ids = self.ids[key]
         fires = self.when(key, rule.when)
-        stored = self.approvals.get(key, {})
+        stored = {
+            rid: v for (rid, name), v in self.approvals.get(key, {}).items() if name == rule.name
+        }
         # a pending approval stays until signed; one asked for by a change (changed_to(...)) also
-        # stays signed after the change is no longer new
+        # stays signed after the change is no longer new. Conditions on the data itself are simply
+        # evaluated again every run, so only their signatures are stored.
         history = sheet.condition(rule.when).uses_history
-        kept = {rid for (rid, name), (state, _) in stored.items()
-                if name == rule.name and (state == "pending" or history)}  # fmt: skip
-        need = fires | self.ids[key].isin(kept)
-        wanted = (
-            self.out.sheets[key]
-            .status.get("approval", pd.Series("", index=typed.index, dtype=object))
-            .copy()
-        )
+        kept = {rid for rid, (state, _) in stored.items() if state == "pending" or history}
+        need = fires | ids.isin(kept)
+        rows = typed.index[need.to_numpy()]
+        status = self.out.sheets[key].status
+        wanted = status.get("approval", pd.Series("", index=typed.index, dtype=object)).copy()
+        if not len(rows):
+            status["approval"] = wanted
+            return
         role_name = ROLE_NAMES.get(rule.role.value, rule.role.value)
         allowed = {rule.role} | ABOVE.get(rule.role, set())
-        approver_col = (
+        field_label = sheet.field(rule.approver_field).label
+        approver = (
             typed[rule.approver_field]
             if rule.approver_field in typed
             else pd.Series(None, index=typed.index)
         )
-        for row in typed.index[need.to_numpy()]:
-            rid = self.ids[key][row]
-            who = approver_col.at[row]
-            person = self.people.get(str(who)) if who else None
-            before = stored.get((rid, rule.name), ("", ""))
+        approver = approver.astype(object).where(approver.notna(), None)
+        # the verdict depends only on who signed: decide it once per distinct name
+        verdicts: dict[Any, tuple[str, str, str]] = {}
+        for who in pd.unique(approver[rows]):
+            person = self.people.get(str(who)) if isinstance(who, str) and who else None
             if person is not None and person.role in allowed:
-                text, state = f"已批准（{person.name}）", "approved"
+                verdicts[who] = (f"已批准（{person.name}）", "approved", person.name)
             elif person is not None:
-                text, state = f"审批无效：{person.name} 不是{role_name}", "pending"
+                verdicts[who] = (f"审批无效：{person.name} 不是{role_name}", "pending", "")
             else:
-                text, state = f"待审批（需{role_name}：{rule.name}）", "pending"
-            wanted.at[row] = "；".join(p for p in (wanted.at[row], text) if p)
-            if before != (state, person.name if state == "approved" and person else ""):
-                self.out.decisions.append(Decision(key, rid, rule.name, state,
-                                                   person.name if state == "approved" and person else "",
-                                                   kind="approval"))  # fmt: skip
+                verdicts[who] = (f"待审批（需{role_name}：{rule.name}）", "pending", "")
+        owner_key = self.owner_field(sheet)
+        owners = (
+            typed[owner_key]
+            if owner_key and owner_key in typed
+            else pd.Series(None, index=typed.index)
+        )
+        chain: dict[Any, list[str]] = {}
+        name_col = typed["name"] if "name" in typed else pd.Series("", index=typed.index)
+        text = f"{rule.name}（需{role_name}审批，请在「{field_label}」填写你的名字）"
+        texts: list[str] = []
+        for rid, who, owner, name in zip(ids[rows].tolist(), approver[rows].tolist(),
+                                         owners[rows].tolist(), name_col[rows].tolist(), strict=True):  # fmt: skip
+            shown, state, signer = verdicts[who]
+            texts.append(shown)
+            if (state == "approved" or history) and stored.get(rid) != (state, signer):
+                self.out.decisions.append(
+                    Decision(key, rid, rule.name, state, signer, kind="approval")
+                )
             if state == "pending":
-                self.notify("approval", key, row, self._approvers(key, row, allowed),
-                            f"待你审批：{self.name_of(key, row)}", f"{rule.name}（需{role_name}审批，"
-                            f"请在「{sheet.field(rule.approver_field).label}」填写你的名字）",
-                            ident=rule.name)  # fmt: skip
-        self.out.sheets[key].status["approval"] = wanted.where(self.ids[key] != "", "")
+                if owner not in chain:
+                    chain[owner] = self._approvers(owner, allowed)
+                for to in chain[owner]:
+                    self.out.notifications.append(Notification(
+                        f"approval:{rule.name}:{key}:{rid}:{to}", "approval", to, key, rid,
+                        f"待你审批：{display(name)}", text))  # fmt: skip
+        mine = pd.Series("", index=typed.index, dtype=object)
+        mine[rows] = texts
+        status["approval"] = _join(wanted, mine).where(ids != "", "")
 
-    def _approvers(self, key: str, row: int, allowed: set[Role]) -> list[str]:
+    def _approvers(self, owner: Any, allowed: set[Role]) -> list[str]:
         """The owner's manager chain first (whoever has the role); else everyone with it."""
         chain: list[Person] = []
-        owner = self.recipients(key, row, ["owner"])
-        person = self.people.get(owner[0]) if owner else None
+        person = self.people.get(str(owner)) if owner else None
         while person is not None and person.manager and len(chain) < 5:
             person = self.people.get(person.manager)
             if person is not None:
@@ -391,3 +416,10 @@ class _Run:
             kind = "customer" if rule.notify == ["customer"] else "trigger"
             self.notify(kind, key, row, to, f"{self.name_of(key, row)}：{rule.message}", rule.message,
                         ident=f"{rule.name}:{self.now:%Y%m%d}", cc=cc, template=rule.template)  # fmt: skip
+
+
+def _join(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Two text columns joined with "；" where both say something (vectorised; few rows do)."""
+    a, b = a.astype(object).fillna(""), b.astype(object).fillna("")
+    out = a.where(b == "", b.where(a == "", a + "；" + b))
+    return out.astype(object)
