@@ -382,7 +382,44 @@ class FollowupLink(Strict):
     sheet: Identifier = "followups"
     key: Identifier = "customer_id"
     date: Identifier = "date"
+    content: Identifier = "content"
     target: Identifier = "customers"
+
+
+class LinkRule(Strict):
+    """A field that shows a value of the record its ID points to (跟进记录's 客户名称 from 客户信息),
+    filled and kept in sync by sheetcrm."""
+
+    sheet: Identifier
+    field: Identifier
+    key: Identifier = "customer_id"
+    source: Identifier = "customers"
+    value: Identifier = "name"
+
+
+class SuggestRule(Strict):
+    """Words in a customer's latest follow-up that suggest a stage; shown, never applied."""
+
+    keywords: list[str] = PydField(min_length=1)
+    stage: str
+
+
+class Permission(Strict):
+    """What a role may edit: fields it may not change, and whose records (own, team, all). Edits are
+    told apart by `editor_field` (修改人), which people fill when they change a row."""
+
+    role: Role
+    may_not_edit: list[Identifier] = PydField(default_factory=list)
+    records: Literal["own", "team", "all"] = "all"
+    sheet: Identifier = "customers"
+    editor_field: Identifier = "modified_by"
+
+
+class DuplicateNotice(Strict):
+    """Tell people when a record is newly marked as a duplicate (both records' owners by default)."""
+
+    sheet: Identifier = "customers"
+    notify: list[str] = PydField(default_factory=lambda: ["owner"])
 
 
 class Rules(Strict):
@@ -394,6 +431,10 @@ class Rules(Strict):
     approvals: list[ApprovalRule] = PydField(default_factory=list)
     triggers: list[Trigger] = PydField(default_factory=list)
     followups: FollowupLink | None = None
+    links: list[LinkRule] = PydField(default_factory=list)
+    suggest: list[SuggestRule] = PydField(default_factory=list)
+    permissions: list[Permission] = PydField(default_factory=list)
+    duplicates: DuplicateNotice | None = None
 
 
 class Person(Strict):
@@ -813,6 +854,36 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
                     problems.append((where, f"{stage!r} is not a choice of {f.key!r}: {f.choices}"))
             for stage, text in r.stage_order.requires.items():
                 condition(f"{where}.requires.{stage}", sheet, text)
+    for i, link in enumerate(r.links):
+        where = f"rules.links[{i}]"
+        sheet, src = sheet_of(where, link.sheet), sheet_of(where, link.source)
+        if sheet is not None:
+            field(f"{where}.field", sheet, link.field)
+            field(f"{where}.key", sheet, link.key)
+        if src is not None:
+            field(f"{where}.value", src, link.value)
+    for i, sug in enumerate(r.suggest):
+        if r.stage_order is None or sug.stage not in r.stage_order.order + r.stage_order.anytime:
+            problems.append(
+                (f"rules.suggest[{i}].stage", f"{sug.stage!r} is not a stage of rules.stage_order")
+            )
+        if r.followups is None:
+            problems.append(
+                (
+                    f"rules.suggest[{i}]",
+                    "suggestions read the follow-ups: [rules.followups] is needed",
+                )
+            )
+    for i, perm in enumerate(r.permissions):
+        where = f'rules.permissions[{i}] ("{perm.role}")'
+        sheet = sheet_of(where, perm.sheet)
+        if sheet is not None:
+            field(f"{where}.editor_field", sheet, perm.editor_field)
+            for key in perm.may_not_edit:
+                field(f"{where}.may_not_edit", sheet, key)
+    if r.duplicates is not None:
+        sheet_of("rules.duplicates", r.duplicates.sheet)
+        recipients("rules.duplicates.notify", r.duplicates.notify)
     if r.followups is not None:
         where = "rules.followups"
         src, dst = sheet_of(where, r.followups.sheet), sheet_of(where, r.followups.target)

@@ -180,6 +180,7 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         outcome = evaluate_rules(
             tables, {k: r.typed for k, r in results.items()}, ids, plan.changes, config, now=now,
             state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
+            duplicates=duplicates,
         )  # fmt: skip
         _recheck_rule_cells(plan, outcome, ids, config, now)
         plan.decisions += outcome.decisions
@@ -230,6 +231,11 @@ def _recheck_rule_cells(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Ser
         sub = Table(key, table.sheet_name, frame, table.columns, table.status_columns, table.header_row,
                     ids=ids[key].loc[rows])  # fmt: skip
         again = check_table(sub, config.sheet(key), config, now=now, known_ids=known_ids)
+        # what the next run will read back: the typed form of the written values (（ → ( etc.)
+        typed = outcome.typed[key]
+        for column in again.typed.columns:
+            if column in typed:
+                typed.loc[rows, column] = again.typed[column].to_numpy()
         result = plan.results[key]
         kept = result.problems[~result.problems["row"].isin(rows)]
         result.problems = pd.concat([kept, again.problems], ignore_index=True) if len(again.problems) \

@@ -55,10 +55,11 @@ class RulesOutcome:
 def evaluate_rules(tables: dict[str, Table], typed: dict[str, pd.DataFrame], ids: dict[str, pd.Series],
                    changes: dict[str, ChangeSet], config: Config, *, now: datetime,
                    state: dict[str, str] | None = None,
-                   approvals: dict[str, dict[tuple[str, str], tuple[str, str]]] | None = None) -> RulesOutcome:  # fmt: skip
+                   approvals: dict[str, dict[tuple[str, str], tuple[str, str]]] | None = None,
+                   duplicates: dict[str, pd.Series] | None = None) -> RulesOutcome:  # fmt: skip
     """Evaluate every rule. `ids` are the record IDs per sheet row (new IDs included); `changes`
     the change sets of this run (for changed_to and friends); `state` and `approvals` come from
-    the store."""
+    the store; `duplicates` is the 重复客户 text per row the dedupe step wants."""
     run = _Run(config, tables, ids, changes, now, state or {}, approvals or {})
     out = run.out
     for key in tables:
@@ -68,6 +69,9 @@ def evaluate_rules(tables: dict[str, Table], typed: dict[str, pd.DataFrame], ids
     for rule in r.assign:
         if rule.sheet in tables:
             run.assign(rule)
+    for link in r.links:
+        if link.sheet in tables and link.source in tables:
+            run.link(link)
     for rule in r.derive:
         if rule.sheet in tables:
             run.derive(rule)
@@ -78,6 +82,11 @@ def evaluate_rules(tables: dict[str, Table], typed: dict[str, pd.DataFrame], ids
         if rule.sheet in tables:
             run.approval(rule)
     run.followup_fields()
+    for perm in r.permissions:
+        if perm.sheet in tables:
+            run.permission(perm)
+    if r.duplicates is not None and duplicates and r.duplicates.sheet in duplicates:
+        run.duplicate_notices(duplicates[r.duplicates.sheet])
     for rule in r.triggers:
         if rule.sheet in tables:
             run.trigger(rule)
@@ -137,12 +146,27 @@ class _Run:
             elif word == "service":
                 out += [p.name for p in self.config.people if p.role is Role.service and p.active]
             elif word == "customer":
-                email = next((f.key for f in sheet.fields if f.type is FieldType.email), None)
-                if email and email in typed and typed.at[row, email]:
-                    out.append(str(typed.at[row, email]))
+                out += self.customer_email(sheet, row)
             elif word in self.people:
                 out.append(word)
         return list(dict.fromkeys(out))
+
+    def customer_email(self, sheet: SheetConfig, row: int) -> list[str]:
+        """The row's e-mail field, or that of the record its reference points to (a request → the
+        customer's address)."""
+        typed = self.out.typed[sheet.key]
+        email = next((f.key for f in sheet.fields if f.type is FieldType.email), None)
+        if email and email in typed:
+            value = typed.at[row, email]
+            return [str(value)] if value else []
+        for f in sheet.fields:
+            if f.references and f.references in self.out.typed and f.key in typed:
+                target = self.config.sheet(f.references)
+                rows = self.ids[f.references]
+                hit = rows.index[(rows == typed.at[row, f.key]).to_numpy()]
+                if len(hit):
+                    return self.customer_email(target, int(hit[0]))
+        return []
 
     def name_of(self, key: str, row: int) -> str:
         typed = self.out.typed[key]
@@ -397,6 +421,7 @@ class _Run:
             out["contact_count"] = (
                 ids.map(counts).map(lambda n: str(int(n)) if n == n else "").where(ids != "", "")
             )
+        self.suggestions(source, keys, link)
         if "last_followup" in status and link.date in source:
             dates = pd.Series(
                 source.loc[valid, link.date].to_numpy(), index=keys.to_numpy()
@@ -406,6 +431,141 @@ class _Run:
             )
             mapped = ids.map(last).astype(object)
             out["last_followup"] = mapped.where(mapped.notna() & (ids != ""), "")
+
+    def link(self, link: Any) -> None:
+        """Fill a linked field from the record its ID points to; keep it in sync when that changes."""
+        typed = self.out.typed[link.sheet]
+        if link.key not in typed:
+            return
+        # the name as the person typed it (raw, not the folded typed value: （ stays （)
+        raw = self.tables[link.source].frame
+        values = pd.Series(raw[link.value].map(display).to_numpy() if link.value in raw else "",
+                           index=self.ids[link.source].to_numpy())  # fmt: skip
+        values = values[~values.index.duplicated() & (values.index != "")]
+        wanted = typed[link.key].map(values).astype(object)
+        wanted = wanted.where(wanted.notna(), "")
+        here = self.tables[link.sheet].frame  # compared raw, as typed, like the source value
+        current = (
+            here[link.field].map(display)
+            if link.field in here
+            else pd.Series("", index=typed.index)
+        )
+        differs = (wanted != current) & (wanted != "") & (self.ids[link.sheet] != "")
+        for row in typed.index[differs.to_numpy()]:
+            self.set_cell(link.sheet, row, link.field, wanted.at[row], "link")
+
+    def suggestions(self, source: pd.DataFrame, keys: pd.Series, link: Any) -> None:
+        """Keywords in each customer's latest follow-up suggest a stage ahead of the current one."""
+        so = self.config.rules.stage_order
+        if (
+            not self.config.rules.suggest
+            or so is None
+            or link.content not in source
+            or link.date not in source
+        ):
+            return
+        latest = pd.DataFrame({"key": keys.to_numpy(), "date": source.loc[keys.index, link.date].to_numpy(),
+                               "content": source.loc[keys.index, link.content].to_numpy()})  # fmt: skip
+        latest = (
+            latest.dropna(subset=["date"]).sort_values("date", kind="stable").groupby("key").last()
+        )
+        target = self.out.typed[link.target]
+        ids = self.ids[link.target]
+        content = ids.map(latest["content"]).astype(object).fillna("").astype(str)
+        order = {s: i for i, s in enumerate(so.order)}
+        stage = (
+            target[so.field].map(lambda v: order.get(v, -1))
+            if so.field in target
+            else pd.Series(-1, index=ids.index)
+        )
+        label = self.config.sheet(link.target).field(so.field).label
+        notes = pd.Series("", index=ids.index, dtype=object)
+        for rule in self.config.rules.suggest:
+            found = pd.Series(False, index=ids.index)
+            for word in rule.keywords:
+                found |= content.str.contains(word, regex=False)
+            ahead = stage < order.get(rule.stage, len(order))
+            hit = found & ahead & (notes == "")
+            notes[hit] = f"建议：{label} → {rule.stage}（最近跟进提到「" + content[hit].map(
+                lambda t, kw=tuple(rule.keywords): next(k for k in kw if k in t)) + "」，请确认）"  # fmt: skip
+        self._add_note(link.target, notes)
+
+    def permission(self, perm: Any) -> None:
+        """Edits (changes detected this run) the editor's role may not make: flagged, told to the
+        editor's manager, never reverted. A flag stays until the row is edited again."""
+        key = perm.sheet
+        change = self.changes.get(key)
+        typed = self.out.typed[key]
+        ids = self.ids[key]
+        table = self.tables[key]
+        current = table.status["rule_notes"].reindex(typed.index) if "rule_notes" in table.status \
+            else pd.Series("", index=typed.index)  # fmt: skip
+        edited = (
+            {e.record_id for e in change.events if e.kind in ("changed", STAGE)}
+            if change
+            else set()
+        )
+        kept = current.astype("string").str.contains("权限", regex=False).fillna(False).astype(bool) \
+            & ~ids.isin(edited)  # fmt: skip
+        notes = pd.Series("", index=typed.index, dtype=object)
+        notes[kept] = [
+            "；".join(p for p in str(t).split("；") if p.startswith("权限")) for t in current[kept]
+        ]
+        if not edited or perm.editor_field not in typed:
+            self._add_note(key, notes)
+            return
+        sheet = self.config.sheet(key)
+        owner_key = self.owner_field(sheet)
+        row_of = {rid: row for row, rid in ids[ids.isin(edited)].items()}
+        by_record: dict[str, list[Event]] = {}
+        for e in change.events if change else []:
+            if e.kind in ("changed", STAGE):
+                by_record.setdefault(e.record_id, []).append(e)
+        role_name = ROLE_NAMES.get(perm.role.value, perm.role.value)
+        for rid, events in by_record.items():
+            row = row_of.get(rid)
+            editor = (
+                self.people.get(str(typed.at[row, perm.editor_field])) if row is not None else None
+            )
+            if editor is None or editor.role is not perm.role:
+                continue
+            problems = [f"权限：{editor.name}（{role_name}）无权修改「{sheet.field(e.field).label}」"
+                        for e in events if e.field in perm.may_not_edit]  # fmt: skip
+            owner = typed.at[row, owner_key] if owner_key and owner_key in typed else None
+            owner_p = self.people.get(str(owner)) if owner else None
+            if perm.records == "own" and owner and owner != editor.name:
+                problems.append(f"权限：{editor.name} 修改了 {owner} 的客户")
+            elif perm.records == "team" and owner_p is not None and owner_p.team != editor.team:
+                problems.append(f"权限：{editor.name} 修改了其他团队的客户")
+            if not problems:
+                continue
+            notes.at[row] = "；".join(problems)
+            if editor.manager:
+                self.notify("permission", key, row, [editor.manager], f"越权修改：{self.name_of(key, row)}",
+                            "；".join(problems), ident=f"{self.now:%Y%m%d}")  # fmt: skip
+        self._add_note(key, notes)
+
+    def duplicate_notices(self, wanted: pd.Series) -> None:
+        """A record newly marked as a duplicate: tell the owners of both records."""
+        notice = self.config.rules.duplicates
+        assert notice is not None
+        key = notice.sheet
+        table = self.tables[key]
+        ids = self.ids[key]
+        before = table.status["duplicate_of"].reindex(ids.index).map(display) if "duplicate_of" in table.status \
+            else pd.Series("", index=ids.index)  # fmt: skip
+        wanted = wanted.reindex(ids.index).fillna("")
+        new = (wanted != "") & (wanted != before) & (ids != "")
+        row_of_id = {rid: row for row, rid in ids.items() if rid}
+        for row in ids.index[new.to_numpy()]:
+            other = str(wanted.at[row]).split()[0]
+            to = self.recipients(key, row, notice.notify)
+            if other in row_of_id:
+                to += [
+                    p for p in self.recipients(key, row_of_id[other], notice.notify) if p not in to
+                ]
+            self.notify("duplicate", key, row, to, f"疑似重复客户：{self.name_of(key, row)}",
+                        f"{ids[row]} 与 {wanted.at[row]}", ident=other)  # fmt: skip
 
     def trigger(self, rule: Any) -> None:
         key = rule.sheet

@@ -184,3 +184,69 @@ def test_least_loaded_assignment(instance):  # noqa: F811
     assigned = {rid: cells["owner"] for rid, cells in out.sheets["customers"].cells.items()}
     # 李明 (0) gets the first two; then both have 2 and config order decides
     assert assigned == {"C000001": "李明", "C000002": "李明", "C000003": "王明"}
+
+
+def test_links_suggestions_permissions_duplicates_and_requests(instance):  # noqa: F811
+    config, _ = instance
+    store = Store(config.store_url)
+    edit(
+        config,
+        {
+            "C000002": {"email": "buyer@example.com"},
+            "C000004": {"mobile": "13800000002", "owner": "李明"},
+        },
+    )  # fmt: skip  (C000003's phone)
+    append(config, "followups", {"customer_id": "C000001", "date": date(2026, 11, 18), "method": "电话",
+                                 "content": "客户同意签约，下周盖章", "by": "王明"})  # fmt: skip
+    append(config, "requests", {"customer_id": "C000002", "submitted_at": date(2026, 11, 19),
+                                "demand_type": "技术支持", "description": "系统登录不了", "state": "待处理"})  # fmt: skip
+
+    night1 = run(config, datetime(2026, 11, 20, 2, 0), store)
+    followup = next(iter(sheet_values(config, "followups").values()))
+    request = next(iter(sheet_values(config, "requests").values()))
+    assert followup["客户名称"] == "测试公司1有限公司"  # linked from 客户信息
+    assert (request["客户名称"], request["处理人"]) == (
+        "测试公司2有限公司",
+        "周杰",
+    )  # 技术支持 → service
+    rows = sheet_values(config)
+    assert (
+        rows["C000001"]["规则提示"] == "建议：销售阶段 → 成交（最近跟进提到「同意签约」，请确认）"
+    )
+    assert rows["C000001"]["*销售阶段"] == "线索"  # suggested, not applied
+    assert rows["C000004"]["重复客户"].startswith("C000003")
+    assert {("duplicate", "李明", "C000004", ()), ("duplicate", "王明", "C000004", ()),
+            ("assignment", "周杰", "R000001", ())} <= notes(night1)  # fmt: skip
+
+    # night 2: people edit what they may not; a customer is renamed; the request is resolved
+    edit(config, {"C000005": {"level": "重点客户", "modified_by": "王明"},
+                  "C000002": {"contact_name": "新联系人", "modified_by": "李明"},
+                  "C000001": {"name": "测试公司1（新名）有限公司"}})  # fmt: skip
+    edit(config, {"R000001": {"state": "已解决"}}, sheet="requests")
+    night2 = run(config, datetime(2026, 11, 21, 2, 0), store)
+    rows = sheet_values(config)
+    assert rows["C000005"]["规则提示"] == "权限：王明（销售）无权修改「客户等级」"
+    assert rows["C000005"]["客户等级"] == "重点客户"  # flagged, never reverted
+    assert rows["C000002"]["规则提示"] == "权限：李明 修改了 王明 的客户"
+    assert (
+        next(iter(sheet_values(config, "followups").values()))["客户名称"]
+        == "测试公司1（新名）有限公司"
+    )
+    got = notes(night2)
+    assert ("permission", "刘洋", "C000005", ()) in got and (
+        "permission",
+        "刘洋",
+        "C000002",
+        (),
+    ) in got
+    customer = [n for n in night2.notifications if n.kind == "customer"]
+    assert [(n.recipient, n.record_id, n.template) for n in customer] == [
+        ("buyer@example.com", "R000001", "satisfaction")
+    ]
+
+    # night 3, nothing edited: the flags stay, nothing is written or sent again
+    before = config.workbook_path.read_bytes()
+    quiet = run(config, datetime(2026, 11, 22, 2, 0), store)
+    assert quiet.rows_to_write == 0, quiet.cell_changes(config)
+    assert quiet.notifications == [] and quiet.events() == []
+    assert config.workbook_path.read_bytes() == before
