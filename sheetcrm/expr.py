@@ -112,7 +112,8 @@ class Env:
         elif kind == DATE:
             out = _to_datetime(values)
         else:
-            out = values.astype(object).where(values.notna() & (values.astype(object) != ""), None)
+            # typed text is already str or None ("" only in hand-made frames; _empty treats both)
+            out = values if values.dtype == object else values.astype(object)
         self._cache[key] = out
         return out
 

@@ -221,7 +221,8 @@ def test_links_suggestions_permissions_duplicates_and_requests(instance):  # noq
     # night 2: people edit what they may not; a customer is renamed; the request is resolved
     edit(config, {"C000005": {"level": "重点客户", "modified_by": "王明"},
                   "C000002": {"contact_name": "新联系人", "modified_by": "李明"},
-                  "C000001": {"name": "测试公司1（新名）有限公司"}})  # fmt: skip
+                  "C000001": {"name": "测试公司1（新名）有限公司"},
+                  "C000003": {"intent": "高意向", "email": "ceo@example.com", "expected_amount": 88000}})  # fmt: skip
     edit(config, {"R000001": {"state": "已解决"}}, sheet="requests")
     night2 = run(config, datetime(2026, 11, 21, 2, 0), store)
     rows = sheet_values(config)
@@ -240,9 +241,12 @@ def test_links_suggestions_permissions_duplicates_and_requests(instance):  # noq
         (),
     ) in got
     customer = [n for n in night2.notifications if n.kind == "customer"]
-    assert [(n.recipient, n.record_id, n.template) for n in customer] == [
-        ("buyer@example.com", "R000001", "satisfaction")
+    assert sorted((n.recipient, n.record_id, n.template) for n in customer) == [
+        ("buyer@example.com", "R000001", "satisfaction"),  # request resolved
+        ("ceo@example.com", "C000003", "welcome"),  # became 高意向
     ]
+    assert rows["C000003"]["审批状态"] == "待审批（需销售总监：expected amount changed）"
+    assert ("approval", "张伟", "C000003", ()) in got  # past 刘洋 (a manager) to the director
 
     # night 3, nothing edited: the flags stay, nothing is written or sent again
     before = config.workbook_path.read_bytes()
