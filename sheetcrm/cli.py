@@ -371,6 +371,59 @@ def _describe_event(config: Config, sheet_name: str, record_id: str, kind: str, 
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="Show the digests; send nothing, mark nothing.")
+@click.option("--to", "only", help="Only this person's digest (a name from [[people]]).")
+@click.option("--now", "now_text", help="The time of the run (default: now).")
+@click.pass_context
+def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | None) -> None:
+    """Send each person one mail with everything queued for them (and customers' mails)
+
+    Mail goes to the outbox folder as .eml files unless [mail] transport = "smtp". What was sent is
+    recorded, so running it again sends nothing twice.
+
+    Example:
+
+    \b
+        sheetcrm digest --dry-run --to 王明
+    """
+    from .mailer import deliver, mailer_for
+    from .notify import build_mails
+
+    config = _load(ctx)
+    now = _parse_now(now_text)
+    if only is not None and only not in {p.name for p in config.people}:
+        raise click.ClickException(f"{only!r} is not a person in [[people]]")
+    store = _store_if_exists(config)
+    mails = build_mails(store.notifications("pending"), config, now=now, only=only)
+    if dry_run or not mails:
+        for mail in mails:
+            click.echo(f"--- to {', '.join(mail.to)}: {mail.subject}")
+            click.echo(mail.text)
+        click.echo(
+            f"{len(mails)} mail(s); "
+            + ("nothing was sent (dry run)" if dry_run else "nothing to send")
+        )
+        return
+    try:
+        report = deliver(mails, store, mailer_for(config), config, now=now)
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    where = (
+        config.path(config.mail.outbox_dir)
+        if config.mail.transport == "outbox"
+        else config.mail.host
+    )
+    click.echo(f"sent {len(report.sent)} mail(s) via {config.mail.transport} ({where})")
+    for who, why in report.failed:
+        click.echo(f"not sent to {who} (will retry next run): {why}")
+    if report.unknown:
+        click.echo(f"{len(report.unknown)} mail(s) of an interrupted run may or may not have been sent; "
+                   "they are not sent again")  # fmt: skip
+    if report.stopped:
+        raise click.ClickException(report.stopped)
+
+
+@cli.command()
 @click.argument("record_id")
 @click.pass_context
 def history(ctx: click.Context, record_id: str) -> None:

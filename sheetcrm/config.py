@@ -476,6 +476,7 @@ class Mail(Strict):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     user: str | None = None
     password_env: str = "SHEETCRM_SMTP_PASSWORD"
+    brochure_url: str = ""  # linked from the welcome mail to customers
 
     @model_validator(mode="before")
     @classmethod

@@ -286,6 +286,12 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def mark_notifications(self, keys: Sequence[str], status: str, *, message_id: str | None = None,
+                           sent_at: datetime | None = None) -> None:  # fmt: skip
+        """Move notifications to `status` (sending → sent, or back to pending), in one transaction."""
+        with self.engine.begin() as conn:
+            _mark(conn, keys, {"status": status, "message_id": message_id, "sent_at": sent_at})
+
     # -- runs and locks ------------------------------------------------------------------------
     def start_run(self, job: str, *, now: datetime) -> int:
         with self.engine.begin() as conn:
@@ -492,3 +498,12 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
             for n in notes if n.key not in known]  # fmt: skip
     if rows:
         conn.execute(insert(notifications), rows)
+
+
+def _mark(conn: Connection, keys: Sequence[str], values: dict[str, Any]) -> None:
+    for i in range(0, len(keys), CHUNK):
+        conn.execute(
+            update(notifications)
+            .where(notifications.c.key.in_(list(keys[i : i + CHUNK])))
+            .values(**values)
+        )

@@ -1,0 +1,187 @@
+"""Delivery: the outbox folder (default, nothing leaves the machine) or SMTP through yagmail.
+
+A mail's notifications are marked `sending` with its Message-ID before it goes out and `sent` only
+after the server accepted it; a refusal puts them back to `pending` for the next run. A run that
+died between the two is reconciled at the start of the next one: in the outbox the .eml file says
+whether it went; over SMTP it cannot be known, so such mails are marked `unknown` and reported,
+never sent twice.
+
+yagmail is used to connect and log in (SSL, STARTTLS, or no login on a trusted relay). The message
+itself is built with the standard library and handed to the connection as bytes: yagmail's own
+`send` would attach any content string that happens to be a file path, does not escape text put in
+HTML, and on a dropped connection sleeps, retries and returns False instead of raising.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import os
+import smtplib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Protocol
+
+import yagmail
+
+from .config import Config
+from .errors import SheetCRMError
+from .notify import Mail
+from .store import Store
+
+
+class DeliveryError(SheetCRMError):
+    """The mail server cannot be reached or refuses everything: the rest waits for the next run."""
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage, recipients: list[str]) -> None: ...
+    def delivered(self, message_id: str) -> bool | None: ...
+    def __enter__(self) -> Mailer: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class OutboxMailer:
+    """Writes each mail as an .eml file (exactly what would be sent), atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> OutboxMailer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def _path(self, message_id: str) -> Path:
+        safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in message_id.strip("<>"))
+        return self.folder / f"{safe}.eml"
+
+    def send(self, message: EmailMessage, recipients: list[str]) -> None:
+        path = self._path(str(message["Message-ID"]))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(bytes(message))
+        os.replace(tmp, path)
+
+    def delivered(self, message_id: str) -> bool | None:
+        return self._path(message_id).exists()
+
+
+class SmtpMailer:
+    """One connection for the whole batch, at most `per_minute` mails a minute."""
+
+    def __init__(self, config: Config, *, per_minute: int = 60) -> None:
+        mail = config.mail
+        password = os.environ.get(mail.password_env) if mail.user else None
+        if mail.user and not password:
+            raise DeliveryError(f"mail.user is set but the environment variable {mail.password_env} "
+                                "holding the SMTP password is empty")  # fmt: skip
+        self.sender = mail.sender
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._last = 0.0
+        self.client = yagmail.SMTP(
+            user=mail.user or mail.sender, password=password, host=mail.host, port=mail.port,
+            smtp_ssl=mail.security == "ssl", smtp_starttls=mail.security == "starttls",
+            smtp_skip_login=not mail.user, timeout=30,
+        )  # fmt: skip
+
+    def __enter__(self) -> SmtpMailer:
+        try:
+            self.client.login()
+        except (OSError, smtplib.SMTPException) as e:
+            raise DeliveryError(
+                f"cannot reach the mail server {self.client.host}:{self.client.port}: {e}"
+            ) from e
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+    def send(self, message: EmailMessage, recipients: list[str]) -> None:
+        wait = self._last + self.interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.client.smtp.sendmail(
+            self.sender, recipients, message.as_bytes(policy=email.policy.SMTP)
+        )
+        self._last = time.monotonic()
+
+    def delivered(self, message_id: str) -> bool | None:
+        return None  # a server does not say what it accepted earlier
+
+
+def mailer_for(config: Config) -> OutboxMailer | SmtpMailer:
+    if config.mail.transport == "smtp":
+        return SmtpMailer(config)
+    return OutboxMailer(config.path(config.mail.outbox_dir))
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[str] = field(default_factory=list)  # recipients
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why): pending again
+    unknown: list[str] = field(default_factory=list)  # message IDs a crashed run left unclear
+    stopped: str | None = None  # why the batch stopped early (server gone)
+
+
+def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer, config: Config,
+            *, now: datetime) -> DeliveryReport:  # fmt: skip
+    """Send the mails over one connection, recording each in the store around the send."""
+    report = DeliveryReport()
+    _reconcile(store, mailer, report)
+    domain = config.mail.sender.split("@", 1)[1]
+    try:
+        with mailer:
+            for mail in mails:
+                message_id = make_msgid(domain=domain)
+                store.mark_notifications(mail.keys, "sending", message_id=message_id)
+                try:
+                    mailer.send(
+                        mail.message(config.mail.sender, message_id, now), mail.to + mail.cc
+                    )
+                except (
+                    smtplib.SMTPRecipientsRefused,
+                    smtplib.SMTPDataError,
+                    smtplib.SMTPSenderRefused,
+                ) as e:
+                    store.mark_notifications(mail.keys, "pending")
+                    report.failed.append((mail.recipient, str(e)))
+                    continue
+                except (OSError, smtplib.SMTPException) as e:
+                    store.mark_notifications(mail.keys, "pending")
+                    report.failed.append((mail.recipient, str(e)))
+                    report.stopped = f"the mail server went away: {e}"
+                    break
+                store.mark_notifications(mail.keys, "sent", message_id=message_id, sent_at=now)
+                report.sent.append(mail.recipient)
+    except DeliveryError as e:
+        report.stopped = str(e)
+    return report
+
+
+def _reconcile(store: Store, mailer: OutboxMailer | SmtpMailer, report: DeliveryReport) -> None:
+    """Mails a crashed run left `sending`: sent if the outbox has them, else pending; over SMTP
+    unknown (reported, not resent)."""
+    for row in store.notifications("sending"):
+        known = mailer.delivered(row["message_id"] or "")
+        if known is None:
+            store.mark_notifications([row["key"]], "unknown", message_id=row["message_id"])
+            report.unknown.append(row["message_id"] or "")
+        else:
+            store.mark_notifications([row["key"]], "sent" if known else "pending",
+                                     message_id=row["message_id"] if known else None)  # fmt: skip
+
+
+__all__ = [
+    "DeliveryError",
+    "DeliveryReport",
+    "Mailer",
+    "OutboxMailer",
+    "SmtpMailer",
+    "deliver",
+    "mailer_for",
+]

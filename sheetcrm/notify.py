@@ -1,0 +1,118 @@
+"""Digests: everything queued for one person becomes one mail; a customer mail is its own mail.
+
+Notifications are queued in the store by the rules (assignments, approvals, triggers, ...). Here
+they are grouped per recipient into sections, rendered from Jinja2 templates in templates/email/
+(the instance's own folder first, then the bundled one) as HTML (inline styles, a table per section,
+autoescaped: cell values are text, never markup) and plain text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .config import Config
+from .instance import instance_files
+
+SECTIONS = {  # kind → section title, in the order sections appear
+    "approval": "待你审批",
+    "assignment": "新分配给你的客户",
+    "trigger": "客户动态",
+    "permission": "越权修改提醒",
+    "duplicate": "疑似重复客户",
+    "derive": "系统自动更新",
+    "cc": "抄送给你",
+}
+HEADERS = ["编号", "事项", "说明"]
+
+
+@dataclass
+class Mail:
+    """One mail to send: who, what, and which queued notifications it carries."""
+
+    to: list[str]
+    subject: str
+    text: str
+    html: str
+    keys: list[str]
+    recipient: str  # a person's name, or the customer's address
+    cc: list[str] = field(default_factory=list)
+
+    def message(self, sender: str, message_id: str, now: datetime) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = formataddr(("sheetcrm", sender))
+        msg["To"] = ", ".join(self.to)
+        if self.cc:
+            msg["Cc"] = ", ".join(self.cc)
+        msg["Subject"] = self.subject
+        msg["Date"] = format_datetime(now.astimezone())
+        msg["Message-ID"] = message_id
+        # quoted-printable: lines stay under SMTP's 1000-octet limit whatever the HTML looks like
+        msg.set_content(self.text, cte="quoted-printable")
+        msg.add_alternative(self.html, subtype="html", cte="quoted-printable")
+        return msg
+
+
+def template_env(config: Config) -> Environment:
+    folders = [config.path("templates/email"), instance_files().templates / "email"]
+    return Environment(
+        loader=FileSystemLoader([str(f) for f in folders if Path(f).is_dir()]),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
+                only: str | None = None) -> list[Mail]:  # fmt: skip
+    """One digest per person (their notifications, and those they are copied on), one mail per
+    customer notification. `only` limits the digests to one person's name."""
+    env = template_env(config)
+    people = {p.name: p for p in config.people}
+    per_person: dict[str, dict[str, list[list[str]]]] = {}
+    keys: dict[str, list[str]] = {}
+    mails: list[Mail] = []
+    for n in pending:
+        payload = json.loads(n.get("payload") or "{}")
+        if n["kind"] == "customer":
+            if only is None:
+                mails.append(_customer_mail(env, n, payload, config))
+            continue
+        row = [str(n["record_id"] or ""), str(n["subject"] or ""), str(payload.get("text", ""))]
+        per_person.setdefault(n["recipient"], {}).setdefault(n["kind"], []).append(row)
+        keys.setdefault(n["recipient"], []).append(n["key"])
+        for cc in payload.get("cc", []):
+            per_person.setdefault(cc, {}).setdefault("cc", []).append(row)
+    for name in sorted(per_person, key=lambda x: list(people).index(x) if x in people else 10**6):
+        if only is not None and name != only or name not in people or not people[name].active:
+            continue
+        kinds = per_person[name]
+        count = sum(len(v) for v in kinds.values())
+        sections = [{"title": title, "headers": HEADERS, "rows": kinds[kind]}
+                    for kind, title in SECTIONS.items() if kind in kinds]  # fmt: skip
+        context = {
+            "subject": f"sheetcrm 每日摘要 {now:%Y-%m-%d}：{count} 项",
+            "greeting": f"{name}，你好！以下是需要你处理或知晓的事项：",
+            "sections": sections,
+            "footer": "本邮件由 sheetcrm 根据团队的客户表自动生成，请在表格中处理。",
+        }
+        mails.append(Mail([people[name].email], context["subject"], env.get_template("digest.txt").render(context),
+                          env.get_template("digest.html").render(context), keys.get(name, []), name))  # fmt: skip
+    return mails
+
+
+def _customer_mail(
+    env: Environment, n: dict[str, Any], payload: dict[str, Any], config: Config
+) -> Mail:
+    template = payload.get("template") or "welcome"
+    context = {"subject": str(payload.get("text") or n["subject"]), "record_id": n["record_id"],
+               "company": config.mail.sender, "brochure": config.mail.brochure_url}  # fmt: skip
+    return Mail([n["recipient"]], context["subject"], env.get_template(f"{template}.txt").render(context),
+                env.get_template(f"{template}.html").render(context), [n["key"]], n["recipient"])  # fmt: skip

@@ -1,0 +1,214 @@
+"""Digests and delivery: one mail per person, to the outbox or through yagmail to a real SMTP server
+(aiosmtpd on loopback); refusals and a missing server lose nothing and send nothing twice."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+
+from sheetcrm.cli import cli
+from sheetcrm.config import Config, load_config
+from sheetcrm.mailer import OutboxMailer, SmtpMailer, deliver
+from sheetcrm.notify import build_mails
+from sheetcrm.store import Store
+from sheetcrm.table import Notification
+
+from .conftest import ROOT
+
+NOW = datetime(2026, 11, 23, 8, 0)
+
+
+def queue(store: Store) -> None:
+    """What a night's rules queue: assignments, an approval with a copy, a customer mail."""
+    notes = [
+        Notification("a1", "assignment", "王明", "customers", "C000001", "新分配给你：<script>alert(1)</script>有限公司",
+                     "负责人：王明"),
+        Notification("a2", "assignment", "李明", "customers", "C000002", "新分配给你：乙公司", "负责人：李明"),
+        Notification("t1", "trigger", "王明", "customers", "C000003", "丙公司：客户进入商务谈判阶段",
+                     "客户进入商务谈判阶段", cc=("刘洋",)),
+        Notification("c1", "customer", "buyer@example.com", "customers", "C000004", "欢迎",
+                     "欢迎了解我们的产品", template="welcome"),
+    ]  # fmt: skip
+    run = store.start_run("check", now=datetime(2026, 11, 23, 2, 0))
+    store.commit_run(run, now=datetime(2026, 11, 23, 2, 0), notes=notes)
+
+
+def with_mail(tmp_path: Path, mail: str) -> Config:
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    start = text.index("[mail]")
+    end = text.index("[jobs]")
+    (tmp_path / "config.toml").write_text(text[:start] + mail + "\n" + text[end:], encoding="utf-8")
+    return load_config(tmp_path / "config.toml")
+
+
+def parse(data: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def test_digests_go_to_the_outbox_once(tmp_path):
+    config = with_mail(
+        tmp_path,
+        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
+    )
+    store = Store(config.store_url)
+    queue(store)
+    mails = build_mails(store.notifications("pending"), config, now=NOW)
+    assert sorted(m.recipient for m in mails) == ["buyer@example.com", "刘洋", "李明", "王明"]
+    report = deliver(mails, store, OutboxMailer(tmp_path / "outbox"), config, now=NOW)
+    assert sorted(report.sent) == ["buyer@example.com", "刘洋", "李明", "王明"]
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 4
+    by_to = {str(parse(f.read_bytes())["To"]): parse(f.read_bytes()) for f in files}
+    wang = by_to["wangming@example.com"]
+    assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：2 项"
+    text = wang.get_body(("plain",)).get_content()
+    html = wang.get_body(("html",)).get_content()
+    assert "新分配给你的客户（1）" in text and "客户动态（1）" in text
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;有限公司" in html and "<script>" not in html
+    )  # escaped
+    assert "<script>alert(1)</script>有限公司" in text  # plain text is plain
+    assert "抄送给你（1）" in by_to["liuyang@example.com"].get_body(("plain",)).get_content()
+    welcome = by_to["buyer@example.com"]
+    assert "感谢您对我们产品的关注" in welcome.get_body(("plain",)).get_content()
+    assert {n["status"] for n in store.notifications()} == {"sent"}
+    # a second run finds nothing to send
+    assert build_mails(store.notifications("pending"), config, now=NOW) == []
+
+
+def test_an_interrupted_run_is_reconciled_from_the_outbox(tmp_path):
+    config = with_mail(
+        tmp_path,
+        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
+    )
+    store = Store(config.store_url)
+    queue(store)
+    mails = build_mails(store.notifications("pending"), config, now=NOW)
+    outbox = OutboxMailer(tmp_path / "outbox")
+    # a run died after writing 王明's mail but before recording it, and before 李明's
+    wang = next(m for m in mails if m.recipient == "王明")
+    li = next(m for m in mails if m.recipient == "李明")
+    store.mark_notifications(wang.keys, "sending", message_id="<1@example.com>")
+    store.mark_notifications(li.keys, "sending", message_id="<2@example.com>")
+    with outbox:
+        outbox.send(wang.message("crm@example.com", "<1@example.com>", NOW), wang.to)
+    report = deliver([], store, outbox, config, now=NOW)
+    status = {n["key"]: n["status"] for n in store.notifications()}
+    assert status["a1"] == "sent" and status["t1"] == "sent"  # it was in the outbox
+    assert status["a2"] == "pending" and report.unknown == []  # it was not: sent next time
+    again = build_mails(store.notifications("pending"), config, now=NOW)
+    assert sorted(m.recipient for m in again) == ["buyer@example.com", "李明"]
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps what it receives and can refuse some recipients."""
+
+    def __init__(self, refuse: set[str] = frozenset()) -> None:
+        self.received: list[tuple[list[str], bytes]] = []
+        self.refuse = set(refuse)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        self.received.append((list(envelope.rcpt_tos), envelope.original_content))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_config(tmp_path):
+    port = free_port()
+    config = with_mail(tmp_path, f'[mail]\ntransport = "smtp"\nsender = "crm@example.com"\nhost = "127.0.0.1"\n'
+                                 f'port = {port}\nsecurity = "none"\n')  # fmt: skip
+    return config, port
+
+
+def test_yagmail_delivers_to_a_real_smtp_server(smtp_config):
+    config, port = smtp_config
+    store = Store(config.store_url)
+    queue(store)
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+    finally:
+        controller.stop()
+    assert report.stopped is None and len(report.sent) == 4
+    got = {tuple(rcpts): parse(data) for rcpts, data in handler.received}
+    wang = got[("wangming@example.com",)]
+    assert str(wang["From"]) == "sheetcrm <crm@example.com>"
+    assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：2 项"
+    assert "王明，你好" in wang.get_body(("plain",)).get_content()
+    assert "<table" in wang.get_body(("html",)).get_content()
+    assert ("liuyang@example.com",) in got and ("buyer@example.com",) in got
+
+
+def test_refusals_and_a_missing_server_lose_nothing_and_send_nothing_twice(smtp_config):
+    config, port = smtp_config
+    store = Store(config.store_url)
+    queue(store)
+    # no server at all: nothing is sent, everything stays pending, the run says why
+    report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                     SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+    assert report.sent == [] and "cannot reach the mail server" in (report.stopped or "")
+    assert {n["status"] for n in store.notifications()} == {"pending"}
+
+    # the server refuses 李明's mailbox: the others go, his waits
+    handler = Recorder(refuse={"liming@example.com"})
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        assert sorted(report.sent) == ["buyer@example.com", "刘洋", "王明"]
+        assert [who for who, _ in report.failed] == ["李明"]
+        handler.refuse.clear()  # the mailbox is fixed; the next run sends only what is left
+        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+    finally:
+        controller.stop()
+    assert report.sent == ["李明"]
+    delivered = [tuple(r) for r, _ in handler.received]
+    assert sorted(delivered) == sorted(set(delivered))  # nobody got a mail twice
+    assert len(delivered) == 4
+    assert {n["status"] for n in store.notifications()} == {"sent"}
+
+
+def test_cli_digest_dry_run_and_send(tmp_path):
+    config = with_mail(
+        tmp_path,
+        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
+    )
+    queue(Store(config.store_url))
+    cfg = str(tmp_path / "config.toml")
+    out = CliRunner().invoke(cli, ["--config", cfg, "digest", "--dry-run", "--to", "王明"])
+    assert out.exit_code == 0, out.output
+    assert (
+        "--- to wangming@example.com: sheetcrm 每日摘要" in out.output
+        and "nothing was sent" in out.output
+    )
+    assert not (tmp_path / "outbox").exists()
+    out = CliRunner().invoke(cli, ["--config", cfg, "digest", "--now", "2026-11-23T08:00"])
+    assert out.exit_code == 0 and "sent 4 mail(s) via outbox" in out.output
+    again = CliRunner().invoke(cli, ["--config", cfg, "digest"])
+    assert "0 mail(s); nothing to send" in again.output
+    bad = CliRunner().invoke(cli, ["--config", cfg, "digest", "--to", "马云"])
+    assert bad.exit_code == 1 and "not a person" in bad.output
