@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -437,6 +437,54 @@ class Rules(Strict):
     duplicates: DuplicateNotice | None = None
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Reminder(Strict):
+    """When to remind whom about a record. Exactly one timing: `every_days` since the last contact,
+    `weekday`, `month_end` (last working day), `stale_days` in a stage without contact (optionally
+    escalated `escalate_after_hours` later, copying the manager), or `date_field` + `offset_days`
+    (`yearly` for birthdays)."""
+
+    name: str
+    sheet: Identifier = "customers"
+    when: str = "True"
+    every_days: int | None = PydField(default=None, ge=1)
+    weekday: (
+        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
+    ) = None
+    month_end: bool = False
+    stale_days: int | None = PydField(default=None, ge=1)
+    escalate_after_hours: int | None = PydField(default=None, ge=1)
+    date_field: Identifier | None = None
+    offset_days: int = 0
+    yearly: bool = False
+    to: list[str] = PydField(default_factory=lambda: ["owner"])
+    cc: list[str] = PydField(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Reminder:
+        timings = [self.every_days is not None, self.weekday is not None, self.month_end,
+                   self.stale_days is not None, self.date_field is not None]  # fmt: skip
+        if sum(timings) != 1:
+            raise ValueError(
+                "give exactly one of every_days, weekday, month_end, stale_days, date_field"
+            )
+        if self.escalate_after_hours is not None and self.stale_days is None:
+            raise ValueError("escalate_after_hours goes with stale_days")
+        return self
+
+
+class Calendar(Strict):
+    """Working days: reminders are sent on these only. `snooze_field` (暂缓至) silences a record."""
+
+    weekend: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = \
+        PydField(default_factory=lambda: ["saturday", "sunday"])  # fmt: skip
+    holidays: list[date] = PydField(default_factory=list)
+    snooze_field: Identifier | None = "snooze_until"
+    contact_field: Identifier = "first_contact"  # the last contact when there is no follow-up yet
+
+
 class Person(Strict):
     """Someone who gets digests, owns customers or approves."""
 
@@ -548,6 +596,8 @@ class Config(Strict):
     people: list[Person] = PydField(default_factory=list)
     sheets: list[SheetConfig] = PydField(min_length=1)
     rules: Rules = PydField(default_factory=Rules)
+    reminders: list[Reminder] = PydField(default_factory=list)
+    calendar: Calendar = PydField(default_factory=Calendar)
     base_dir: Path = PydField(default=Path("."), exclude=True)
 
     @field_validator("timezone")
@@ -805,6 +855,18 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
                 problems.append((where, f"{n!r} is neither a person in [[people]] nor one of "
                                         f"{sorted(RECIPIENT_WORDS)}"))  # fmt: skip
 
+    for i, rem in enumerate(config.reminders):
+        where = f'reminders[{i}] ("{rem.name}")'
+        sheet = sheet_of(where, rem.sheet)
+        if sheet is None:
+            continue
+        condition(f"{where}.when", sheet, rem.when)
+        recipients(f"{where}.to", rem.to)
+        recipients(f"{where}.cc", rem.cc)
+        if rem.date_field is not None:
+            f = field(f"{where}.date_field", sheet, rem.date_field)
+            if f is not None and f.type is not FieldType.date:
+                problems.append((f"{where}.date_field", f"{rem.date_field!r} is not a date field"))
     for kind in ("assign", "score", "derive", "approvals", "triggers"):
         for i, rule in enumerate(getattr(r, kind)):
             where = f'rules.{kind}[{i}] ("{rule.name}")'

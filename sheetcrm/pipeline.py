@@ -25,6 +25,7 @@ from .config import Config, SheetConfig
 from .dedupe import find_duplicates, match_data
 from .errorlist import write_error_list
 from .messages import text
+from .reminders import due_reminders, last_contacts
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, Store, pair_hash
@@ -185,6 +186,7 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         _recheck_rule_cells(plan, outcome, ids, config, now)
         plan.decisions += outcome.decisions
         plan.state = outcome.state
+        _add_reminders(plan, outcome, ids, config, now, store)
         known = store.notification_keys([n.key for n in outcome.notifications]) if store else set()
         plan.notifications = [n for n in outcome.notifications if n.key not in known]
         for key, change in plan.changes.items():
@@ -197,6 +199,31 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         plan.patches[key] = _status_patch(table, results[key], duplicates.get(key), new_ids[key], ids[key],
                                           extra, ok=ok, bad=bad, stamp=stamp)  # fmt: skip
     return plan
+
+
+def _add_reminders(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series], config: Config,
+                   now: datetime, store: Store | None) -> None:  # fmt: skip
+    """Reminders due now (queued like the rules' notifications) and 下次提醒 per record."""
+    link = config.rules.followups
+    for key in {r.sheet for r in config.reminders} & set(plan.tables):
+        typed = outcome.typed[key]
+        followups = outcome.typed.get(link.sheet) if link is not None else None
+        last = last_contacts(followups, link.key, link.date, ids[key]) if link is not None \
+            else pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")  # fmt: skip
+        since = store.stage_since(key) if store is not None else {}
+        mapped = pd.to_datetime(ids[key].map(since), errors="coerce") if since else None
+        stage_since = pd.Series(mapped if mapped is not None else pd.NaT, index=typed.index).astype(
+            "datetime64[ns]"
+        )
+        if store is not None:  # a record the store has not seen yet arrives now
+            stage_since = stage_since.fillna(pd.Timestamp(now))
+        owner = next((r.field for r in config.rules.assign if r.sheet == key), "owner")
+        owners = typed[owner] if owner in typed else pd.Series(None, index=typed.index)
+        notes, next_due = due_reminders(typed, ids[key], config, now=now, sheet_key=key, last_contact=last,
+                                        stage_since=stage_since, owners=owners)  # fmt: skip
+        outcome.notifications += notes
+        if "next_reminder" in {c.key.value for c in config.sheet(key).status}:
+            outcome.sheets[key].status["next_reminder"] = next_due
 
 
 def _has_rules(config: Config) -> bool:

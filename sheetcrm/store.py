@@ -40,6 +40,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     delete,
+    func,
     insert,
     inspect,
     select,
@@ -388,6 +389,14 @@ class Store:
         return Snapshot(pd.Series(np.asarray(hashes, dtype=np.int64), index=index),
                         pd.Series(np.asarray(missing, dtype=bool), index=index),
                         json.loads(layout) if layout else [], load)  # fmt: skip
+
+    def stage_since(self, sheet: str) -> dict[str, datetime]:
+        """When each record last moved stage (or was first seen): the anchor of "stale" reminders."""
+        query = (select(events.c.record_id, func.max(events.c.at))
+                 .where((events.c.sheet == sheet) & events.c.kind.in_(["stage", "created"]))
+                 .group_by(events.c.record_id))  # fmt: skip
+        with self.engine.connect() as conn:
+            return dict(conn.execute(query).all())
 
     def history(self, record_id: str, sheet: str | None = None) -> list[dict[str, Any]]:
         """Every event of a record, oldest first, with the job of the run that saw it."""

@@ -328,9 +328,8 @@ def test_plan_command_prints_cells_and_changes_and_writes_nothing(instance):
     assert out.exit_code == 0, out.output
     assert path.read_bytes() == before
     assert not (root / "state").exists()  # no store created by a plan
-    assert (
-        "cells to write: 10" in out.output
-    )  # 5 rows × 校验结果 and 最后检查 (the rest stay empty)
+    # 5 rows × 校验结果, 下次提醒 (中意向: next Monday) and 最后检查; the rest stay empty
+    assert "cells to write: 15" in out.output
     assert "  客户信息 C000001 (row 2) 校验结果: '' → '✓'" in out.output
     assert "changes since the last run: 5" in out.output
     assert "  客户信息 C000005: new record" in out.output

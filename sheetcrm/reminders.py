@@ -1,0 +1,202 @@
+"""Reminder rules: who must do what about which customer, for a given `now`.
+
+Each reminder fires once (its notification key names the occasion: the cadence window, the date,
+the stale stage) and only on a working day of the team's calendar; a date in 暂缓至 silences a
+customer until then. Nothing here reads the clock: `now` is passed in, so any day can be tested.
+"""
+
+from __future__ import annotations
+
+import calendar as cal
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from .config import WEEKDAYS, Config, Reminder
+from .expr import Env
+from .table import Notification
+
+
+def is_working_day(day: date, config: Config) -> bool:
+    return (
+        WEEKDAYS[day.weekday()] not in config.calendar.weekend
+        and day not in config.calendar.holidays
+    )
+
+
+def last_working_day_of_month(day: date, config: Config) -> date:
+    last = date(day.year, day.month, cal.monthrange(day.year, day.month)[1])
+    while not is_working_day(last, config):
+        last -= timedelta(days=1)
+    return last
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """Typed dates (date objects / None) → datetime64, one conversion per distinct value."""
+    mapping = {u: pd.Timestamp(u) for u in pd.unique(values) if isinstance(u, date)}
+    mapped = values.map(mapping) if mapping else pd.Series(pd.NaT, index=values.index)
+    return pd.Series(pd.to_datetime(mapped, errors="coerce"), index=values.index).astype(
+        "datetime64[ns]"
+    )
+
+
+def last_contacts(
+    followups: pd.DataFrame | None, key: str, date_field: str, ids: pd.Series
+) -> pd.Series:
+    """The date of each record's latest follow-up (NaT if none), per row of the records' sheet."""
+    none = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    if followups is None or key not in followups or date_field not in followups:
+        return none
+    dates = pd.Series(
+        _dates(followups[date_field]).to_numpy(), index=followups[key].astype(str).to_numpy()
+    )
+    dates = dates.dropna()
+    if dates.empty:
+        return none
+    latest = dates.groupby(level=0).max()
+    return pd.Series(pd.to_datetime(ids.map(latest), errors="coerce"), index=ids.index).astype(
+        "datetime64[ns]"
+    )
+
+
+def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: datetime, sheet_key: str,
+                  last_contact: pd.Series, stage_since: pd.Series,
+                  owners: pd.Series) -> tuple[list[Notification], pd.Series]:  # fmt: skip
+    """Return the reminders due now and, per row, the next reminder date ("" if none).
+
+    `last_contact` / `stage_since` are datetime64 per row; `owners` the owner names per row."""
+    sheet = config.sheet(sheet_key)
+    today = pd.Timestamp(now.date())
+    working = is_working_day(now.date(), config)
+    people = {p.name: p for p in config.people}
+    names = typed["name"] if "name" in typed else pd.Series("", index=typed.index)
+    active = ids != ""
+    snooze = config.calendar.snooze_field
+    if snooze and snooze in typed:
+        until = _dates(typed[snooze])
+        active &= ~(until > today).fillna(False).astype(bool)
+    contact = last_contact
+    if config.calendar.contact_field in typed:
+        contact = contact.fillna(_dates(typed[config.calendar.contact_field]))
+    env = Env(typed, sheet.kinds(), now)
+    notes: list[Notification] = []
+    next_due = pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")
+
+    def who(words: list[str], owner: object) -> list[str]:
+        out = []
+        for w in words:
+            if w == "owner" and owner:
+                out.append(str(owner))
+            elif w == "manager" and owner and str(owner) in people and people[str(owner)].manager:
+                out.append(str(people[str(owner)].manager))
+            elif w in people:
+                out.append(w)
+        return list(dict.fromkeys(out))
+
+    def fire(rule: Reminder, rows: pd.Index, occasion: pd.Series | str, subject: str, *, kind: str = "reminder",
+             cc: list[str] | None = None, detail: pd.Series | None = None) -> None:  # fmt: skip
+        if not working:
+            return
+        for row in rows:
+            owner = owners.get(row)
+            tag = occasion if isinstance(occasion, str) else str(occasion.at[row])
+            for to in who(rule.to, owner):
+                copy = tuple(c for c in who(cc if cc is not None else rule.cc, owner) if c != to)
+                text = subject if detail is None else f"{subject}：{detail.at[row]}"
+                notes.append(Notification(f"{kind}:{rule.name}:{sheet_key}:{ids[row]}:{tag}:{to}", kind, to,
+                                          sheet_key, ids[row], f"{names.get(row) or ''} {rule.name}", text,
+                                          cc=copy))  # fmt: skip
+
+    for rule in config.reminders:
+        if rule.sheet != sheet_key:
+            continue
+        hit = sheet.condition(rule.when)(env) & active
+        if rule.every_days is not None:
+            days = (today - contact.dt.normalize()).dt.days
+            due = hit & (days >= rule.every_days)
+            window = (days // rule.every_days).astype("Int64").astype(str)
+            occasion = contact.dt.strftime("%Y%m%d").fillna("none") + "#" + window
+            rows = typed.index[due.fillna(False).to_numpy(dtype=bool)]
+            fire(
+                rule,
+                rows,
+                occasion,
+                "该跟进了",
+                detail=days.astype("Int64").astype(str).radd("距上次联系 ").add(" 天"),
+            )
+            nxt = contact.dt.normalize() + pd.to_timedelta(((days.clip(lower=0) // rule.every_days) + 1)
+                                                             * rule.every_days, unit="D")  # fmt: skip
+            next_due = next_due.where(~hit | (next_due <= nxt), nxt)
+        elif rule.weekday is not None:
+            target = WEEKDAYS.index(rule.weekday)
+            if now.weekday() == target:
+                fire(rule, typed.index[hit.to_numpy()], f"{today:%Y%m%d}", "本周例行跟进")
+            ahead = (target - now.weekday()) % 7 or 7
+            nxt = today + pd.Timedelta(days=ahead)
+            next_due = next_due.where(~hit | (next_due <= nxt), nxt)
+        elif rule.month_end:
+            last = last_working_day_of_month(now.date(), config)
+            if now.date() == last:
+                fire(rule, typed.index[hit.to_numpy()], f"{today:%Y%m%d}", "月末例行跟进")
+            if now.date() >= last:
+                first_next = (today + pd.offsets.MonthBegin(1)).date()
+                last = last_working_day_of_month(first_next, config)
+            nxt = pd.Timestamp(last)
+            next_due = next_due.where(~hit | (next_due <= nxt), nxt)
+        elif rule.stale_days is not None:
+            anchor = pd.concat([stage_since, contact], axis=1).max(axis=1)
+            since = (today - anchor.dt.normalize()).dt.days
+            stale = hit & (since >= rule.stale_days)
+            occasion = anchor.dt.strftime("%Y%m%d").fillna("none")
+            rows = typed.index[stale.fillna(False).to_numpy(dtype=bool)]
+            fire(
+                rule,
+                rows,
+                occasion,
+                "已多日没有跟进",
+                cc=[],
+                detail=since.astype("Int64").astype(str).add(" 天"),
+            )
+            if rule.escalate_after_hours is not None:
+                limit = rule.stale_days + rule.escalate_after_hours / 24
+                late = stale & (since >= limit)
+                rows = typed.index[late.fillna(False).to_numpy(dtype=bool)]
+                fire(rule, rows, occasion, "仍未跟进（已抄送主管）", kind="escalation",
+                     detail=since.astype("Int64").astype(str).add(" 天"))  # fmt: skip
+            nxt = anchor.dt.normalize() + pd.Timedelta(days=rule.stale_days)
+            next_due = next_due.where(~hit | (next_due <= nxt) | nxt.isna(), nxt)
+        elif rule.date_field is not None and rule.date_field in typed:
+            base = _dates(typed[rule.date_field])
+            if rule.yearly:
+                base = _this_or_next_year(base, today, rule.offset_days)
+            target = base + pd.Timedelta(days=rule.offset_days)
+            # due from the target day on (the first working day if it falls on a holiday), for a week
+            due = hit & (target <= today) & (target > today - pd.Timedelta(days=7))
+            rows = typed.index[due.fillna(False).to_numpy(dtype=bool)]
+            fire(rule, rows, target.dt.strftime("%Y%m%d"), rule.name,
+                 detail=base.dt.strftime("%Y-%m-%d"))  # fmt: skip
+            upcoming = target.where(target > today)
+            next_due = next_due.where(~hit | (next_due <= upcoming) | upcoming.isna(), upcoming)
+    shown = next_due.dt.strftime("%Y-%m-%d").where(next_due.notna() & active, "")
+    return notes, shown.astype(object)
+
+
+def _this_or_next_year(days: pd.Series, today: pd.Timestamp, offset: int) -> pd.Series:
+    """A yearly date (a birthday) moved to this year, or next year if this year's reminder passed."""
+    out = []
+    for d in days:
+        if pd.isna(d):
+            out.append(pd.NaT)
+            continue
+        for year in (today.year, today.year + 1):
+            try:
+                when = pd.Timestamp(year=year, month=d.month, day=d.day)
+            except ValueError:  # 29 February
+                when = pd.Timestamp(year=year, month=3, day=1)
+            if when + pd.Timedelta(days=offset) > today - pd.Timedelta(days=7):
+                break
+        out.append(when)
+    return pd.Series(out, index=days.index, dtype="datetime64[ns]")
+
+
+__all__ = ["due_reminders", "is_working_day", "last_working_day_of_month"]
