@@ -22,6 +22,8 @@ from .config import Config
 from .instance import instance_files
 
 SECTIONS = {  # kind → section title, in the order sections appear
+    "escalation": "已逾期（已抄送主管）",
+    "reminder": "今天要跟进",
     "approval": "待你审批",
     "assignment": "新分配给你的客户",
     "trigger": "客户动态",
@@ -31,6 +33,7 @@ SECTIONS = {  # kind → section title, in the order sections appear
     "cc": "抄送给你",
 }
 HEADERS = ["编号", "事项", "说明"]
+MAX_ROWS = 100  # per section: a digest is read, not searched; the sheet has the rest
 
 
 @dataclass
@@ -95,7 +98,7 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
             continue
         kinds = per_person[name]
         count = sum(len(v) for v in kinds.values())
-        sections = [{"title": title, "headers": HEADERS, "rows": kinds[kind]}
+        sections = [{"title": title, "headers": HEADERS, "count": len(kinds[kind]), "rows": _cap(kinds[kind])}
                     for kind, title in SECTIONS.items() if kind in kinds]  # fmt: skip
         context = {
             "subject": f"sheetcrm 每日摘要 {now:%Y-%m-%d}：{count} 项",
@@ -106,6 +109,14 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
         mails.append(Mail([people[name].email], context["subject"], env.get_template("digest.txt").render(context),
                           env.get_template("digest.html").render(context), keys.get(name, []), name))  # fmt: skip
     return mails
+
+
+def _cap(rows: list[list[str]]) -> list[list[str]]:
+    if len(rows) <= MAX_ROWS:
+        return rows
+    return rows[:MAX_ROWS] + [
+        ["…", f"另有 {len(rows) - MAX_ROWS} 项", "请在表格中按「下次提醒」筛选查看"]
+    ]
 
 
 def _customer_mail(

@@ -95,17 +95,26 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
 
     def fire(rule: Reminder, rows: pd.Index, occasion: pd.Series | str, subject: str, *, kind: str = "reminder",
              cc: list[str] | None = None, detail: pd.Series | None = None) -> None:  # fmt: skip
-        if not working:
+        if not working or not len(rows):
             return
-        for row in rows:
-            owner = owners.get(row)
-            tag = occasion if isinstance(occasion, str) else str(occasion.at[row])
-            for to in who(rule.to, owner):
-                copy = tuple(c for c in who(cc if cc is not None else rule.cc, owner) if c != to)
-                text = subject if detail is None else f"{subject}：{detail.at[row]}"
-                notes.append(Notification(f"{kind}:{rule.name}:{sheet_key}:{ids[row]}:{tag}:{to}", kind, to,
-                                          sheet_key, ids[row], f"{names.get(row) or ''} {rule.name}", text,
-                                          cc=copy))  # fmt: skip
+        copy_words = cc if cc is not None else rule.cc
+        routes: dict[
+            object, list[tuple[str, tuple[str, ...]]]
+        ] = {}  # owner → [(to, cc)], once per owner
+        tags = (
+            [occasion] * len(rows)
+            if isinstance(occasion, str)
+            else occasion[rows].astype(str).tolist()
+        )
+        details = [""] * len(rows) if detail is None else ("：" + detail[rows].astype(str)).tolist()
+        for rid, owner, tag, name, extra in zip(ids[rows].tolist(), owners[rows].tolist(), tags,
+                                                names[rows].tolist(), details, strict=True):  # fmt: skip
+            if owner not in routes:
+                routes[owner] = [(to, tuple(c for c in who(copy_words, owner) if c != to))
+                                 for to in who(rule.to, owner)]  # fmt: skip
+            for to, copy in routes[owner]:
+                notes.append(Notification(f"{kind}:{rule.name}:{sheet_key}:{rid}:{tag}:{to}", kind, to, sheet_key,
+                                          rid, f"{name or ''} {rule.name}", subject + extra, cc=copy))  # fmt: skip
 
     for rule in config.reminders:
         if rule.sheet != sheet_key:
@@ -115,7 +124,7 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             days = (today - contact.dt.normalize()).dt.days
             due = hit & (days >= rule.every_days)
             window = (days // rule.every_days).astype("Int64").astype(str)
-            occasion = contact.dt.strftime("%Y%m%d").fillna("none") + "#" + window
+            occasion = _day(contact) + "#" + window
             rows = typed.index[due.fillna(False).to_numpy(dtype=bool)]
             fire(
                 rule,
@@ -147,7 +156,7 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             anchor = pd.concat([stage_since, contact], axis=1).max(axis=1)
             since = (today - anchor.dt.normalize()).dt.days
             stale = hit & (since >= rule.stale_days)
-            occasion = anchor.dt.strftime("%Y%m%d").fillna("none")
+            occasion = _day(anchor)
             rows = typed.index[stale.fillna(False).to_numpy(dtype=bool)]
             fire(
                 rule,
@@ -173,7 +182,7 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             # due from the target day on (the first working day if it falls on a holiday), for a week
             due = hit & (target <= today) & (target > today - pd.Timedelta(days=7))
             rows = typed.index[due.fillna(False).to_numpy(dtype=bool)]
-            fire(rule, rows, target.dt.strftime("%Y%m%d"), rule.name,
+            fire(rule, rows, _day(target), rule.name,
                  detail=base.dt.strftime("%Y-%m-%d"))  # fmt: skip
             upcoming = target.where(target > today)
             next_due = next_due.where(~hit | (next_due <= upcoming) | upcoming.isna(), upcoming)
@@ -181,22 +190,34 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
     return notes, shown.astype(object)
 
 
+def _day(values: pd.Series) -> pd.Series:
+    """A date as its day number (days since 1970-01-01) in text, for notification keys: cheaper
+    than formatting a million dates."""
+    days = (values.dt.normalize() - pd.Timestamp(0)).dt.days
+    return days.astype("Int64").astype(str).replace("<NA>", "none")
+
+
 def _this_or_next_year(days: pd.Series, today: pd.Timestamp, offset: int) -> pd.Series:
-    """A yearly date (a birthday) moved to this year, or next year if this year's reminder passed."""
-    out = []
-    for d in days:
-        if pd.isna(d):
-            out.append(pd.NaT)
-            continue
+    """A yearly date (a birthday) moved to this year, or next year if this year's reminder passed
+    more than a week ago; computed once per distinct date."""
+
+    limit = today.date() - timedelta(days=7 + offset)
+
+    def move(d: object) -> date:
+        d = pd.Timestamp(d).date()
         for year in (today.year, today.year + 1):
             try:
-                when = pd.Timestamp(year=year, month=d.month, day=d.day)
+                when = d.replace(year=year)
             except ValueError:  # 29 February
-                when = pd.Timestamp(year=year, month=3, day=1)
-            if when + pd.Timedelta(days=offset) > today - pd.Timedelta(days=7):
-                break
-        out.append(when)
-    return pd.Series(out, index=days.index, dtype="datetime64[ns]")
+                when = date(year, 3, 1)
+            if when > limit:
+                return when
+        return when
+
+    mapping = {pd.Timestamp(d): move(d) for d in pd.unique(days.dropna())}
+    return pd.Series(pd.to_datetime(days.map(mapping), errors="coerce"), index=days.index).astype(
+        "datetime64[ns]"
+    )
 
 
 __all__ = ["due_reminders", "is_working_day", "last_working_day_of_month"]

@@ -33,6 +33,8 @@ def queue(store: Store) -> None:
         Notification("a2", "assignment", "李明", "customers", "C000002", "新分配给你：乙公司", "负责人：李明"),
         Notification("t1", "trigger", "王明", "customers", "C000003", "丙公司：客户进入商务谈判阶段",
                      "客户进入商务谈判阶段", cc=("刘洋",)),
+        Notification("r1", "escalation", "王明", "customers", "C000005", "丁公司 意向/需求确认 3 天无跟进",
+                     "仍未跟进（已抄送主管）：5 天", cc=("刘洋",)),
         Notification("c1", "customer", "buyer@example.com", "customers", "C000004", "欢迎",
                      "欢迎了解我们的产品", template="welcome"),
     ]  # fmt: skip
@@ -67,15 +69,18 @@ def test_digests_go_to_the_outbox_once(tmp_path):
     assert len(files) == 4
     by_to = {str(parse(f.read_bytes())["To"]): parse(f.read_bytes()) for f in files}
     wang = by_to["wangming@example.com"]
-    assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：2 项"
+    assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：3 项"
     text = wang.get_body(("plain",)).get_content()
+    assert text.index("已逾期（已抄送主管）（1）") < text.index(
+        "新分配给你的客户（1）"
+    )  # most urgent first
     html = wang.get_body(("html",)).get_content()
     assert "新分配给你的客户（1）" in text and "客户动态（1）" in text
     assert (
         "&lt;script&gt;alert(1)&lt;/script&gt;有限公司" in html and "<script>" not in html
     )  # escaped
     assert "<script>alert(1)</script>有限公司" in text  # plain text is plain
-    assert "抄送给你（1）" in by_to["liuyang@example.com"].get_body(("plain",)).get_content()
+    assert "抄送给你（2）" in by_to["liuyang@example.com"].get_body(("plain",)).get_content()
     welcome = by_to["buyer@example.com"]
     assert "感谢您对我们产品的关注" in welcome.get_body(("plain",)).get_content()
     assert {n["status"] for n in store.notifications()} == {"sent"}
@@ -155,7 +160,7 @@ def test_yagmail_delivers_to_a_real_smtp_server(smtp_config):
     got = {tuple(rcpts): parse(data) for rcpts, data in handler.received}
     wang = got[("wangming@example.com",)]
     assert str(wang["From"]) == "sheetcrm <crm@example.com>"
-    assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：2 项"
+    assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：3 项"
     assert "王明，你好" in wang.get_body(("plain",)).get_content()
     assert "<table" in wang.get_body(("html",)).get_content()
     assert ("liuyang@example.com",) in got and ("buyer@example.com",) in got
