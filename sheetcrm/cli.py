@@ -371,6 +371,41 @@ def _describe_event(config: Config, sheet_name: str, record_id: str, kind: str, 
 
 
 @cli.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--now", "now_text", help="The time to evaluate at, e.g. 2026-11-30T08:00 (default: now)."
+)
+@click.option("--to", "only", help="Only this person's reminders.")
+@click.pass_context
+def reminders(
+    ctx: click.Context, workbook: Path | None, now_text: str | None, only: str | None
+) -> None:
+    """List the reminders due now, for whom and why; nothing is written or sent
+
+    Example:
+
+    \b
+        sheetcrm reminders --now 2026-11-30T08:00 --to 王明
+    """
+    config = _load(ctx)
+    now = _parse_now(now_text)
+    source = ExcelSource(workbook or config.workbook_path, config)
+    try:
+        plan = _plan(config, source, _store_if_exists(config), now, "check")
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    due = [n for n in plan.notifications if n.kind in ("reminder", "escalation")
+           and (only is None or n.recipient == only)]  # fmt: skip
+    rows = [[n.recipient, n.record_id, n.subject, n.text, "、".join(n.cc)] for n in due]
+    _print_table(
+        f"reminders due {now:%Y-%m-%d %H:%M}", ["to", "record", "reminder", "why", "cc"], rows
+    )
+    click.echo(
+        f"{len(due):,} reminder(s) due; nothing was sent (sheetcrm check queues them, sheetcrm digest sends)"
+    )
+
+
+@cli.command()
 @click.option("--dry-run", is_flag=True, help="Show the digests; send nothing, mark nothing.")
 @click.option("--to", "only", help="Only this person's digest (a name from [[people]]).")
 @click.option("--now", "now_text", help="The time of the run (default: now).")

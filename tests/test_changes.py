@@ -344,3 +344,18 @@ def test_plan_command_prints_cells_and_changes_and_writes_nothing(instance):
     out = CliRunner().invoke(cli, ["--config", cfg, "plan", "--now", "2026-11-21T02:00"])
     assert "客户信息 C000002: 销售阶段 moved 线索 → 成交" in out.output
     assert "  客户信息 C000002 (row 3) 校验结果: '✓' → '✗'" in out.output
+
+
+def test_reminders_command_lists_what_is_due(instance):
+    config, root = instance
+    cfg = str(root / "config.toml")
+    # the five customers are 中意向 with stage 线索: on Monday 11-23 the weekly reminder is due
+    out = CliRunner().invoke(
+        cli, ["--config", cfg, "reminders", "--now", "2026-11-23T08:00", "--to", "王明"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "5 reminder(s) due" in out.output
+    assert "王明\tC000001\t测试公司1有限公司 中意向：每周一跟进\t本周例行跟进\t" in out.output
+    saturday = CliRunner().invoke(cli, ["--config", cfg, "reminders", "--now", "2026-11-28T08:00"])
+    assert "0 reminder(s) due" in saturday.output  # not on a weekend
+    assert not (root / "state").exists()  # nothing written
