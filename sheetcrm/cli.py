@@ -429,7 +429,9 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
     if only is not None and only not in {p.name for p in config.people}:
         raise click.ClickException(f"{only!r} is not a person in [[people]]")
     store = _store_if_exists(config)
-    mails = build_mails(store.notifications("pending"), config, now=now, only=only)
+    # a group chat gets the team's digests, never mail meant for a customer (it waits for mail)
+    mails = build_mails(store.notifications("pending"), config, now=now, only=only,
+                        customers=config.mail.transport != "webhook")  # fmt: skip
     if dry_run or not mails:
         for mail in mails:
             click.echo(f"--- to {', '.join(mail.to)}: {mail.subject}")

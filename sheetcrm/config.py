@@ -516,7 +516,7 @@ class Store(Strict):
 class Mail(Strict):
     """How mail leaves: an outbox folder of .eml files (default) or SMTP. Passwords never live here."""
 
-    transport: Literal["outbox", "smtp"] = "outbox"
+    transport: Literal["outbox", "smtp", "webhook"] = "outbox"
     sender: str = PydField(default="sheetcrm@example.com", pattern=r"^[^@\s]+@[^@\s]+$")
     outbox_dir: str = "outbox"
     host: str | None = None
@@ -525,6 +525,8 @@ class Mail(Strict):
     user: str | None = None
     password_env: str = "SHEETCRM_SMTP_PASSWORD"
     brochure_url: str = ""  # linked from the welcome mail to customers
+    webhook_url: str | None = None  # a group robot: digests are posted there as markdown
+    webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"
 
     @model_validator(mode="before")
     @classmethod
@@ -540,6 +542,8 @@ class Mail(Strict):
     def _smtp_needs_host(self) -> Mail:
         if self.transport == "smtp" and not self.host:
             raise ValueError("transport 'smtp' needs 'host'")
+        if self.transport == "webhook" and not self.webhook_url:
+            raise ValueError("transport 'webhook' needs 'webhook_url'")
         return self
 
 

@@ -15,9 +15,11 @@ HTML, and on a dropped connection sleeps, retries and returns False instead of r
 from __future__ import annotations
 
 import email.policy
+import json
 import os
 import smtplib
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -114,9 +116,55 @@ class SmtpMailer:
         return None  # a server does not say what it accepted earlier
 
 
-def mailer_for(config: Config) -> OutboxMailer | SmtpMailer:
+class WebhookRefused(OSError):
+    """The robot answered with an error (bad key, rate limit): the batch stops, nothing is lost."""
+
+
+class WebhookMailer:
+    """Posts each digest as markdown to a group robot (企业微信, 钉钉 or 飞书 JSON formats)."""
+
+    def __init__(self, url: str, fmt: str, *, timeout: float = 15) -> None:
+        self.url, self.format, self.timeout = url, fmt, timeout
+
+    def __enter__(self) -> WebhookMailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def payload(self, message: EmailMessage, recipients: list[str]) -> dict[str, object]:
+        body = message.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        title = str(message["Subject"])
+        markdown = f"### {title}\n" + "\n".join(
+            f"**{line.strip('= ')}**" if line.startswith("==") else line for line in text.splitlines()[1:])  # fmt: skip
+        if self.format == "dingtalk":
+            return {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
+        if self.format == "feishu":
+            return {"msg_type": "text", "content": {"text": f"{title}\n{text}"}}
+        return {"msgtype": "markdown", "markdown": {"content": markdown}}
+
+    def send(self, message: EmailMessage, recipients: list[str]) -> None:
+        data = json.dumps(self.payload(message, recipients), ensure_ascii=False).encode()
+        request = urllib.request.Request(
+            self.url, data=data, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
+            answer = json.loads(response.read() or b"{}")
+        code = answer.get("errcode", answer.get("code", 0))
+        if code not in (0, None):
+            raise WebhookRefused(f"the robot refused the message: {answer}")
+
+    def delivered(self, message_id: str) -> bool | None:
+        return None
+
+
+def mailer_for(config: Config) -> OutboxMailer | SmtpMailer | WebhookMailer:
     if config.mail.transport == "smtp":
         return SmtpMailer(config)
+    if config.mail.transport == "webhook":
+        assert config.mail.webhook_url is not None
+        return WebhookMailer(config.mail.webhook_url, config.mail.webhook_format)
     return OutboxMailer(config.path(config.mail.outbox_dir))
 
 
@@ -128,7 +176,7 @@ class DeliveryReport:
     stopped: str | None = None  # why the batch stopped early (server gone)
 
 
-def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer, config: Config,
+def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer | WebhookMailer, config: Config,
             *, now: datetime) -> DeliveryReport:  # fmt: skip
     """Send the mails over one connection, recording each in the store around the send."""
     report = DeliveryReport()
@@ -163,7 +211,9 @@ def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer, 
     return report
 
 
-def _reconcile(store: Store, mailer: OutboxMailer | SmtpMailer, report: DeliveryReport) -> None:
+def _reconcile(
+    store: Store, mailer: OutboxMailer | SmtpMailer | WebhookMailer, report: DeliveryReport
+) -> None:
     """Mails a crashed run left `sending`: sent if the outbox has them, else pending; over SMTP
     unknown (reported, not resent)."""
     for row in store.notifications("sending"):

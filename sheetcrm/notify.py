@@ -74,7 +74,7 @@ def template_env(config: Config) -> Environment:
 
 
 def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
-                only: str | None = None) -> list[Mail]:  # fmt: skip
+                only: str | None = None, customers: bool = True) -> list[Mail]:  # fmt: skip
     """One digest per person (their notifications, and those they are copied on), one mail per
     customer notification. `only` limits the digests to one person's name."""
     env = template_env(config)
@@ -85,7 +85,7 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
     for n in pending:
         payload = json.loads(n.get("payload") or "{}")
         if n["kind"] == "customer":
-            if only is None:
+            if only is None and customers:
                 mails.append(_customer_mail(env, n, payload, config))
             continue
         row = [str(n["record_id"] or ""), str(n["subject"] or ""), str(payload.get("text", ""))]

@@ -217,3 +217,73 @@ def test_cli_digest_dry_run_and_send(tmp_path):
     assert "0 mail(s); nothing to send" in again.output
     bad = CliRunner().invoke(cli, ["--config", cfg, "digest", "--to", "马云"])
     assert bad.exit_code == 1 and "not a person" in bad.output
+
+
+class Robot:
+    """A group-robot webhook on loopback: keeps what is posted, answers like 企业微信."""
+
+    def __init__(self, answer: dict) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.posts: list[dict] = []
+        self.answer = answer
+        robot = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                robot.posts.append(json.loads(body))
+                data = json.dumps(robot.answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/webhook/send?key=test"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_digests_posted_to_a_group_robot(tmp_path):
+    robot = Robot({"errcode": 0, "errmsg": "ok"})
+    try:
+        config = with_mail(tmp_path, f'[mail]\ntransport = "webhook"\nsender = "crm@example.com"\n'
+                                     f'webhook_url = "{robot.url}"\nwebhook_format = "wecom"\n')  # fmt: skip
+        store = Store(config.store_url)
+        queue(store)
+        out = CliRunner().invoke(
+            cli, ["--config", str(tmp_path / "config.toml"), "digest", "--now", "2026-11-23T08:00"]
+        )
+        assert out.exit_code == 0, out.output
+        assert (
+            "sent 3 mail(s) via webhook" in out.output
+        )  # 王明, 李明, 刘洋; not the customer's mail
+        first = next(p for p in robot.posts if "王明，你好" in p["markdown"]["content"])
+        assert first["msgtype"] == "markdown"
+        assert first["markdown"]["content"].startswith("### sheetcrm 每日摘要 2026-11-23")
+        assert "**已逾期（已抄送主管）（1）**" in first["markdown"]["content"]
+        status = {n["key"]: n["status"] for n in store.notifications()}
+        assert status["c1"] == "pending"  # a customer's mail never goes to the team's chat
+        # the robot refuses (e.g. a wrong key): the run says so, nothing is marked sent
+        robot.answer = {"errcode": 93000, "errmsg": "invalid webhook url"}
+        queue_more = Notification(
+            "a9", "assignment", "王明", "customers", "C000009", "新分配给你：戊公司", ""
+        )
+        run = store.start_run("check", now=NOW)
+        store.commit_run(run, now=NOW, notes=[queue_more])
+        out = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "digest"])
+        assert out.exit_code == 1 and "93000" in out.output
+        assert {n["key"]: n["status"] for n in store.notifications()}["a9"] == "pending"
+    finally:
+        robot.close()
