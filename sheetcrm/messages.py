@@ -11,6 +11,37 @@ from typing import Any, Literal
 Locale = Literal["zh_CN", "en"]
 
 CATALOGUE: dict[str, dict[str, str]] = {
+    # digests
+    "digest.subject": {
+        "zh_CN": "sheetcrm 每日摘要 {day}：{count} 项",
+        "en": "sheetcrm daily digest {day}: {count} items",
+    },
+    "digest.greeting": {
+        "zh_CN": "{name}，你好！以下是需要你处理或知晓的事项：",
+        "en": "Hello {name}, here is what needs you or concerns you:",
+    },
+    "digest.footer": {
+        "zh_CN": "本邮件由 sheetcrm 根据团队的客户表自动生成，请在表格中处理。",
+        "en": "sheetcrm wrote this from the team's workbook; please act in the workbook.",
+    },
+    "digest.more": {"zh_CN": "另有 {count} 项", "en": "{count} more"},
+    "digest.more_hint": {
+        "zh_CN": "请在表格中按「下次提醒」筛选查看",
+        "en": "filter the workbook by its next-reminder column",
+    },
+    "digest.headers": {"zh_CN": "编号|事项|说明", "en": "ID|What|Details"},
+    "section.escalation": {
+        "zh_CN": "已逾期（已抄送主管）",
+        "en": "Overdue (your manager is copied)",
+    },
+    "section.reminder": {"zh_CN": "今天要跟进", "en": "Follow up today"},
+    "section.approval": {"zh_CN": "待你审批", "en": "Waiting for your approval"},
+    "section.assignment": {"zh_CN": "新分配给你的客户", "en": "Newly assigned to you"},
+    "section.trigger": {"zh_CN": "客户动态", "en": "Customer updates"},
+    "section.permission": {"zh_CN": "越权修改提醒", "en": "Edits outside a role's rights"},
+    "section.duplicate": {"zh_CN": "疑似重复客户", "en": "Possible duplicates"},
+    "section.derive": {"zh_CN": "系统自动更新", "en": "Updated by rules"},
+    "section.cc": {"zh_CN": "抄送给你", "en": "Copied to you"},
     # field types, as shown in the instructions sheet and header comments
     "type.text": {"zh_CN": "文本", "en": "text"},
     "type.long_text": {"zh_CN": "长文本", "en": "long text"},

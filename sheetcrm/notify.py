@@ -20,19 +20,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from .config import Config
 from .instance import instance_files
+from .messages import text
 
-SECTIONS = {  # kind → section title, in the order sections appear
-    "escalation": "已逾期（已抄送主管）",
-    "reminder": "今天要跟进",
-    "approval": "待你审批",
-    "assignment": "新分配给你的客户",
-    "trigger": "客户动态",
-    "permission": "越权修改提醒",
-    "duplicate": "疑似重复客户",
-    "derive": "系统自动更新",
-    "cc": "抄送给你",
-}
-HEADERS = ["编号", "事项", "说明"]
+# kinds of notification, in the order their sections appear (titles in messages.py: section.<kind>)
+SECTIONS = (
+    "escalation",
+    "reminder",
+    "approval",
+    "assignment",
+    "trigger",
+    "permission",
+    "duplicate",
+    "derive",
+    "cc",
+)
 MAX_ROWS = 100  # per section: a digest is read, not searched; the sheet has the rest
 
 
@@ -98,25 +99,26 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
             continue
         kinds = per_person[name]
         count = sum(len(v) for v in kinds.values())
-        sections = [{"title": title, "headers": HEADERS, "count": len(kinds[kind]), "rows": _cap(kinds[kind])}
-                    for kind, title in SECTIONS.items() if kind in kinds]  # fmt: skip
+        loc = config.locale
+        headers = text(loc, "digest.headers").split("|")
+        sections = [{"title": text(loc, f"section.{kind}"), "headers": headers, "count": len(kinds[kind]),
+                     "rows": _cap(kinds[kind], loc)} for kind in SECTIONS if kind in kinds]  # fmt: skip
         context = {
-            "subject": f"sheetcrm 每日摘要 {now:%Y-%m-%d}：{count} 项",
-            "greeting": f"{name}，你好！以下是需要你处理或知晓的事项：",
+            "subject": text(loc, "digest.subject", day=f"{now:%Y-%m-%d}", count=count),
+            "greeting": text(loc, "digest.greeting", name=name),
             "sections": sections,
-            "footer": "本邮件由 sheetcrm 根据团队的客户表自动生成，请在表格中处理。",
+            "footer": text(loc, "digest.footer"),
         }
         mails.append(Mail([people[name].email], context["subject"], env.get_template("digest.txt").render(context),
                           env.get_template("digest.html").render(context), keys.get(name, []), name))  # fmt: skip
     return mails
 
 
-def _cap(rows: list[list[str]]) -> list[list[str]]:
+def _cap(rows: list[list[str]], locale: Any) -> list[list[str]]:
     if len(rows) <= MAX_ROWS:
         return rows
-    return rows[:MAX_ROWS] + [
-        ["…", f"另有 {len(rows) - MAX_ROWS} 项", "请在表格中按「下次提醒」筛选查看"]
-    ]
+    more = text(locale, "digest.more", count=len(rows) - MAX_ROWS)
+    return rows[:MAX_ROWS] + [["…", more, text(locale, "digest.more_hint")]]
 
 
 def _customer_mail(

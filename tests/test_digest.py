@@ -287,3 +287,46 @@ def test_digests_posted_to_a_group_robot(tmp_path):
         assert {n["key"]: n["status"] for n in store.notifications()}["a9"] == "pending"
     finally:
         robot.close()
+
+
+def test_english_digest_and_long_sections_are_capped(tmp_path):
+    config = with_mail(
+        tmp_path,
+        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
+    )
+    raw = (
+        (tmp_path / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace('locale = "zh_CN"', 'locale = "en"', 1)
+    )
+    (tmp_path / "config.toml").write_text(raw, encoding="utf-8")
+    config = load_config(tmp_path / "config.toml")
+    pending = [{"key": f"k{i}", "kind": "reminder", "recipient": "王明", "record_id": f"C{i:06d}",
+                "subject": f"客户{i} 高意向：每 2 天跟进", "payload": "{}"} for i in range(150)]  # fmt: skip
+    (mail,) = build_mails(pending, config, now=NOW)
+    assert mail.subject == "sheetcrm daily digest 2026-11-23: 150 items"
+    assert "Hello 王明, here is what needs you" in mail.text
+    assert "== Follow up today（150） ==" in mail.text
+    assert (
+        mail.text.count("\n- ") == 101 and "50 more" in mail.text
+    )  # 100 rows and a pointer to the rest
+    assert len(mail.keys) == 150  # every reminder counts as delivered with the digest
+
+
+def test_smtp_sends_are_paced(smtp_config):
+    import time
+
+    config, port = smtp_config
+    store = Store(config.store_url)
+    queue(store)
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        started = time.monotonic()
+        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                         SmtpMailer(config, per_minute=600), config, now=NOW)  # fmt: skip
+        elapsed = time.monotonic() - started
+    finally:
+        controller.stop()
+    assert len(report.sent) == 4 and elapsed >= 0.3  # 4 mails at 600 a minute: 3 gaps of 0.1 s
