@@ -73,15 +73,34 @@ class OutboxMailer:
         return self._path(message_id).exists()
 
 
+KEYRING_SERVICE = "sheetcrm"
+
+
+def smtp_password(config: Config) -> str:
+    """The SMTP password: the environment variable named by mail.password_env, else the system
+    keyring (service "sheetcrm", the SMTP user), e.g. `keyring set sheetcrm crm@example.com`."""
+    mail = config.mail
+    password = os.environ.get(mail.password_env)
+    if not password:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            password = keyring.get_password(KEYRING_SERVICE, mail.user or "")
+        except KeyringError:
+            password = None
+    if not password:
+        raise DeliveryError(f"no SMTP password for {mail.user}: set the environment variable {mail.password_env} "
+                            f"or store it with `keyring set {KEYRING_SERVICE} {mail.user}`")  # fmt: skip
+    return password
+
+
 class SmtpMailer:
     """One connection for the whole batch, at most `per_minute` mails a minute."""
 
     def __init__(self, config: Config, *, per_minute: int = 60) -> None:
         mail = config.mail
-        password = os.environ.get(mail.password_env) if mail.user else None
-        if mail.user and not password:
-            raise DeliveryError(f"mail.user is set but the environment variable {mail.password_env} "
-                                "holding the SMTP password is empty")  # fmt: skip
+        password = smtp_password(config) if mail.user else None
         self.sender = mail.sender
         self.interval = 60.0 / per_minute if per_minute else 0.0
         self._last = 0.0

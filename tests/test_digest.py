@@ -330,3 +330,38 @@ def test_smtp_sends_are_paced(smtp_config):
     finally:
         controller.stop()
     assert len(report.sent) == 4 and elapsed >= 0.3  # 4 mails at 600 a minute: 3 gaps of 0.1 s
+
+
+def test_the_smtp_password_comes_from_the_environment_or_the_keyring(tmp_path, monkeypatch):
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    from sheetcrm.mailer import DeliveryError, smtp_password
+
+    class Memory(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+        store: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    config = with_mail(tmp_path, '[mail]\ntransport = "smtp"\nsender = "crm@example.com"\nhost = "127.0.0.1"\n'
+                                 'user = "crm@example.com"\n')  # fmt: skip
+    before = keyring.get_keyring()
+    keyring.set_keyring(Memory())
+    try:
+        monkeypatch.delenv("SHEETCRM_SMTP_PASSWORD", raising=False)
+        with pytest.raises(DeliveryError, match="keyring set sheetcrm crm@example.com"):
+            smtp_password(config)
+        keyring.set_password("sheetcrm", "crm@example.com", "from-keyring")
+        assert smtp_password(config) == "from-keyring"
+        monkeypatch.setenv("SHEETCRM_SMTP_PASSWORD", "from-env")
+        assert smtp_password(config) == "from-env"  # the environment wins
+    finally:
+        keyring.set_keyring(before)
