@@ -365,3 +365,36 @@ def test_the_smtp_password_comes_from_the_environment_or_the_keyring(tmp_path, m
         assert smtp_password(config) == "from-env"  # the environment wins
     finally:
         keyring.set_keyring(before)
+
+
+def test_a_server_that_gives_up_mid_batch_loses_nothing(smtp_config):
+    config, port = smtp_config
+    store = Store(config.store_url)
+    queue(store)
+
+    class GivesUp(Recorder):
+        gave_up = False
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+            if len(self.received) == 1 and not self.gave_up:  # the second message: shutting down
+                self.gave_up = True
+                return "421 4.3.0 Service shutting down, closing transmission channel"
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = GivesUp()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        first = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                        SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        assert len(first.failed) >= 1 and len(first.sent) + len(first.failed) <= 4
+        pending = {n["recipient"] for n in store.notifications("pending")}
+        assert pending  # what was not accepted waits
+        second = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
+                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+    finally:
+        controller.stop()
+    delivered = [tuple(r) for r, _ in handler.received if r]
+    assert len(delivered) == 4 and len(set(delivered)) == 4  # everyone once, nobody twice
+    assert sorted(first.sent + second.sent) == ["buyer@example.com", "刘洋", "李明", "王明"]
+    assert {n["status"] for n in store.notifications()} == {"sent"}
