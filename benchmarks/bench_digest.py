@@ -40,9 +40,10 @@ def main(rows: int, n_people: int) -> None:
     reps = [{"name": f"销售{i:03d}", "email": f"s{i}@example.com", "role": "sales", "team": f"团队{i % 10}",
              "manager": f"经理{i % 10:02d}"} for i in range(n_people - 10)]  # fmt: skip
     raw["people"] = managers + reps
-    for sheet in raw["sheets"]:
+    for sheet in raw["sheets"]:  # member defaults name people who are no longer there
         for f in sheet["fields"]:
-            f.pop("default", None) if f.get("type") == "member" else None
+            if f.get("type") == "member":
+                f.pop("default", None)
     raw["rules"] = {}
     config = parse_config(raw, base_dir=ROOT)
     typed, ids = typed_frame(rows)

@@ -9,6 +9,7 @@ every kind (and a customer name with markup in it, which must show as text).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,7 @@ SAMPLE = [
 def main(out: Path) -> None:
     config = load_config(ROOT / "config.toml")
     pending = [{"key": f"k{i}", "kind": kind, "recipient": "王明", "record_id": rid, "subject": subject,
-                "payload": __import__("json").dumps({"text": text, "cc": cc}, ensure_ascii=False)}
+                "payload": json.dumps({"text": text, "cc": cc}, ensure_ascii=False)}
                for i, (kind, rid, subject, text, cc) in enumerate(SAMPLE)]  # fmt: skip
     mail = next(m for m in build_mails(pending, config, now=NOW) if m.recipient == "王明")
     browser = (

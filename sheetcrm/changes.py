@@ -11,46 +11,18 @@ loaded from the store and compared field by field (few rows, after the first nig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .text import display
+from .text import canonical_column
 
 SEP = "\x1f"  # joins a row's values in the stored snapshot (text.clean removes it from typed text)
 
 CREATED, CHANGED, STAGE, MISSING, RETURNED = "created", "changed", "stage", "missing", "returned"
-
-
-def canonical_value(value: Any) -> str:
-    """One value as snapshots keep it: what a person reads, '' for nothing."""
-    if isinstance(value, pd.Timestamp | datetime):
-        if pd.isna(value):
-            return ""
-        value = value.date() if value.time() == datetime.min.time() else value
-    if isinstance(value, date):
-        return value.isoformat()
-    return display(value).replace(SEP, " ")
-
-
-def canonical_column(values: pd.Series) -> pd.Series:
-    """A typed column as canonical text: strings stay as they are, the rest is shown once per
-    distinct value (dates, numbers), so a million rows cost a few vectorised passes."""
-    if values.dtype == object:
-        kind = pd.api.types.infer_dtype(values, skipna=True)
-        if kind in ("string", "empty"):
-            # typed text went through text.clean, which removes control characters such as SEP
-            return values.where(values.notna(), "").astype(object)
-    mapping = {u: canonical_value(u) for u in pd.unique(values) if not _missing(u)}
-    return values.map(mapping).where(values.notna(), "").astype(object)
-
-
-def _missing(u: Any) -> bool:
-    return u is None or (isinstance(u, float) and u != u) or u is pd.NaT
 
 
 def canonical_frame(typed: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
@@ -71,10 +43,6 @@ def row_hashes(canon: pd.DataFrame) -> np.ndarray:
     if canon.empty:
         return np.zeros(len(canon), dtype=np.int64)
     return pd.util.hash_pandas_object(canon, index=False).to_numpy().view(np.int64)
-
-
-def join_row(values: Iterable[str]) -> str:
-    return SEP.join(values)
 
 
 def split_row(data: str, fields: list[str], stored_fields: list[str]) -> dict[str, str]:

@@ -304,6 +304,15 @@ def _plan(
         return build_plan(tables, config, now=now, store=store, job=job)
 
 
+def _preview(config: Config, workbook: Path | None, now: datetime) -> Plan:
+    """The plan of a run now, from the workbook and the store as they are; nothing is written."""
+    source = ExcelSource(workbook or config.workbook_path, config)
+    try:
+        return _plan(config, source, _store_if_exists(config), now, "check")
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+
+
 @cli.command("plan")
 @click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -327,11 +336,7 @@ def plan_command(
     """
     config = _load(ctx)
     now = _parse_now(now_text)
-    source = ExcelSource(workbook or config.workbook_path, config)
-    try:
-        plan = _plan(config, source, _store_if_exists(config), now, "check")
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
+    plan = _preview(config, workbook, now)
     cells = plan.cell_changes(config)
     shown = cells if not limit else cells[:limit]
     click.echo(f"cells to write: {len(cells):,}")
@@ -389,11 +394,7 @@ def reminders(
     """
     config = _load(ctx)
     now = _parse_now(now_text)
-    source = ExcelSource(workbook or config.workbook_path, config)
-    try:
-        plan = _plan(config, source, _store_if_exists(config), now, "check")
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
+    plan = _preview(config, workbook, now)
     due = [n for n in plan.notifications if n.kind in ("reminder", "escalation")
            and (only is None or n.recipient == only)]  # fmt: skip
     rows = [[n.recipient, n.record_id, n.subject, n.text, "、".join(n.cc)] for n in due]

@@ -627,6 +627,34 @@ class Config(Strict):
                 return p
         raise KeyError(name)
 
+    def owner_field(self, sheet_key: str) -> str | None:
+        """The member field that says whose a record is: the one assignment fills, else the sheet's
+        first member field (负责人, 处理人)."""
+        for rule in self.rules.assign:
+            if rule.sheet == sheet_key:
+                return rule.field
+        return next(
+            (f.key for f in self.sheet(sheet_key).fields if f.type is FieldType.member), None
+        )
+
+    def staff_for(self, words: list[str], owner: Any) -> list[str]:
+        """The people meant by recipient words for a record owned by `owner`: owner, manager (the
+        owner's), service (every active service rep), or a person's name. "customer" is not staff."""
+        people = {p.name: p for p in self.people}
+        out: list[str] = []
+        for word in words:
+            if word == "owner" and owner:
+                out.append(str(owner))
+            elif (
+                word == "manager" and owner and str(owner) in people and people[str(owner)].manager
+            ):
+                out.append(str(people[str(owner)].manager))
+            elif word == "service":
+                out += [p.name for p in self.people if p.role is Role.service and p.active]
+            elif word in people:
+                out.append(word)
+        return list(dict.fromkeys(out))
+
     def path(self, value: str | Path) -> Path:
         """Return `value` as a path, relative ones taken from the config file's folder."""
         p = Path(value).expanduser()

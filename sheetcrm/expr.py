@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .text import canonical, canonical_column
+
 # the kinds a value can have; "any" is a literal None
 TEXT, NUMBER, DATE, DURATION, BOOL, LIST, NONE = (
     "text", "number", "date", "duration", "bool", "list", "none",
@@ -79,7 +81,7 @@ def _width(s: str) -> int:
 class Env:
     """What a condition is evaluated against: the typed frame, the time, the previous run's values.
 
-    `previous` holds the last run's values as canonical text (see changes.canonical) on the same
+    `previous` holds the last run's values as canonical text (see text.canonical) on the same
     index, for the rows that existed then (`existed`). Column conversions are cached per Env, so
     ten conditions over the same frame convert each column once."""
 
@@ -110,7 +112,7 @@ class Env:
         if kind == NUMBER:
             out = pd.to_numeric(values, errors="coerce").astype("float64")
         elif kind == DATE:
-            out = _to_datetime(values)
+            out = to_datetime64(values)
         else:
             # typed text is already str or None ("" only in hand-made frames; _empty treats both)
             out = values if values.dtype == object else values.astype(object)
@@ -119,8 +121,6 @@ class Env:
 
     def canonical(self, key: str) -> pd.Series:
         """The column as canonical text, the form snapshots keep (for changed())."""
-        from .changes import canonical_column  # floor 2 helper; imported late, no cycle at load
-
         ck = "\x00canon:" + key
         if ck not in self._cache:
             values = self.frame[key] if key in self.frame else pd.Series(None, index=self.index)
@@ -128,18 +128,20 @@ class Env:
         return self._cache[ck]
 
 
-def _to_datetime(values: pd.Series) -> pd.Series:
+def to_datetime64(values: pd.Series) -> pd.Series:
     """Typed dates (datetime.date objects, None) → datetime64, converting each distinct date once."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
-    uniques = pd.unique(values)
     mapping = {}
-    for u in uniques:
+    for u in pd.unique(values.dropna()):
         if isinstance(u, datetime | date):
             mapping[u] = pd.Timestamp(u)
         elif isinstance(u, str) and u:
             mapping[u] = pd.to_datetime(u, errors="coerce")
-    return pd.Series(values.map(mapping), index=values.index).astype("datetime64[ns]")
+    mapped = values.map(mapping) if mapping else pd.Series(pd.NaT, index=values.index)
+    return pd.Series(pd.to_datetime(mapped, errors="coerce"), index=values.index).astype(
+        "datetime64[ns]"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,14 +175,7 @@ class Condition:
         return self.compiled.uses_history
 
     def __call__(self, env: Env) -> pd.Series:
-        value = self.compiled.fn(env)
-        if isinstance(value, pd.Series):
-            return value.fillna(False).astype(bool) if value.dtype == object else value.astype(bool)
-        return pd.Series(bool(value), index=env.index)
-
-    def evaluate(self, frame: pd.DataFrame, kinds: Mapping[str, str], now: datetime) -> pd.Series:
-        """Shortcut for a condition without history."""
-        return self(Env(frame, kinds, now))
+        return _bools(self.compiled.fn(env), env).astype(bool)
 
 
 def compile_condition(text: str, names: Mapping[str, str], kinds: Mapping[str, str]) -> Condition:
@@ -527,9 +522,7 @@ class _Compiler:
         if value.kind not in (kind, NONE) or value.fields:
             raise self.fail(args[1], f"{name}() compares with a fixed {kind} value, "
                                      f'e.g. {name}({ast.unparse(args[0])}, "商务谈判")')  # fmt: skip
-        from .changes import canonical_value
-
-        wanted = canonical_value(value.fn(None))  # type: ignore[arg-type]
+        wanted = canonical(value.fn(None))  # type: ignore[arg-type]  (a literal: needs no Env)
 
         def run(env: Env) -> pd.Series:
             moved = _changed(env, key)

@@ -34,12 +34,18 @@ from .errors import SheetCRMError
 from .notify import Mail
 from .store import Store
 
+# the server refused this one mail (a mailbox, its content, the sender): the others may go on
+REFUSED_ONE = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused)
+
 
 class DeliveryError(SheetCRMError):
     """The mail server cannot be reached or refuses everything: the rest waits for the next run."""
 
 
 class Mailer(Protocol):
+    """A transport: `send` raises OSError or smtplib.SMTPException when a mail is not accepted;
+    `delivered` says whether a message ID went out (None: cannot know)."""
+
     def send(self, message: EmailMessage, recipients: list[str]) -> None: ...
     def delivered(self, message_id: str) -> bool | None: ...
     def __enter__(self) -> Mailer: ...
@@ -178,7 +184,7 @@ class WebhookMailer:
         return None
 
 
-def mailer_for(config: Config) -> OutboxMailer | SmtpMailer | WebhookMailer:
+def mailer_for(config: Config) -> Mailer:
     if config.mail.transport == "smtp":
         return SmtpMailer(config)
     if config.mail.transport == "webhook":
@@ -195,7 +201,7 @@ class DeliveryReport:
     stopped: str | None = None  # why the batch stopped early (server gone)
 
 
-def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer | WebhookMailer, config: Config,
+def deliver(mails: list[Mail], store: Store, mailer: Mailer, config: Config,
             *, now: datetime) -> DeliveryReport:  # fmt: skip
     """Send the mails over one connection, recording each in the store around the send."""
     report = DeliveryReport()
@@ -207,20 +213,12 @@ def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer |
                 message_id = make_msgid(domain=domain)
                 store.mark_notifications(mail.keys, "sending", message_id=message_id)
                 try:
-                    mailer.send(
-                        mail.message(config.mail.sender, message_id, now), mail.to + mail.cc
-                    )
-                except (
-                    smtplib.SMTPRecipientsRefused,
-                    smtplib.SMTPDataError,
-                    smtplib.SMTPSenderRefused,
-                ) as e:
-                    store.mark_notifications(mail.keys, "pending")
-                    report.failed.append((mail.recipient, str(e)))
-                    continue
+                    mailer.send(mail.message(config.mail.sender, message_id, now), mail.to)
                 except (OSError, smtplib.SMTPException) as e:
-                    store.mark_notifications(mail.keys, "pending")
+                    store.mark_notifications(mail.keys, "pending")  # tried again next run
                     report.failed.append((mail.recipient, str(e)))
+                    if isinstance(e, REFUSED_ONE):
+                        continue  # this mail was refused; the connection still serves the others
                     report.stopped = f"the mail server went away: {e}"
                     break
                 store.mark_notifications(mail.keys, "sent", message_id=message_id, sent_at=now)
@@ -230,9 +228,7 @@ def deliver(mails: list[Mail], store: Store, mailer: OutboxMailer | SmtpMailer |
     return report
 
 
-def _reconcile(
-    store: Store, mailer: OutboxMailer | SmtpMailer | WebhookMailer, report: DeliveryReport
-) -> None:
+def _reconcile(store: Store, mailer: Mailer, report: DeliveryReport) -> None:
     """Mails a crashed run left `sending`: sent if the outbox has them, else pending; over SMTP
     unknown (reported, not resent)."""
     for row in store.notifications("sending"):

@@ -9,7 +9,7 @@ autoescaped: cell values are text, never markup) and plain text.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -46,15 +46,12 @@ class Mail:
     text: str
     html: str
     keys: list[str]
-    recipient: str  # a person's name, or the customer's address
-    cc: list[str] = field(default_factory=list)
+    recipient: str  # a person's name, or the customer's address (copies go in the copied person's own digest)
 
     def message(self, sender: str, message_id: str, now: datetime) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = formataddr(("sheetcrm", sender))
         msg["To"] = ", ".join(self.to)
-        if self.cc:
-            msg["Cc"] = ", ".join(self.cc)
         msg["Subject"] = self.subject
         msg["Date"] = format_datetime(now.astimezone())
         msg["Message-ID"] = message_id

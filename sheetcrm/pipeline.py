@@ -64,17 +64,16 @@ class Plan:
 
     @property
     def key(self) -> str:
-        """A fingerprint of everything the plan does: the same plan is applied once."""
-        h = hashlib.sha256(f"{self.job}|{self.now.isoformat()}".encode())
-        for key in sorted(self.patches):
-            p = self.patches[key]
-            h.update(json.dumps([key, p.values, sorted(p.new_ids.items()), p.cells], sort_keys=True,
-                                ensure_ascii=False, default=str).encode())  # fmt: skip
-        for key in sorted(self.changes):
-            c = self.changes[key]
-            h.update(repr((key, c.events, sorted(c.upserts.items()), c.missing)).encode())
-        h.update(repr(self.decisions).encode())
-        h.update(repr(self.notifications).encode())
+        """What the plan was computed from: the job, its time and the exact workbook content read
+        (every table's fingerprint). The same inputs give the same plan, so it is applied once.
+        A source without fingerprints falls back to hashing the cells the plan writes."""
+        prints = sorted((key, t.fingerprint) for key, t in self.tables.items())
+        h = hashlib.sha256(json.dumps([self.job, self.now.isoformat(), prints]).encode())
+        if not all(fp for _, fp in prints):
+            for key in sorted(self.patches):
+                p = self.patches[key]
+                h.update(json.dumps([key, p.values, sorted(p.new_ids.items()), p.cells], sort_keys=True,
+                                    ensure_ascii=False, default=str).encode())  # fmt: skip
         return h.hexdigest()
 
     def cell_changes(self, config: Config) -> list[CellChange]:
@@ -84,12 +83,13 @@ class Plan:
             table, sheet = self.tables[key], config.sheet(key)
             labels = {c.key.value: c.label for c in sheet.status}
             row_of = {rid: row for row, rid in table.ids.items() if rid}
+            row_of.update({rid: row for row, rid in patch.new_ids.items()})
             id_label = sheet.field(sheet.id_field).label
             for row, rid in sorted(patch.new_ids.items()):
                 out.append(CellChange(sheet.name, rid, id_label, "", rid, row))
             labels.update({f.key: f.label for f in sheet.fields})
             for rid, cells in patch.cells.items():
-                row = row_of.get(rid) or next((r for r, i in patch.new_ids.items() if i == rid), 0)
+                row = row_of.get(rid, 0)
                 for col, new in cells.items():
                     old = (
                         display(table.frame.at[row, col])
@@ -100,7 +100,7 @@ class Plan:
                         CellChange(sheet.name, rid, labels.get(col, col), old, display(new), row)
                     )
             for rid, values in patch.values.items():
-                row = row_of.get(rid) or next((r for r, i in patch.new_ids.items() if i == rid), 0)
+                row = row_of.get(rid, 0)
                 for col, new in values.items():
                     old = ""
                     if col in table.status and row in table.status.index:
@@ -217,8 +217,8 @@ def _add_reminders(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series],
         )
         if store is not None:  # a record the store has not seen yet arrives now
             stage_since = stage_since.fillna(pd.Timestamp(now))
-        owner = next((r.field for r in config.rules.assign if r.sheet == key), "owner")
-        owners = typed[owner] if owner in typed else pd.Series(None, index=typed.index)
+        owner = config.owner_field(key)
+        owners = typed[owner] if owner and owner in typed else pd.Series(None, index=typed.index)
         notes, next_due = due_reminders(typed, ids[key], config, now=now, sheet_key=key, last_contact=last,
                                         stage_since=stage_since, owners=owners)  # fmt: skip
         outcome.notifications += notes

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from .config import WEEKDAYS, Config, Reminder
-from .expr import Env
+from .expr import Env, to_datetime64
 from .table import Notification
 
 
@@ -31,15 +31,6 @@ def last_working_day_of_month(day: date, config: Config) -> date:
     return last
 
 
-def _dates(values: pd.Series) -> pd.Series:
-    """Typed dates (date objects / None) → datetime64, one conversion per distinct value."""
-    mapping = {u: pd.Timestamp(u) for u in pd.unique(values) if isinstance(u, date)}
-    mapped = values.map(mapping) if mapping else pd.Series(pd.NaT, index=values.index)
-    return pd.Series(pd.to_datetime(mapped, errors="coerce"), index=values.index).astype(
-        "datetime64[ns]"
-    )
-
-
 def last_contacts(
     followups: pd.DataFrame | None, key: str, date_field: str, ids: pd.Series
 ) -> pd.Series:
@@ -48,7 +39,7 @@ def last_contacts(
     if followups is None or key not in followups or date_field not in followups:
         return none
     dates = pd.Series(
-        _dates(followups[date_field]).to_numpy(), index=followups[key].astype(str).to_numpy()
+        to_datetime64(followups[date_field]).to_numpy(), index=followups[key].astype(str).to_numpy()
     )
     dates = dates.dropna()
     if dates.empty:
@@ -68,30 +59,18 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
     sheet = config.sheet(sheet_key)
     today = pd.Timestamp(now.date())
     working = is_working_day(now.date(), config)
-    people = {p.name: p for p in config.people}
     names = typed["name"] if "name" in typed else pd.Series("", index=typed.index)
     active = ids != ""
     snooze = config.calendar.snooze_field
     if snooze and snooze in typed:
-        until = _dates(typed[snooze])
+        until = to_datetime64(typed[snooze])
         active &= ~(until > today).fillna(False).astype(bool)
     contact = last_contact
     if config.calendar.contact_field in typed:
-        contact = contact.fillna(_dates(typed[config.calendar.contact_field]))
+        contact = contact.fillna(to_datetime64(typed[config.calendar.contact_field]))
     env = Env(typed, sheet.kinds(), now)
     notes: list[Notification] = []
     next_due = pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")
-
-    def who(words: list[str], owner: object) -> list[str]:
-        out = []
-        for w in words:
-            if w == "owner" and owner:
-                out.append(str(owner))
-            elif w == "manager" and owner and str(owner) in people and people[str(owner)].manager:
-                out.append(str(people[str(owner)].manager))
-            elif w in people:
-                out.append(w)
-        return list(dict.fromkeys(out))
 
     def fire(rule: Reminder, rows: pd.Index, occasion: pd.Series | str, subject: str, *, kind: str = "reminder",
              cc: list[str] | None = None, detail: pd.Series | None = None) -> None:  # fmt: skip
@@ -110,8 +89,8 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
         for rid, owner, tag, name, extra in zip(ids[rows].tolist(), owners[rows].tolist(), tags,
                                                 names[rows].tolist(), details, strict=True):  # fmt: skip
             if owner not in routes:
-                routes[owner] = [(to, tuple(c for c in who(copy_words, owner) if c != to))
-                                 for to in who(rule.to, owner)]  # fmt: skip
+                routes[owner] = [(to, tuple(c for c in config.staff_for(copy_words, owner) if c != to))
+                                 for to in config.staff_for(rule.to, owner)]  # fmt: skip
             for to, copy in routes[owner]:
                 notes.append(Notification(f"{kind}:{rule.name}:{sheet_key}:{rid}:{tag}:{to}", kind, to, sheet_key,
                                           rid, f"{name or ''} {rule.name}", subject + extra, cc=copy))  # fmt: skip
@@ -175,7 +154,7 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             nxt = anchor.dt.normalize() + pd.Timedelta(days=rule.stale_days)
             next_due = next_due.where(~hit | (next_due <= nxt) | nxt.isna(), nxt)
         elif rule.date_field is not None and rule.date_field in typed:
-            base = _dates(typed[rule.date_field])
+            base = to_datetime64(typed[rule.date_field])
             if rule.yearly:
                 base = _this_or_next_year(base, today, rule.offset_days)
             target = base + pd.Timedelta(days=rule.offset_days)

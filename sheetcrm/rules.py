@@ -101,6 +101,7 @@ class _Run:
         self.now, self.state, self.approvals = now, state, approvals
         self.out = RulesOutcome()
         self.people = {p.name: p for p in config.people}
+        self._rows: dict[str, dict[str, int]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def env(self, key: str) -> Env:
@@ -113,7 +114,7 @@ class _Run:
     def when(self, key: str, text: str) -> pd.Series:
         return self.config.sheet(key).condition(text)(self.env(key)) & (self.ids[key] != "")
 
-    def set_cell(self, key: str, row: int, fld: str, value: Any, rule: str) -> None:
+    def set_cell(self, key: str, row: int, fld: str, value: Any) -> None:
         typed = self.out.typed[key]
         old = display(typed.at[row, fld]) if fld in typed else ""
         rid = self.ids[key][row]
@@ -121,35 +122,17 @@ class _Run:
         if fld in typed:
             typed.at[row, fld] = value
         self.out.sheets[key].events.append(Event(key, rid, RULE, fld, old, display(value)))
-        _ = rule
-
-    def owner_field(self, sheet: SheetConfig) -> str | None:
-        for rule in self.config.rules.assign:
-            if rule.sheet == sheet.key:
-                return rule.field
-        return next((f.key for f in sheet.fields if f.type is FieldType.member), None)
 
     def recipients(self, key: str, row: int, words: list[str]) -> list[str]:
         """Names (or a customer's e-mail) for owner / manager / service / customer / a name."""
         sheet = self.config.sheet(key)
         typed = self.out.typed[key]
-        owner_key = self.owner_field(sheet)
+        owner_key = self.config.owner_field(key)
         owner = typed.at[row, owner_key] if owner_key and owner_key in typed else None
-        out: list[str] = []
-        for word in words:
-            if word == "owner" and owner:
-                out.append(str(owner))
-            elif (
-                word == "manager" and owner and owner in self.people and self.people[owner].manager
-            ):
-                out.append(str(self.people[owner].manager))
-            elif word == "service":
-                out += [p.name for p in self.config.people if p.role is Role.service and p.active]
-            elif word == "customer":
-                out += self.customer_email(sheet, row)
-            elif word in self.people:
-                out.append(word)
-        return list(dict.fromkeys(out))
+        out = self.config.staff_for([w for w in words if w != "customer"], owner)
+        if "customer" in words:
+            out += self.customer_email(sheet, row)
+        return out
 
     def customer_email(self, sheet: SheetConfig, row: int) -> list[str]:
         """The row's e-mail field, or that of the record its reference points to (a request → the
@@ -161,12 +144,19 @@ class _Run:
             return [str(value)] if value else []
         for f in sheet.fields:
             if f.references and f.references in self.out.typed and f.key in typed:
-                target = self.config.sheet(f.references)
-                rows = self.ids[f.references]
-                hit = rows.index[(rows == typed.at[row, f.key]).to_numpy()]
-                if len(hit):
-                    return self.customer_email(target, int(hit[0]))
+                hit = self.row_of(f.references).get(typed.at[row, f.key])
+                if hit is not None:
+                    return self.customer_email(self.config.sheet(f.references), hit)
         return []
+
+    def row_of(self, key: str) -> dict[str, int]:
+        """Record ID → sheet row, built once per sheet (first row of a repeated ID)."""
+        if key not in self._rows:
+            ids = self.ids[key]
+            self._rows[key] = {
+                rid: int(row) for row, rid in ids[(ids != "") & ~ids.duplicated()].items()
+            }
+        return self._rows[key]
 
     def name_of(self, key: str, row: int) -> str:
         typed = self.out.typed[key]
@@ -219,7 +209,7 @@ class _Run:
                     chosen.append(who)
         label = self.config.sheet(key).field(rule.field).label
         for row, who in zip(rows, chosen, strict=True):
-            self.set_cell(key, row, rule.field, who, rule.name)
+            self.set_cell(key, row, rule.field, who)
             self.notify("assignment", key, row, [who], f"新分配给你：{self.name_of(key, row)}",
                         f"{label}：{who}（规则：{rule.name}）", ident=who)  # fmt: skip
 
@@ -233,7 +223,7 @@ class _Run:
             rows = typed.index[(hits & ~(column == value).fillna(False).astype(bool)).to_numpy()]
             for row in rows:
                 old = display(column.at[row])
-                self.set_cell(key, row, fld, value, rule.name)
+                self.set_cell(key, row, fld, value)
                 what = f"{sheet.field(fld).label}：{old or '（空）'} → {display(value)}（规则：{rule.name}）"
                 self.notify("derive", key, row, self.recipients(key, row, rule.notify),
                             f"{self.name_of(key, row)} 已自动更新", what,
@@ -276,29 +266,14 @@ class _Run:
             need = (typed[so.field] == stage) & ~self.when(key, text)
             notes = notes.where(~need, f"{label}为「{stage}」时需满足：{text}")
         # moves detected this run; a flag stays while the stage stays where it moved to
-        table = self.tables[key]
-        current = (
-            table.status["rule_notes"]
-            if "rule_notes" in table.status
-            else pd.Series("", index=typed.index)
-        )
-        # the cells that hold a stage flag now (few): keep only that part of them
-        current = current.reindex(typed.index)
-        has_flag = (
-            current.astype("string").str.contains("阶段", regex=False).fillna(False).astype(bool)
-        )
-        sticky = pd.Series("", index=typed.index, dtype=object)
-        sticky[has_flag] = [
-            "；".join(p for p in str(t).split("；") if p.startswith("阶段"))
-            for t in current[has_flag]
-        ]
+        sticky = self._flags_now(key, "阶段")
         change = self.changes.get(key)
         moved: dict[str, tuple[str, str]] = {}
         if change is not None:
             moved = {e.record_id: (e.old or "", e.new or "") for e in change.events
                      if e.kind == STAGE and e.field == so.field}  # fmt: skip
         moved_mask = self.ids[key].isin(list(moved))
-        row_of = {rid: row for row, rid in self.ids[key][moved_mask].items()}
+        row_of = self.row_of(key)
         order = {s: i for i, s in enumerate(so.order)}
         flags = pd.Series("", index=typed.index, dtype=object)
         for rid, (old, new) in moved.items():
@@ -312,6 +287,23 @@ class _Run:
                 flags.at[row] = f"阶段跳过：{old} → {new}（跳过 {skipped}）"
         flags = flags.where(pd.Series(moved_mask.to_numpy(), index=typed.index), sticky)
         self._add_note(key, _join(flags, notes))
+
+    def _flags_now(self, key: str, prefix: str) -> pd.Series:
+        """The parts of each 规则提示 cell, as the sheet shows it now, that start with `prefix` (the
+        flags a rule keeps until something changes); "" elsewhere. Few cells hold any."""
+        index = self.out.typed[key].index
+        status = self.tables[key].status
+        current = (
+            status["rule_notes"].reindex(index)
+            if "rule_notes" in status
+            else pd.Series("", index=index)
+        )
+        out = pd.Series("", index=index, dtype=object)
+        has = current.astype("string").str.contains(prefix, regex=False).fillna(False).astype(bool)
+        out[has] = [
+            "；".join(p for p in str(t).split("；") if p.startswith(prefix)) for t in current[has]
+        ]
+        return out
 
     def _add_note(self, key: str, notes: pd.Series) -> None:
         status = self.out.sheets[key].status
@@ -361,7 +353,7 @@ class _Run:
                 verdicts[who] = (f"审批无效：{person.name} 不是{role_name}", "pending", "")
             else:
                 verdicts[who] = (f"待审批（需{role_name}：{rule.name}）", "pending", "")
-        owner_key = self.owner_field(sheet)
+        owner_key = self.config.owner_field(sheet.key)
         owners = (
             typed[owner_key]
             if owner_key and owner_key in typed
@@ -452,7 +444,7 @@ class _Run:
         )
         differs = (wanted != current) & (wanted != "") & (self.ids[link.sheet] != "")
         for row in typed.index[differs.to_numpy()]:
-            self.set_cell(link.sheet, row, link.field, wanted.at[row], "link")
+            self.set_cell(link.sheet, row, link.field, wanted.at[row])
 
     def suggestions(self, source: pd.DataFrame, keys: pd.Series, link: Any) -> None:
         """Keywords in each customer's latest follow-up suggest a stage ahead of the current one."""
@@ -497,25 +489,18 @@ class _Run:
         change = self.changes.get(key)
         typed = self.out.typed[key]
         ids = self.ids[key]
-        table = self.tables[key]
-        current = table.status["rule_notes"].reindex(typed.index) if "rule_notes" in table.status \
-            else pd.Series("", index=typed.index)  # fmt: skip
         edited = (
             {e.record_id for e in change.events if e.kind in ("changed", STAGE)}
             if change
             else set()
         )
-        kept = current.astype("string").str.contains("权限", regex=False).fillna(False).astype(bool) \
-            & ~ids.isin(edited)  # fmt: skip
-        notes = pd.Series("", index=typed.index, dtype=object)
-        notes[kept] = [
-            "；".join(p for p in str(t).split("；") if p.startswith("权限")) for t in current[kept]
-        ]
+        # a flag stays until the row is edited again
+        notes = self._flags_now(key, "权限").where(~ids.isin(edited), "")
         if not edited or perm.editor_field not in typed:
             self._add_note(key, notes)
             return
         sheet = self.config.sheet(key)
-        owner_key = self.owner_field(sheet)
+        owner_key = self.config.owner_field(sheet.key)
         row_of = {rid: row for row, rid in ids[ids.isin(edited)].items()}
         by_record: dict[str, list[Event]] = {}
         for e in change.events if change else []:

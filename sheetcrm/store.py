@@ -244,11 +244,6 @@ class Store:
             )
 
     # -- decisions -----------------------------------------------------------------------------
-    def record_not_duplicate(self, decision: Decision, *, now: datetime) -> None:
-        """Remember (or refresh) that two records are not duplicates, with their data's fingerprint."""
-        with self.engine.begin() as conn:
-            _record_decision(conn, decision, now)
-
     def not_duplicates(self, sheet: str) -> dict[tuple[str, str], str]:
         """Return {(a_id, b_id): data hash} of the pairs confirmed distinct in `sheet`."""
         query = select(decisions.c.a_id, decisions.c.b_id, decisions.c.data_hash).where(

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+import pandas as pd
 
 # NFKC folds full-width forms and U+3000, but leaves these zero-width characters in place; control
 # characters other than tab and line breaks are not text anyone typed (and not allowed in XML).
@@ -35,3 +37,25 @@ def display(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def canonical(value: Any) -> str:
+    """A typed value as the state store keeps it (and changed() compares it): display(), with
+    timestamps at midnight shown as dates."""
+    if isinstance(value, pd.Timestamp | datetime):
+        if pd.isna(value):
+            return ""
+        value = value.date() if value.time() == datetime.min.time() else value
+    return display(value)
+
+
+def canonical_column(values: pd.Series) -> pd.Series:
+    """A typed column as canonical text: strings stay as they are (typed text went through clean,
+    so it holds no control characters), the rest is shown once per distinct value."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "string",
+        "empty",
+    ):
+        return values.where(values.notna(), "").astype(object)
+    mapping = {u: canonical(u) for u in pd.unique(values.dropna())}
+    return values.map(mapping).where(values.notna(), "").astype(object)

@@ -50,15 +50,15 @@ def with_mail(tmp_path: Path, mail: str) -> Config:
     return load_config(tmp_path / "config.toml")
 
 
+OUTBOX = '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n'
+
+
 def parse(data: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
 
 
 def test_digests_go_to_the_outbox_once(tmp_path):
-    config = with_mail(
-        tmp_path,
-        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
-    )
+    config = with_mail(tmp_path, OUTBOX)
     store = Store(config.store_url)
     queue(store)
     mails = build_mails(store.notifications("pending"), config, now=NOW)
@@ -89,10 +89,7 @@ def test_digests_go_to_the_outbox_once(tmp_path):
 
 
 def test_an_interrupted_run_is_reconciled_from_the_outbox(tmp_path):
-    config = with_mail(
-        tmp_path,
-        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
-    )
+    config = with_mail(tmp_path, OUTBOX)
     store = Store(config.store_url)
     queue(store)
     mails = build_mails(store.notifications("pending"), config, now=NOW)
@@ -130,6 +127,12 @@ class Recorder:
         return "250 Message accepted for delivery"
 
 
+def send_pending(store: Store, config: Config, per_minute: int = 0):
+    """What `sheetcrm digest` does over SMTP: everything pending, as digests, one connection."""
+    mails = build_mails(store.notifications("pending"), config, now=NOW)
+    return deliver(mails, store, SmtpMailer(config, per_minute=per_minute), config, now=NOW)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,8 +155,7 @@ def test_yagmail_delivers_to_a_real_smtp_server(smtp_config):
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        report = send_pending(store, config)
     finally:
         controller.stop()
     assert report.stopped is None and len(report.sent) == 4
@@ -171,8 +173,7 @@ def test_refusals_and_a_missing_server_lose_nothing_and_send_nothing_twice(smtp_
     store = Store(config.store_url)
     queue(store)
     # no server at all: nothing is sent, everything stays pending, the run says why
-    report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                     SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+    report = send_pending(store, config)
     assert report.sent == [] and "cannot reach the mail server" in (report.stopped or "")
     assert {n["status"] for n in store.notifications()} == {"pending"}
 
@@ -181,13 +182,11 @@ def test_refusals_and_a_missing_server_lose_nothing_and_send_nothing_twice(smtp_
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        report = send_pending(store, config)
         assert sorted(report.sent) == ["buyer@example.com", "刘洋", "王明"]
         assert [who for who, _ in report.failed] == ["李明"]
         handler.refuse.clear()  # the mailbox is fixed; the next run sends only what is left
-        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        report = send_pending(store, config)
     finally:
         controller.stop()
     assert report.sent == ["李明"]
@@ -198,10 +197,7 @@ def test_refusals_and_a_missing_server_lose_nothing_and_send_nothing_twice(smtp_
 
 
 def test_cli_digest_dry_run_and_send(tmp_path):
-    config = with_mail(
-        tmp_path,
-        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
-    )
+    config = with_mail(tmp_path, OUTBOX)
     queue(Store(config.store_url))
     cfg = str(tmp_path / "config.toml")
     out = CliRunner().invoke(cli, ["--config", cfg, "digest", "--dry-run", "--to", "王明"])
@@ -290,10 +286,7 @@ def test_digests_posted_to_a_group_robot(tmp_path):
 
 
 def test_english_digest_and_long_sections_are_capped(tmp_path):
-    config = with_mail(
-        tmp_path,
-        '[mail]\ntransport = "outbox"\nsender = "crm@example.com"\noutbox_dir = "outbox"\n',
-    )
+    config = with_mail(tmp_path, OUTBOX)
     raw = (
         (tmp_path / "config.toml")
         .read_text(encoding="utf-8")
@@ -324,8 +317,7 @@ def test_smtp_sends_are_paced(smtp_config):
     controller.start()
     try:
         started = time.monotonic()
-        report = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                         SmtpMailer(config, per_minute=600), config, now=NOW)  # fmt: skip
+        report = send_pending(store, config, per_minute=600)
         elapsed = time.monotonic() - started
     finally:
         controller.stop()
@@ -385,13 +377,11 @@ def test_a_server_that_gives_up_mid_batch_loses_nothing(smtp_config):
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        first = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                        SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        first = send_pending(store, config)
         assert len(first.failed) >= 1 and len(first.sent) + len(first.failed) <= 4
         pending = {n["recipient"] for n in store.notifications("pending")}
         assert pending  # what was not accepted waits
-        second = deliver(build_mails(store.notifications("pending"), config, now=NOW), store,
-                         SmtpMailer(config, per_minute=0), config, now=NOW)  # fmt: skip
+        second = send_pending(store, config)
     finally:
         controller.stop()
     delivered = [tuple(r) for r, _ in handler.received if r]

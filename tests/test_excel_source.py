@@ -440,35 +440,39 @@ def test_a_lock_file_is_never_read_as_a_workbook(config, tmp_path):
 
 
 def _merged_in_status(config, tmp_path):
+    """A sheet whose status columns (right after 备注) have two cells of row 2 merged; returns the
+    path and the letters of the first two status columns (校验结果, 问题说明)."""
     path = openpyxl_workbook(tmp_path / "merged.xlsx", config, n=3)
     wb = openpyxl.load_workbook(path)
     ws = wb["客户信息"]
+    first = len(config.sheet("customers").fields) + 2  # after the fields and 备注
     for j, st in enumerate(config.sheet("customers").status):
-        ws.cell(1, 35 + j, st.label)  # status columns from AI (after 备注 in AH)
-    ws.merge_cells("AI2:AJ2")  # someone merged two status cells of row 2
+        ws.cell(1, first + j, st.label)
+    a, b = (openpyxl.utils.get_column_letter(first + k) for k in (0, 1))
+    ws.merge_cells(f"{a}2:{b}2")  # someone merged two status cells of row 2
     wb.save(path)
-    return path
+    return path, a, b
 
 
 def test_cells_covered_by_a_merge_are_left_alone(config, tmp_path):
-    path = _merged_in_status(config, tmp_path)
+    path, a, b = _merged_in_status(config, tmp_path)
     src = source(path, config, tmp_path)
     table = src.read("customers")
     result = src.write_status("customers", patch_for(table), fingerprint=table.fingerprint, now=NOW)
     assert result.cells_skipped == 1 and result.columns_added == []
     ws = openpyxl.load_workbook(path)["客户信息"]
-    assert ws["AI2"].value == "✗"  # the merge's top-left cell is writable
-    assert ws["AJ2"].value is None  # the covered one is left alone
-    assert ws["AJ3"].value == "联系电话: 缺失"
-    assert "AI2:AJ2" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws[f"{a}2"].value == "✗"  # the merge's top-left cell is writable
+    assert ws[f"{b}2"].value is None  # the covered one is left alone
+    assert ws[f"{b}3"].value == "联系电话: 缺失"
+    assert f"{a}2:{b}2" in {str(r) for r in ws.merged_cells.ranges}
 
 
 def test_without_a_fresh_read_a_write_into_merged_cells_is_refused(config, tmp_path):
-    path = _merged_in_status(config, tmp_path)
+    path, a, b = _merged_in_status(config, tmp_path)
     original = path.read_bytes()
     src = source(path, config, tmp_path)  # no read: merges unknown, found only at the end
     patch = StatusPatch(values={"C000001": {"validation": "✗", "problems": "x"}})
-    with pytest.raises(WorkbookFormatError, match="inside the merged cells AI2:AJ2"):
+    with pytest.raises(WorkbookFormatError, match=f"inside the merged cells {a}2:{b}2"):
         src.write_status("customers", patch, fingerprint=None, now=NOW)
     assert path.read_bytes() == original
 
