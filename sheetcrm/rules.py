@@ -273,7 +273,7 @@ class _Run:
             moved = {e.record_id: (e.old or "", e.new or "") for e in change.events
                      if e.kind == STAGE and e.field == so.field}  # fmt: skip
         moved_mask = self.ids[key].isin(list(moved))
-        row_of = self.row_of(key)
+        row_of = {rid: row for row, rid in self.ids[key][moved_mask].items()}  # few rows moved
         order = {s: i for i, s in enumerate(so.order)}
         flags = pd.Series("", index=typed.index, dtype=object)
         for rid, (old, new) in moved.items():
