@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -24,9 +22,10 @@ from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .pipeline import Plan, apply_plan, build_plan
+from .progress import progress as _progress
 from .reviewbook import write_review
 from .sources.excel import ExcelSource
-from .store import RunLocked, Store
+from .store import RunLocked, Store, open_for_reading
 from .templates import build_template
 
 console = Console(highlight=False)
@@ -53,43 +52,6 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         click.echo("\t".join(columns))
         for r in rows:
             click.echo("\t".join(r))
-
-
-@contextmanager
-def _progress(label: str, total: int) -> Iterator[Callable[[str, int], None]]:
-    """A progress bar on a terminal; one line per step (with seconds) in cron and CI logs."""
-    started = time.monotonic()
-    if console.is_terminal:
-        from rich.progress import Progress
-
-        with Progress(console=console, transient=True) as bar:
-            tasks: dict[str, Any] = {}
-
-            def update(step: str, done: int) -> None:
-                if step not in tasks:
-                    tasks[step] = bar.add_task(f"{label}: {step}", total=total)
-                bar.update(tasks[step], completed=done)
-
-            yield update
-    else:
-        current: dict[str, Any] = {}
-
-        def close_step() -> None:
-            if current:
-                seconds = time.monotonic() - current["since"]
-                click.echo(
-                    f"{label}: {current['step']} {current['done']:,} in {seconds:.1f} s", err=True
-                )
-
-        def update(step: str, done: int) -> None:
-            if current.get("step") != step:
-                close_step()
-                current.update(step=step, since=time.monotonic())
-            current["done"] = done
-
-        yield update
-        close_step()
-    click.echo(f"{label}: done in {time.monotonic() - started:.1f} s", err=True)
 
 
 def _parse_day(value: str | None) -> date:
@@ -221,12 +183,12 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
         sheetcrm check data/customers.xlsx --now 2026-11-23T02:00
     """
     config = _load(ctx)
-    now = _parse_now(now_text)
+    now = _parse_now(now_text, config)
     path = workbook or config.workbook_path
     source = ExcelSource(path, config)
     out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
     try:
-        store = _store_if_exists(config) if dry_run else Store(config.store_url)
+        store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
         with _job_lock(store if not dry_run else None, "check", now):
             plan = _plan(config, source, store, now, "check")
             if not dry_run:
@@ -283,15 +245,6 @@ def _job_lock(store: Store | None, job: str, now: datetime) -> Iterator[None]:
         raise click.ClickException(str(e)) from None
 
 
-def _store_if_exists(config: Config) -> Store:
-    """The store, for reading only; an empty one in memory when it does not exist yet (so a dry run
-    creates nothing and still shows every record as new)."""
-    url = config.store_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return Store("sqlite://")
-    return Store(url)
-
-
 def _plan(
     config: Config, source: ExcelSource, store: Store | None, now: datetime, job: str
 ) -> Plan:
@@ -308,7 +261,7 @@ def _preview(config: Config, workbook: Path | None, now: datetime) -> Plan:
     """The plan of a run now, from the workbook and the store as they are; nothing is written."""
     source = ExcelSource(workbook or config.workbook_path, config)
     try:
-        return _plan(config, source, _store_if_exists(config), now, "check")
+        return _plan(config, source, open_for_reading(config.store_url), now, "check")
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
 
@@ -335,7 +288,7 @@ def plan_command(
         sheetcrm plan --now 2026-11-23T02:00 | less
     """
     config = _load(ctx)
-    now = _parse_now(now_text)
+    now = _parse_now(now_text, config)
     plan = _preview(config, workbook, now)
     cells = plan.cell_changes(config)
     shown = cells if not limit else cells[:limit]
@@ -393,7 +346,7 @@ def reminders(
         sheetcrm reminders --now 2026-11-30T08:00 --to 王明
     """
     config = _load(ctx)
-    now = _parse_now(now_text)
+    now = _parse_now(now_text, config)
     plan = _preview(config, workbook, now)
     due = [n for n in plan.notifications if n.kind in ("reminder", "escalation")
            and (only is None or n.recipient == only)]  # fmt: skip
@@ -426,10 +379,10 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
     from .notify import build_mails
 
     config = _load(ctx)
-    now = _parse_now(now_text)
+    now = _parse_now(now_text, config)
     if only is not None and only not in {p.name for p in config.people}:
         raise click.ClickException(f"{only!r} is not a person in [[people]]")
-    store = _store_if_exists(config)
+    store = open_for_reading(config.store_url)
     # a group chat gets the team's digests, never mail meant for a customer (it waits for mail)
     mails = build_mails(store.notifications("pending"), config, now=now, only=only,
                         customers=config.mail.transport != "webhook")  # fmt: skip
@@ -473,7 +426,7 @@ def history(ctx: click.Context, record_id: str) -> None:
         sheetcrm history C000123
     """
     config = _load(ctx)
-    rows = _store_if_exists(config).history(record_id.strip().upper())
+    rows = open_for_reading(config.store_url).history(record_id.strip().upper())
     if not rows:
         raise click.ClickException(f"no history for {record_id}: no run has seen it yet")
     names = {s.key: s.name for s in config.sheets}
@@ -503,7 +456,7 @@ def dedupe(
         sheetcrm dedupe --out /tmp/重复客户.xlsx
     """
     config = _load(ctx)
-    now = _parse_now(now_text)
+    now = _parse_now(now_text, config)
     path = workbook or config.workbook_path
     source = ExcelSource(path, config)
     rows = []
@@ -523,13 +476,173 @@ def dedupe(
     _print_table("duplicates", ["sheet", "rows", "groups", "duplicates", "review workbook"], rows)
 
 
-def _parse_now(value: str | None) -> datetime:
+def _parse_now(value: str | None, config: Config) -> datetime:
+    """The run's time: as given, or the wall time now in config.toml's time zone."""
     if value is None:
-        return datetime.now().replace(second=0, microsecond=0)
+        from .scheduler import zone_clock
+
+        return zone_clock(config.timezone)().replace(second=0, microsecond=0)
     try:
         return datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a time like 2026-11-23T02:00") from None
+
+
+@cli.command("run")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Compute and show; write, send and record nothing.")
+@click.option(
+    "--now", "now_text", help="The time of the run, e.g. 2026-11-23T02:00 (default: now)."
+)
+@click.pass_context
+def run_command(ctx: click.Context, names: tuple[str, ...], dry_run: bool,
+                now_text: str | None) -> None:  # fmt: skip
+    """Run jobs now, in the order given (for cron, Task Scheduler or a systemd timer)
+
+    Each run takes the job's lock, is recorded in the state store (`sheetcrm runs`) and ends with
+    a summary. Exit code 1 if a run failed or was skipped because another run holds the lock.
+
+    Example:
+
+    \b
+        sheetcrm run nightly digest
+        sheetcrm run nightly --dry-run --now 2026-11-24T02:00
+    """
+    from .job import run_job
+
+    config = _load(ctx)
+    now = _parse_now(now_text, config)
+    failed = []
+    for name in names:
+        report = run_job(name, config, now=now, dry_run=dry_run)
+        click.echo(f"{name} ({now:%Y-%m-%d %H:%M}): {report.outcome}"
+                   + (f" in {report.seconds:.1f} s" if report.seconds else ""))  # fmt: skip
+        for line in report.lines:
+            click.echo(f"  {line}")
+        for w in report.warnings:
+            click.echo(f"  warning: {w}")
+        if report.error:
+            click.echo(f"  {report.outcome}: {report.error}")
+        if not report.ok:
+            failed.append(name)
+    if failed:
+        raise click.ClickException(
+            f"not done: {', '.join(failed)} (see above; the next run tries again)"
+        )
+
+
+@cli.command()
+@click.option("--job", help="Only this job's runs.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="How many.")
+@click.pass_context
+def runs(ctx: click.Context, job: str | None, limit: int) -> None:
+    """List the latest runs from the state store: when, outcome, seconds, what they did
+
+    Example:
+
+    \b
+        sheetcrm runs --job nightly --limit 5
+    """
+    import json
+
+    config = _load(ctx)
+    rows = []
+    for r in open_for_reading(config.store_url).runs(job, limit=limit):
+        counts = json.loads(r["counts"] or "{}")
+        warnings = json.loads(r["warnings"] or "[]")
+        what = counts.get("summary") or []
+        rows.append([str(r["id"]), r["job"], f"{r['started']:%Y-%m-%d %H:%M}", r["outcome"] or "running",
+                     f"{counts['seconds']:.1f}" if "seconds" in counts else "",
+                     "; ".join(list(what) + [f"⚠ {w}" for w in warnings])])  # fmt: skip
+    if not rows:
+        click.echo("no runs yet")
+        return
+    _print_table("runs", ["run", "job", "time", "outcome", "seconds", "what"], rows)
+
+
+@cli.command("schedule")
+@click.option("--list", "list_only", is_flag=True, help="Print each job's next run and exit.")
+@click.pass_context
+def schedule_command(ctx: click.Context, list_only: bool) -> None:
+    """Run every job on its schedule in [jobs] until stopped (SIGTERM or Ctrl-C)
+
+    Runs missed while no scheduler was running are caught up once at start. A stop request lets
+    the running job finish its current step. Run it as a service (systemd, a container, nohup); two
+    schedulers sharing one state store never run the same job at once.
+
+    Example:
+
+    \b
+        sheetcrm schedule --list
+    """
+    from .scheduler import Scheduler
+
+    config = _load(ctx)
+    if not config.jobs:
+        raise click.ClickException("config.toml has no [jobs] schedules")
+    try:
+        scheduler = Scheduler(config)
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    if list_only:
+        nexts = scheduler.next_runs()
+        _print_table(f"jobs ({config.timezone})", ["job", "schedule", "next run"],
+                     [[n, s.text, f"{nexts[n]:%Y-%m-%d %H:%M}"] for n, s in config.jobs.items()])  # fmt: skip
+        return
+    scheduler.serve()
+
+
+@cli.command()
+@click.argument("archive", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+              help="Restore into this folder instead of over the workbook and the state store.")  # fmt: skip
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore(ctx: click.Context, archive: Path | None, to: Path | None, yes: bool) -> None:
+    """Show what a backup archive holds, then bring it back
+
+    Without ARCHIVE, lists the archives. In place, the current workbook and state store are first
+    copied to backups/before-restore-<time>/; config.toml is only restored into a folder (--to).
+
+    Example:
+
+    \b
+        sheetcrm restore
+        sheetcrm restore backups/archives/sheetcrm-20261123-030000.zip --to /tmp/restored
+    """
+    from .backup import archives, backup_key, read_archive
+    from .backup import restore as restore_archive
+
+    config = _load(ctx)
+    if archive is None:
+        found = archives(config)
+        if not found:
+            click.echo(f"no archives in {config.path(config.backup.archive_dir)}")
+            return
+        _print_table("archives (newest first)", ["archive", "size", "encrypted"],
+                     [[str(p), f"{p.stat().st_size / 1e6:.1f} MB",
+                       "yes" if p.suffix == ".enc" else "no"] for p in found])  # fmt: skip
+        return
+    try:
+        key = backup_key(config) if archive.suffix == ".enc" else None
+        info = read_archive(archive, key)
+        _print_table(f"{archive} (made {info.created:%Y-%m-%d %H:%M})",
+                     ["file", "size", "sha256", "taken from"],
+                     [[f.name, f"{f.size:,}", f.sha256[:12], f.origin] for f in info.files])  # fmt: skip
+        where = str(to) if to else "over the current workbook and state store (copies kept first)"
+        if not yes and not click.confirm(f"restore {archive.name} {where}?"):
+            click.echo("nothing was restored")
+            return
+        done = restore_archive(archive, config, key=key, to=to,
+                               now=_parse_now(None, config))  # fmt: skip
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    for f, dest in done:
+        click.echo(f"restored {f.name} → {dest}")
+    if to is None:
+        click.echo(
+            f"the files it replaced are in {config.path(config.backup.dir)}/before-restore-*"
+        )
 
 
 @cli.group("config")

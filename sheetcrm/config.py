@@ -505,8 +505,26 @@ class Person(Strict):
 
 
 class Backup(Strict):
+    """Copies: `dir` gets a copy of the workbook before every write (kept `keep_days`); the backup
+    job puts archives of the workbook and the state store in `archive_dir` (any path, e.g. a mounted
+    company server), encrypted with the key in the environment variable `key_env` when set, keeping
+    the newest `keep_archives`."""
+
     dir: str = "backups"
     keep_days: int = PydField(default=14, ge=0)
+    archive_dir: str = "backups/archives"
+    keep_archives: int = PydField(default=14, ge=1)
+    key_env: str | None = PydField(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_config(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "key" in data:
+            raise ValueError(
+                "do not put the backup key in config.toml: set 'key_env' to the name of an "
+                'environment variable that holds it (e.g. key_env = "SHEETCRM_BACKUP_KEY")'
+            )
+        return data
 
 
 class Store(Strict):

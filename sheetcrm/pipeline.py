@@ -339,15 +339,18 @@ class Applied:
 
 
 def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | None = None,
-               error_list: Path | None = None, workbook: Path | None = None) -> Applied:  # fmt: skip
+               error_list: Path | None = None, workbook: Path | None = None,
+               run_id: int | None = None) -> Applied:  # fmt: skip
     """Carry out a plan: the cells of every sheet in one go (all or nothing), the error list, then
     the store in one transaction. The workbook must be what was read (every table carries the same
     fingerprint). A failure before the store commit leaves the store as it was, so the next run
-    sees the same changes again; the run is recorded as failed."""
+    sees the same changes again; the run is recorded as failed. `run_id`: a run already started
+    (by a job) to record this under; by default the plan starts its own."""
     if store is not None and store.plan_applied(plan.key):
         return Applied(already_applied=True)
     now = plan.now
-    run_id = store.start_run(plan.job, now=now) if store is not None else None
+    if store is not None and run_id is None:
+        run_id = store.start_run(plan.job, now=now)
     try:
         prints = {t.fingerprint for t in plan.tables.values()}
         fingerprint = prints.pop() if len(prints) == 1 else None

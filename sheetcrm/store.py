@@ -310,6 +310,13 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def last_run(self, job: str) -> dict[str, Any] | None:
+        """The job's latest run (by its time), or None if it never ran."""
+        query = select(runs).where(runs.c.job == job).order_by(runs.c.started.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+            return dict(row._mapping) if row else None
+
     def plan_applied(self, plan_key: str) -> bool:
         with self.engine.connect() as conn:
             return (
@@ -432,9 +439,12 @@ class Store:
 
 def _finish(conn: Connection, run_id: int, now: datetime, outcome: str, counts: dict[str, Any],
             warnings: Sequence[str], plan_key: str | None) -> None:  # fmt: skip
-    conn.execute(update(runs).where(runs.c.id == run_id).values(
-        finished=now, outcome=outcome, counts=json.dumps(counts, ensure_ascii=False, default=str),
-        warnings=json.dumps(list(warnings), ensure_ascii=False), plan_key=plan_key))  # fmt: skip
+    values = {"finished": now, "outcome": outcome,
+              "counts": json.dumps(counts, ensure_ascii=False, default=str),
+              "warnings": json.dumps(list(warnings), ensure_ascii=False)}  # fmt: skip
+    if plan_key is not None:  # a job finishing a run keeps the key its apply step recorded
+        values["plan_key"] = plan_key
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
 
 def _record_decision(conn: Connection, decision: Decision, now: datetime) -> None:
@@ -511,3 +521,11 @@ def _mark(conn: Connection, keys: Sequence[str], values: dict[str, Any]) -> None
             .where(notifications.c.key.in_(list(keys[i : i + CHUNK])))
             .values(**values)
         )
+
+
+def open_for_reading(url: str) -> Store:
+    """The store, for reading only; an empty one in memory when its SQLite file does not exist yet
+    (so a dry run creates nothing and still sees every record as new)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return Store("sqlite://")
+    return Store(url)

@@ -1,0 +1,331 @@
+"""One run of a job: the steps a job file composes, and the run around them (lock, record, log).
+
+A job is a Python file in the instance's `jobs/` folder (or the bundled one) with a function
+`run(job: Job) -> None`; its name is the file name. `run_job` loads it, takes the job's lock in the
+state store (one run of a job at a time, across machines), records the run, and turns every way a
+run can end into a RunReport instead of an exception, so a scheduler survives a failing job:
+
+- ok: every step finished;
+- failed: a step failed as a whole (workbook locked, mail server down, a bug); the message says why,
+  and whatever the step had not committed is left as it was (the write-back is all or nothing);
+- stopped: asked to stop (SIGTERM) between steps;
+- skipped: another run of the job holds the lock;
+- dry-run: computed and shown, nothing written, sent or recorded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .config import Config
+from .errors import ConfigError, SheetCRMError
+from .instance import instance_files
+from .notify import Mail
+from .pipeline import Applied, Plan, build_plan
+from .progress import Update, log_line, progress
+from .sources.excel import ExcelSource
+from .store import Store, open_for_reading
+from .table import Table
+
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class JobStopped(Exception):
+    """The run was asked to stop; raised between steps, never inside one."""
+
+
+@dataclass
+class RunReport:
+    """How a run ended, what it counted and what it wants the person reading the log to know."""
+
+    job: str
+    now: datetime
+    outcome: str  # ok, failed, stopped, skipped, dry-run
+    run_id: int | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("ok", "dry-run")
+
+
+class Job:
+    """What a job file's `run` receives: the config, the run's time, the store and the steps.
+
+    Each step is one library call with a log line (counts and seconds); a stop request is honoured
+    between steps."""
+
+    def __init__(self, name: str, config: Config, *, now: datetime, store: Store, dry_run: bool,
+                 run_id: int | None, stop: Callable[[], bool], update: Update) -> None:  # fmt: skip
+        self.name, self.config, self.now, self.store = name, config, now, store
+        self.dry_run, self.run_id = dry_run, run_id
+        self._stop, self._update = stop, update
+        self.counts: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self.lines: list[str] = []
+        self._source: ExcelSource | None = None
+
+    # -- the run's bookkeeping ----------------------------------------------------------------
+    def say(self, line: str) -> None:
+        """A line of the run's summary (printed at the end, kept with the run in the store)."""
+        self.lines.append(line)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def begin(self, step: str) -> None:
+        """Start a step: refuse if a stop was requested, so a step is never cut in half."""
+        if self._stop():
+            raise JobStopped(f"stopped before the step {step!r}")
+        self._update(step, 0)
+
+    def done(self, step: str, count: int) -> None:
+        self._update(step, count)
+
+    @property
+    def source(self) -> ExcelSource:
+        if self._source is None:
+            self._source = ExcelSource(self.config.workbook_path, self.config)
+        return self._source
+
+    # -- steps --------------------------------------------------------------------------------
+    def read(self) -> dict[str, Table]:
+        """Read every sheet (headers by label)."""
+        self.begin("read")
+        tables = {s.key: self.source.read(s.key) for s in self.config.sheets}
+        self.done("read", sum(len(t) for t in tables.values()))
+        return tables
+
+    def plan(self, tables: dict[str, Table]) -> Plan:
+        """Check → duplicates → rules → reminders, against the store: what the run would write."""
+        self.begin("plan")
+        plan = build_plan(tables, self.config, now=self.now, store=self.store, job=self.name)
+        self.done("plan", sum(len(t) for t in tables.values()))
+        parts = []
+        for key, info in plan.summary().items():
+            self.counts[key] = {k: v for k, v in info.items() if k != "by_field_and_code"}
+            if info["rows"]:
+                dup = f", {info['duplicates']:,} duplicates" if info["duplicates"] else ""
+                parts.append(f"{self.config.sheet(key).name} {info['rows']:,} "
+                             f"({info['rows_with_problems']:,} with problems{dup})")  # fmt: skip
+        self.say("checked " + ", ".join(parts or ["no rows"]))
+        return plan
+
+    def apply(self, plan: Plan) -> Applied | None:
+        """Write the status columns (all sheets or nothing), the error list, then record the run's
+        changes and notifications in the store in one transaction."""
+        from .pipeline import apply_plan
+
+        self.begin("write")
+        notes = len(plan.notifications)
+        if self.dry_run:
+            self.say(f"dry run: {plan.rows_to_write:,} rows and {notes:,} notifications would be "
+                     "written; nothing was written")  # fmt: skip
+            self.done("write", 0)
+            return None
+        events = plan.events()
+        error_list = None
+        if plan.rows_to_write or events:  # an unchanged workbook gets no new files either
+            error_list = self.config.path(f"reports/校验错误清单-{self.now:%Y%m%d-%H%M}.xlsx")
+        applied = apply_plan(plan, self.source, self.config, store=self.store,
+                             error_list=error_list, workbook=self.source.path,
+                             run_id=self.run_id)  # fmt: skip
+        if applied.already_applied:
+            self.say("this workbook was already processed for this time; nothing to do")
+            self.done("write", 0)
+            return applied
+        rows = sum(w.rows_written for w in applied.written.values())
+        backup = next((w.backup for w in applied.written.values() if w.backup), None)
+        self.counts["rows_written"] = rows
+        self.counts["notifications"] = notes
+        if rows:
+            self.say(f"wrote the status of {rows:,} rows into {self.source.path}"
+                     + (f" (backup {backup})" if backup else ""))  # fmt: skip
+        else:
+            self.say("the status columns were already right; the workbook was not touched")
+        if error_list is not None:
+            self.say(f"error list: {error_list}")
+        if events:
+            kinds: dict[str, int] = {}
+            for e in events:
+                kinds[e.kind] = kinds.get(e.kind, 0) + 1
+            self.counts["events"] = kinds
+            self.say(
+                "changes recorded: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
+            )
+        if notes:
+            self.say(f"queued {notes:,} notifications for the digest")
+        self.done("write", rows)
+        return applied
+
+    def digests(self) -> list[Mail]:
+        """One mail per person from what the runs queued (and customers' mails)."""
+        from .notify import build_mails
+
+        self.begin("digests")
+        chat = self.config.mail.transport == "webhook"  # customers' mails never go to a group chat
+        mails = build_mails(self.store.notifications("pending"), self.config, now=self.now,
+                            customers=not chat)  # fmt: skip
+        self.done("digests", len(mails))
+        return mails
+
+    def send(self, mails: list[Mail]) -> None:
+        """Send over one connection; each mail is recorded as sent, so none goes twice."""
+        from .mailer import DeliveryError, deliver, mailer_for
+
+        self.begin("send")
+        if self.dry_run or not mails:
+            for mail in mails:
+                self.say(f"would send to {', '.join(mail.to)}: {mail.subject}")
+            self.say(f"{len(mails)} mail(s); " + ("nothing was sent (dry run)" if mails else
+                                                  "nothing to send"))  # fmt: skip
+            self.done("send", 0)
+            return
+        report = deliver(mails, self.store, mailer_for(self.config), self.config, now=self.now)
+        mail = self.config.mail
+        where = {"outbox": str(self.config.path(mail.outbox_dir)), "smtp": mail.host or "",
+                 "webhook": "the group robot"}[mail.transport]  # fmt: skip
+        self.counts["mails_sent"] = len(report.sent)
+        self.say(f"sent {len(report.sent)} mail(s) via {mail.transport} ({where})")
+        for who, why in report.failed:
+            self.warn(f"not sent to {who} (will retry next run): {why}")
+        if report.unknown:
+            self.warn(f"{len(report.unknown)} mail(s) of an interrupted run may or may not have "
+                      "been sent; they are not sent again")  # fmt: skip
+        self.done("send", len(report.sent))
+        if report.stopped:
+            raise DeliveryError(report.stopped)
+
+    def backup(self) -> None:
+        """Archive the workbook, the state store and config.toml; keep the newest few."""
+        from .backup import backup_key, make_archive
+
+        self.begin("backup")
+        key = backup_key(self.config)
+        if self.dry_run:
+            self.say(f"dry run: an archive{' (encrypted)' if key else ''} would be written to "
+                     f"{self.config.path(self.config.backup.archive_dir)}")  # fmt: skip
+            self.done("backup", 0)
+            return
+        archive = make_archive(self.config, now=self.now, key=key)
+        size = archive.path.stat().st_size
+        self.counts["archive"] = str(archive.path)
+        self.say(f"archived {', '.join(f.role for f in archive.files)} into {archive.path} "
+                 f"({size / 1e6:.1f} MB{', encrypted' if archive.encrypted else ''})")  # fmt: skip
+        for w in archive.warnings:
+            self.warn(w)
+        if archive.pruned:
+            self.say(f"removed {len(archive.pruned)} older archive(s) (keep_archives = "
+                     f"{self.config.backup.keep_archives})")  # fmt: skip
+        self.done("backup", len(archive.files))
+
+
+# -- finding and running jobs -----------------------------------------------------------------
+def job_folders(config: Config) -> list[Path]:
+    """Where job files are looked for: the instance's jobs/ first, then the bundled ones."""
+    return [config.path("jobs"), instance_files().jobs]
+
+
+def job_names(config: Config) -> list[str]:
+    names: set[str] = set()
+    for folder in job_folders(config):
+        if folder.is_dir():
+            names |= {p.stem for p in folder.glob("*.py") if NAME.fullmatch(p.stem)}
+    return sorted(names)
+
+
+def load_job(name: str, config: Config) -> Callable[[Job], None]:
+    """The `run` function of jobs/NAME.py; ConfigError naming the file when it is missing or
+    broken (so the scheduler finds out when it starts, not at 2 a.m.)."""
+    if not NAME.fullmatch(name):
+        raise ConfigError(f"{name!r} is not a job name (a lower-case file name such as 'nightly')")
+    path = next((f / f"{name}.py" for f in job_folders(config) if (f / f"{name}.py").is_file()),
+                None)  # fmt: skip
+    if path is None:
+        raise ConfigError(f"no job {name!r}: there is no jobs/{name}.py beside config.toml "
+                          f"(known jobs: {', '.join(job_names(config)) or 'none'})")  # fmt: skip
+    module = _import(path, name)
+    run = getattr(module, "run", None)
+    if not callable(run):
+        raise ConfigError(f"{path}: a job file must define run(job)")
+    return run
+
+
+def _import(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"sheetcrm_jobs.{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        raise ConfigError(f"{path} cannot be loaded: {type(e).__name__}: {e}") from None
+    return module
+
+
+def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
+            stop: Callable[[], bool] = lambda: False, wall: Callable[[], datetime] = datetime.now,
+            log: Callable[[str], None] = log_line) -> RunReport:  # fmt: skip
+    """Run job `name` at time `now` and return how it ended; never raises for a failing job.
+
+    `wall` is the real clock, used for the lock's expiry only (a lock must expire in real time
+    even when `now` is a date in a test)."""
+    report = RunReport(name, now, "ok")
+    started = time.monotonic()
+    try:
+        run = load_job(name, config)
+        store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
+    except SheetCRMError as e:
+        report.outcome, report.error = "failed", str(e)
+        return report
+    except Exception as e:  # the store's database cannot be reached
+        report.outcome, report.error = "failed", f"the state store cannot be opened: {e}"
+        return report
+    if not dry_run and not store.acquire(name, now=wall()):
+        holder = store.holder(name) or {}
+        report.outcome = "skipped"
+        report.error = (f"job {name!r} is already running ({holder.get('owner', '?')}, since "
+                        f"{holder.get('acquired', '?')}); this run was skipped")  # fmt: skip
+        report.run_id = store.start_run(name, now=now)
+        store.finish_run(report.run_id, now=now, outcome="skipped", counts={},
+                         warnings=[report.error])  # fmt: skip
+        return report
+    try:
+        if not dry_run:
+            report.run_id = store.start_run(name, now=now)
+        with progress(name, 0) as update:
+            job = Job(name, config, now=now, store=store, dry_run=dry_run, run_id=report.run_id,
+                      stop=stop, update=update)  # fmt: skip
+            try:
+                run(job)
+                report.outcome = "dry-run" if dry_run else "ok"
+            except JobStopped as e:
+                report.outcome, report.error = "stopped", str(e)
+            except SheetCRMError as e:
+                report.outcome, report.error = "failed", str(e)
+            except Exception as e:  # a bug: logged in full, the run recorded, the scheduler lives
+                report.outcome, report.error = "failed", f"{type(e).__name__}: {e}"
+                log(traceback.format_exc())
+            report.counts, report.warnings, report.lines = job.counts, job.warnings, job.lines
+        report.seconds = round(time.monotonic() - started, 1)
+        if report.run_id is not None:
+            counts = {**report.counts, "seconds": report.seconds, "summary": report.lines}
+            warnings = report.warnings + ([report.error] if report.error else [])
+            store.finish_run(report.run_id, now=now, outcome=report.outcome, counts=counts,
+                             warnings=warnings)  # fmt: skip
+    finally:
+        if not dry_run:
+            store.release(name)
+    return report
