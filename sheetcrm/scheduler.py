@@ -183,16 +183,22 @@ class Scheduler:
     def serve(self, *, sleep: Callable[[float], object] | None = None,
               signals: bool = True) -> None:  # fmt: skip
         """Catch up, then run jobs on their schedules until stopped (SIGTERM, SIGINT or stop())."""
+        previous = {}
         if signals:
-            signal.signal(signal.SIGTERM, self.stop)
-            signal.signal(signal.SIGINT, self.stop)
-        wait = sleep or self.stopping.wait
-        nexts = ", ".join(f"{n} {t:%Y-%m-%d %H:%M}" for n, t in sorted(self.next_runs().items()))
-        self.log(f"scheduler started ({self.config.timezone}); next: {nexts or 'no jobs'}")
-        self.catch_up()
-        while not self.stopping.is_set():
-            self.tick()
-            if self.stopping.is_set():
-                break
-            wait(min(max(self.seconds_to_next(), 1.0), 60.0))
-        self.log("scheduler stopped")
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, self.stop)
+        try:
+            wait = sleep or self.stopping.wait
+            nexts = ", ".join(
+                f"{n} {t:%Y-%m-%d %H:%M}" for n, t in sorted(self.next_runs().items())
+            )
+            self.log(f"scheduler started ({self.config.timezone}); next: {nexts or 'no jobs'}")
+            self.catch_up()
+            while not self.stopping.is_set():
+                self.tick()
+                if not self.stopping.is_set():
+                    wait(min(max(self.seconds_to_next(), 1.0), 60.0))
+            self.log("scheduler stopped")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
