@@ -77,6 +77,7 @@ class Job:
         self.warnings: list[str] = []
         self.lines: list[str] = []
         self._source: ExcelSource | None = None
+        self._started: dict[str, float] = {}
 
     # -- the run's bookkeeping ----------------------------------------------------------------
     def say(self, line: str) -> None:
@@ -90,9 +91,13 @@ class Job:
         """Start a step: refuse if a stop was requested, so a step is never cut in half."""
         if self._stop():
             raise JobStopped(f"stopped before the step {step!r}")
+        self._started[step] = time.monotonic()
         self._update(step, 0)
 
     def done(self, step: str, count: int) -> None:
+        """End a step: its count and seconds go into the log line and the run's record."""
+        seconds = time.monotonic() - self._started.get(step, time.monotonic())
+        self.counts.setdefault("steps", {})[step] = round(seconds, 2)
         self._update(step, count)
 
     @property
