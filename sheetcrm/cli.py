@@ -488,6 +488,106 @@ def _parse_now(value: str | None, config: Config) -> datetime:
         raise click.BadParameter(f"{value!r} is not a time like 2026-11-23T02:00") from None
 
 
+@cli.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--period", default="week", show_default=True,
+              type=click.Choice(["week", "month", "quarter"]),
+              help="The last complete week (Mon–Sun), month or quarter; compared with the one before.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: reports/report-YYYY-MM-DD.xlsx).")  # fmt: skip
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write every table as a UTF-8 CSV into this folder.")  # fmt: skip
+@click.option("--for", "viewer", help="Only what this person may see (a rep: own customers; a "
+              "manager: the team).")  # fmt: skip
+@click.option("--now", "now_text", help="The time of the report (default: now).")
+@click.pass_context
+def report(ctx: click.Context, workbook: Path | None, period: str, out: Path | None,
+           csv_dir: Path | None, viewer: str | None, now_text: str | None) -> None:  # fmt: skip
+    """Write the report workbook: KPIs, customers, sales, funnel, follow-up, data quality, with charts
+
+    Example:
+
+    \b
+        sheetcrm report --period month --csv reports/csv
+        sheetcrm report --for 刘洋 --out /tmp/刘洋.xlsx
+    """
+    from .report import make_report
+
+    config = _load(ctx)
+    now = _parse_now(now_text, config)
+    source = ExcelSource(workbook or config.workbook_path, config)
+    try:
+        with _progress("report", len(config.sheets)) as progress:
+            tables = {}
+            for i, sheet in enumerate(config.sheets):
+                progress("read", i)
+                tables[sheet.key] = source.read(sheet.key)
+            progress("report", 0)
+            rep, path, csvs = make_report(tables, config, open_for_reading(config.store_url),
+                                          now=now, period=period, viewer=viewer, out=out,
+                                          csv_dir=csv_dir)  # fmt: skip
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(rep.subtitle)
+    kpis = rep.table("kpis")
+    _print_table("key figures", ["figure", "this period", "previous"],
+                 [[str(r[0]), _figure(r[1]), _figure(r[2])] for r in kpis.rows])  # fmt: skip
+    click.echo(f"wrote {path}")
+    if csvs:
+        click.echo(f"wrote {len(csvs)} CSV files into {csv_dir}")
+
+
+def _figure(v: object) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float) and not v.is_integer():
+        return f"{v:,.2f}"
+    return f"{v:,.0f}" if isinstance(v, int | float) else str(v)
+
+
+@cli.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sheet", "sheet_name", default=None, help="Sheet key or name (default: the first).")
+@click.option("--owner", help="Only records of this owner (负责人, 跟进人, ...).")
+@click.option("--since", help="Only records dated on or after this date (e.g. 2026-01-01).")
+@click.option("--stage", help="Only records in this stage (e.g. 商务谈判).")
+@click.option("--for", "viewer", help="Only what this person may see.")
+@click.option(
+    "--format", "fmt", default="xlsx", show_default=True, type=click.Choice(["xlsx", "csv"])
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: reports/导出-<sheet>-<time>.xlsx).")  # fmt: skip
+@click.pass_context
+def export(ctx: click.Context, workbook: Path | None, sheet_name: str | None, owner: str | None,
+           since: str | None, stage: str | None, viewer: str | None, fmt: str,
+           out: Path | None) -> None:  # fmt: skip
+    """Export a sheet's rows as typed, with its status columns, filtered (导出数据)
+
+    Example:
+
+    \b
+        sheetcrm export --owner 王明 --since 2026-01-01 --stage 商务谈判 --format csv
+    """
+    from .export import export_rows, select_rows
+
+    config = _load(ctx)
+    now = _parse_now(None, config)
+    sheet = next((s for s in config.sheets if sheet_name in (None, s.key, s.name)), None)
+    if sheet is None:
+        raise click.BadParameter(f"{sheet_name!r} is not a sheet; expected one of "
+                                 + ", ".join(f"{s.key} ({s.name})" for s in config.sheets))  # fmt: skip
+    source = ExcelSource(workbook or config.workbook_path, config)
+    try:
+        table = source.read(sheet.key)
+        rows = select_rows(table, sheet, config, now=now, owner=owner,
+                           since=_parse_day(since) if since else None, stage=stage, viewer=viewer)  # fmt: skip
+        path = out or config.path(f"reports/导出-{sheet.name}-{now:%Y%m%d-%H%M}.{fmt}")
+        n = export_rows(table, sheet, rows, path, fmt)
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"exported {n:,} of {len(table):,} rows of {sheet.name} to {path}")
+
+
 @cli.command("run")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--dry-run", is_flag=True, help="Compute and show; write, send and record nothing.")

@@ -437,6 +437,21 @@ class Rules(Strict):
     duplicates: DuplicateNotice | None = None
 
 
+class ReportSettings(Strict):
+    """What the report counts as what, by field key of the report's sheet. The owner is the sheet's
+    owner field and the stage its `stage_field`; follow-ups come from [rules.followups]."""
+
+    sheet: Identifier = "customers"
+    created: Identifier  # the date a record counts as new (首次接触日期)
+    deal_date: Identifier  # the date a deal counts as won (合同开始日期)
+    deal_amount: Identifier  # its amount (年合同金额)
+    won_stages: list[str] = PydField(min_length=1)
+    lost_stages: list[str] = PydField(default_factory=list)
+    lost_reason: Identifier | None = None
+    breakdowns: list[Identifier] = PydField(default_factory=list)  # choice fields to count by
+    followup_by: Identifier | None = None  # who followed up, in the follow-ups sheet
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -618,6 +633,7 @@ class Config(Strict):
     people: list[Person] = PydField(default_factory=list)
     sheets: list[SheetConfig] = PydField(min_length=1)
     rules: Rules = PydField(default_factory=Rules)
+    report: ReportSettings | None = None
     reminders: list[Reminder] = PydField(default_factory=list)
     calendar: Calendar = PydField(default_factory=Calendar)
     base_dir: Path = PydField(default=Path("."), exclude=True)
@@ -860,6 +876,7 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
                 )
             labels[folded] = f"status column {c.key!r}"
     problems += _check_rules(config)
+    problems += _check_report(config)
     for name in config.jobs:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             problems.append(
@@ -869,6 +886,54 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
 
 
 RECIPIENT_WORDS = {"owner", "manager", "service", "customer"}
+
+
+def _check_report(config: Config) -> list[tuple[str, str]]:
+    """[report] names fields and stages of a sheet: they must exist, with the right types."""
+    r = config.report
+    if r is None:
+        return []
+    sheets = {s.key: s for s in config.sheets}
+    if r.sheet not in sheets:
+        return [
+            ("report.sheet", f"{r.sheet!r} is not a sheet key; expected one of {sorted(sheets)}")
+        ]
+    sheet = sheets[r.sheet]
+    fields = {f.key: f for f in sheet.fields}
+    problems: list[tuple[str, str]] = []
+    wanted = {"created": (r.created, ("date",)), "deal_date": (r.deal_date, ("date",)),
+              "deal_amount": (r.deal_amount, ("money", "number")),
+              "lost_reason": (r.lost_reason, None)}  # fmt: skip
+    wanted |= {f"breakdowns[{i}]": (k, ("choice", "multi_choice", "member", "rating"))
+               for i, k in enumerate(r.breakdowns)}  # fmt: skip
+    for where, (key, types) in wanted.items():
+        if key is None:
+            continue
+        if key not in fields:
+            problems.append((f"report.{where}", f"{key!r} is not a field of sheet {r.sheet!r}"))
+        elif types and str(fields[key].type) not in types:
+            problems.append((f"report.{where}", f"{key!r} is a {fields[key].type} field; "
+                             f"expected {' or '.join(types)}"))  # fmt: skip
+    stage = sheet.stage_field
+    if not stage or stage not in fields:
+        problems.append(("report.sheet", f"sheet {r.sheet!r} has no stage_field for the funnel"))
+    else:
+        choices = fields[stage].choices or []
+        for where, names in (("won_stages", r.won_stages), ("lost_stages", r.lost_stages)):
+            for name in names:
+                if name not in choices:
+                    problems.append((f"report.{where}", f"{name!r} is not a choice of "
+                                     f"{fields[stage].label}: {'、'.join(choices)}"))  # fmt: skip
+    if config.owner_field(r.sheet) is None:
+        problems.append(("report.sheet", f"sheet {r.sheet!r} has no member field for the owner"))
+    link = config.rules.followups
+    if r.followup_by is not None:
+        if link is None or link.sheet not in sheets:
+            problems.append(("report.followup_by", "needs [rules.followups] naming the sheet"))
+        elif r.followup_by not in {f.key for f in sheets[link.sheet].fields}:
+            problems.append(("report.followup_by",
+                             f"{r.followup_by!r} is not a field of sheet {link.sheet!r}"))  # fmt: skip
+    return problems
 
 
 def _check_rules(config: Config) -> list[tuple[str, str]]:

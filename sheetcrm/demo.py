@@ -607,3 +607,52 @@ def _generic_value(f: Any, gen: _Generator, i: int) -> Any:
     if f.default is not None:
         return str(f.default)
     return f"{f.label}{i + 1}"
+
+
+def advance_demo(path: Path, config: Config, *, moves: int, today: date, seed: int = 1) -> int:
+    """Play a week of a team's work on a demo workbook: `moves` customers move one stage on (a won
+    stage gets a contract number, amount and start date, as the rules require) and get a follow-up
+    row dated `today`. Gives the report's funnel and trends something to show; returns the moves."""
+    import openpyxl
+
+    from .report import stage_order
+
+    rng = np.random.default_rng(seed)
+    sheet = config.sheet("customers")
+    order, _ = stage_order(config, sheet.key)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet.name]
+    col = {str(c.value or "").lstrip("*").strip(): c.column for c in ws[1]}
+    label = {f.key: f.label for f in sheet.fields}
+    stage_col = col[label[sheet.stage_field]]
+    candidates = [r for r in range(2, ws.max_row + 1)
+                  if ws.cell(r, stage_col).value in order[:-1]]  # fmt: skip
+    chosen = rng.choice(candidates, size=min(moves, len(candidates)), replace=False)
+    followups = (
+        wb[config.sheet("followups").name]
+        if "followups" in {s.key for s in config.sheets}
+        else None
+    )
+    for r in sorted(int(x) for x in chosen):
+        nxt = order[order.index(ws.cell(r, stage_col).value) + 1]
+        ws.cell(r, stage_col).value = nxt
+        if config.report is not None and nxt in config.report.won_stages:
+            for key, value in (("contract_no", f"HT{today:%Y%m%d}{r:05d}"),
+                               (config.report.deal_amount, int(rng.integers(2, 60)) * 10_000),
+                               (config.report.deal_date, today)):  # fmt: skip
+                if label.get(key) in col and ws.cell(r, col[label[key]]).value in (None, ""):
+                    ws.cell(r, col[label[key]]).value = value
+        if followups is not None:
+            fsheet = config.sheet("followups")
+            fcol = {str(c.value or "").lstrip("*").strip(): c.column for c in followups[1]}
+            flabel = {f.key: f.label for f in fsheet.fields}
+            owner = config.owner_field(sheet.key)
+            row = followups.max_row + 1
+            values = {"customer_id": ws.cell(r, col[label[sheet.id_field]]).value, "date": today,
+                      "method": "电话", "content": f"推进到{nxt}",
+                      "by": ws.cell(r, col[label[owner]]).value if owner else None}  # fmt: skip
+            for key, value in values.items():
+                if flabel.get(key) in fcol:
+                    followups.cell(row, fcol[flabel[key]]).value = value
+    wb.save(path)
+    return len(chosen)

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -120,8 +120,8 @@ class Job:
         plan = build_plan(tables, self.config, now=self.now, store=self.store, job=self.name)
         self.done("plan", sum(len(t) for t in tables.values()))
         parts = []
-        for key, info in plan.summary().items():
-            self.counts[key] = {k: v for k, v in info.items() if k != "by_field_and_code"}
+        for key, info in plan.counts().items():
+            self.counts[key] = info
             if info["rows"]:
                 dup = f", {info['duplicates']:,} duplicates" if info["duplicates"] else ""
                 parts.append(f"{self.config.sheet(key).name} {info['rows']:,} "
@@ -213,6 +213,24 @@ class Job:
         self.done("send", len(report.sent))
         if report.stopped:
             raise DeliveryError(report.stopped)
+
+    def report(self, tables: dict[str, Table], *, period: str = "week") -> Path | None:
+        """The report workbook of the last complete period, with its charts."""
+        from .report import make_report
+
+        self.begin("report")
+        if self.dry_run:
+            self.say(
+                f"dry run: the {period} report would be written to {self.config.path('reports')}"
+            )
+            self.done("report", 0)
+            return None
+        report, out, _ = make_report(tables, self.config, self.store, now=self.now, period=period)
+        p = report.period
+        self.counts["report"] = str(out)
+        self.say(f"wrote the {period} report {p.start} – {p.end - timedelta(days=1)}: {out}")
+        self.done("report", sum(len(t.rows) for ts in report.sheets.values() for t in ts))
+        return out
 
     def backup(self) -> None:
         """Archive the workbook, the state store and config.toml; keep the newest few."""

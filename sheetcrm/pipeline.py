@@ -120,8 +120,9 @@ class Plan:
     def counts(self) -> dict[str, Any]:
         """The figures a run records: per sheet rows, problems, duplicates, writes, events."""
         out = self.summary()
-        for key, info in out.items():
-            info.pop("by_field_and_code", None)
+        for key, info in out.items():  # problems by "field label/code": the report's trend
+            info["problems_by"] = {f"{label}/{code}": int(n)
+                                   for (label, code), n in info.pop("by_field_and_code").items()}  # fmt: skip
             if key in self.changes:
                 info["events"] = self.changes[key].counts()
         return out

@@ -409,6 +409,25 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def events_frame(self, sheet: str, kinds: Sequence[str]) -> pd.DataFrame:
+        """Events of these kinds in a sheet, oldest first: record_id, kind, field, old, new, at."""
+        cols = [events.c.record_id, events.c.kind, events.c.field, events.c.old, events.c.new,
+                events.c.at]  # fmt: skip
+        query = (select(*cols).where((events.c.sheet == sheet) & events.c.kind.in_(list(kinds)))
+                 .order_by(events.c.id))  # fmt: skip
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame(rows, columns=["record_id", "kind", "field", "old", "new", "at"])
+
+    def notifications_frame(self, kinds: Sequence[str]) -> pd.DataFrame:
+        """Notifications of these kinds: kind, recipient, record_id, status, created."""
+        n = notifications.c
+        query = select(n.kind, n.recipient, n.record_id, n.status, n.created).where(
+            n.kind.in_(list(kinds)))  # fmt: skip
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame(rows, columns=["kind", "recipient", "record_id", "status", "created"])
+
     def events(self, run_id: int | None = None) -> list[dict[str, Any]]:
         query = select(events).order_by(events.c.id)
         if run_id is not None:

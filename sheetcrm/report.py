@@ -1,0 +1,748 @@
+"""The report managers open on Monday: KPIs against the previous period, where customers come from,
+who sells what, the funnel, how fast people follow up, and the state of the data.
+
+`build_report` computes every table from the checked sheets and the state store (its runs, stage
+and assignment events, and reminders), without writing anything; `write_report` lays the tables out
+as formatted Excel tables, each with a native Excel chart (xlsxwriter), and `write_csv` writes each
+table as UTF-8 CSV with a BOM (so Excel shows Chinese) and with text that would start a formula
+escaped. `viewer` limits everything to what a person may see: a sales rep their own customers, a
+manager their team's, a director or admin everything.
+
+The period is the last complete week (Monday to Sunday), month or quarter before `now`; the previous
+period is the one before it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .check import CheckResult
+from .config import Config, ReportSettings, Role
+from .errors import ConfigError
+from .expr import to_datetime64
+from .store import Store
+
+PERIODS = ("week", "month", "quarter")
+CHECK_JOBS = ("nightly", "check")  # runs whose counts hold the data-quality figures
+TREND_SERIES = 8  # field/problem lines in the trend chart; the rest are in the total
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh_CN": {
+        "overview": "概览", "customers": "客户分布", "sales": "销售业绩", "funnel": "销售漏斗",
+        "followup": "跟进效率", "quality": "数据质量", "errors": "错误清单", "duplicates": "重复客户",
+        "kpis": "关键指标", "kpi": "指标", "this": "本期", "previous": "上期", "change": "变化",
+        "new_customers": "新增客户", "followups": "跟进次数", "deals": "成交数",
+        "deal_amount": "成交金额", "conversion": "转化率（成交/新增）",
+        "first_response": "平均首次响应（天）", "problem_share": "问题行占比",
+        "value": "取值", "count": "客户数", "share": "占比", "empty": "（未填）",
+        "by_owner": "按负责人", "owner": "负责人", "team": "团队", "customers_owned": "客户数",
+        "new": "本期新增", "won_rate": "成交率（累计）", "by_month": "按月", "month": "月份",
+        "stages": "各阶段客户", "stage": "阶段", "now": "当前客户数", "reached": "到达该阶段",
+        "to_next": "进入下一阶段", "median_days": "停留天数（中位数）", "lost": "流失原因",
+        "reason": "原因", "response": "响应时间", "measure": "指标", "samples": "样本数",
+        "avg_days": "平均（天）", "median": "中位数（天）",
+        "contact_to_followup": "首次接触 → 首次跟进（本期新增客户）",
+        "assigned_to_followup": "分配 → 首次跟进（本期分配）", "overdue": "逾期与提醒",
+        "escalations": "本期逾期升级", "reminders": "本期提醒", "past_due": "下次跟进日期已过",
+        "trend": "问题趋势", "date": "日期", "total": "问题合计", "by_field": "按字段与问题",
+        "field": "字段", "problem": "问题", "sheet": "工作表", "row": "行号", "record": "记录编号",
+        "entered": "填写内容", "message": "说明", "groups": "重复客户组", "original": "原客户",
+        "original_name": "原客户名称", "duplicate": "重复客户", "duplicate_name": "重复客户名称",
+        "period": "报告期 {start} 至 {end}（上期 {pstart} 至 {pend}）", "for": "查看人：{name}",
+        "restricted": "（趋势为全团队数据，仅在完整报告中提供）",
+    },
+    "en": {
+        "overview": "Overview", "customers": "Customers", "sales": "Sales", "funnel": "Funnel",
+        "followup": "Follow-up", "quality": "Data quality", "errors": "Problems",
+        "duplicates": "Duplicates", "kpis": "Key figures", "kpi": "Figure", "this": "This period",
+        "previous": "Previous", "change": "Change", "new_customers": "New customers",
+        "followups": "Follow-ups", "deals": "Deals", "deal_amount": "Deal amount",
+        "conversion": "Conversion (deals/new)", "first_response": "Avg first response (days)",
+        "problem_share": "Rows with problems", "value": "Value", "count": "Customers",
+        "share": "Share", "empty": "(empty)", "by_owner": "By owner", "owner": "Owner",
+        "team": "Team", "customers_owned": "Customers", "new": "New", "won_rate": "Won (all time)",
+        "by_month": "By month", "month": "Month", "stages": "Customers per stage", "stage": "Stage",
+        "now": "Now", "reached": "Reached", "to_next": "To next stage",
+        "median_days": "Median days in stage", "lost": "Lost reasons", "reason": "Reason",
+        "response": "Response time", "measure": "Measure", "samples": "Samples",
+        "avg_days": "Average (days)", "median": "Median (days)",
+        "contact_to_followup": "First contact → first follow-up (new this period)",
+        "assigned_to_followup": "Assigned → first follow-up (assigned this period)",
+        "overdue": "Overdue and reminders", "escalations": "Escalations",
+        "reminders": "Reminders", "past_due": "Next follow-up date passed",
+        "trend": "Problems over time", "date": "Date", "total": "All problems",
+        "by_field": "By field and problem", "field": "Field", "problem": "Problem",
+        "sheet": "Sheet", "row": "Row", "record": "Record", "entered": "Entered",
+        "message": "Message", "groups": "Duplicate groups", "original": "Original",
+        "original_name": "Original name", "duplicate": "Duplicate",
+        "duplicate_name": "Duplicate name",
+        "period": "Period {start} to {end} (previous {pstart} to {pend})", "for": "For {name}",
+        "restricted": "(the trend covers the whole team; it is in the full report only)",
+    },
+}  # fmt: skip
+
+
+# -- shapes -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chart:
+    kind: str  # pie, bar, column, line
+    values: tuple[int, ...]  # columns of the table plotted as series
+    categories: int = 0
+    title: str = ""
+
+
+@dataclass
+class ReportTable:
+    key: str  # a stable, file-name-safe name (CSV files, tests)
+    title: str
+    columns: list[str]
+    formats: list[str]  # per column: text, int, money, pct, days, date
+    rows: list[list[Any]] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    row_formats: list[str] | None = None  # for columns whose format is "row": one per row
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: date
+    end: date  # exclusive
+    previous_start: date
+
+    @property
+    def previous_end(self) -> date:
+        return self.start
+
+
+@dataclass
+class Report:
+    period: Period
+    viewer: str | None
+    sheets: dict[str, list[ReportTable]]  # sheet key → its tables, in order
+    titles: dict[str, str]  # sheet key → the tab's name
+    subtitle: str
+
+    def table(self, key: str) -> ReportTable:
+        for tables in self.sheets.values():
+            for t in tables:
+                if t.key == key:
+                    return t
+        raise KeyError(key)
+
+
+# -- periods and viewers --------------------------------------------------------------------------
+def period_of(kind: str, now: datetime) -> Period:
+    """The last complete week/month/quarter before `now`, and the one before it."""
+    today = now.date()
+    if kind == "week":
+        end = today - timedelta(days=today.weekday())
+        return Period(kind, end - timedelta(days=7), end, end - timedelta(days=14))
+    if kind == "month":
+        end = today.replace(day=1)
+        start = (end - timedelta(days=1)).replace(day=1)
+        return Period(kind, start, end, (start - timedelta(days=1)).replace(day=1))
+    if kind == "quarter":
+        end = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+        start = _months_back(end, 3)
+        return Period(kind, start, end, _months_back(start, 3))
+    raise ValueError(f"period {kind!r}: expected one of {', '.join(PERIODS)}")
+
+
+def _months_back(d: date, n: int) -> date:
+    m = d.year * 12 + d.month - 1 - n
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def visible_owners(config: Config, name: str | None) -> set[str] | None:
+    """Whose records `name` may see: a sales rep their own, a sales manager their team (everyone
+    whose chain of managers leads to them, and themselves), others (director, admin, marketing,
+    service) everyone (None)."""
+    if name is None:
+        return None
+    people = {p.name: p for p in config.people}
+    if name not in people:
+        raise ConfigError(f"{name!r} is not a person in [[people]]")
+    role = people[name].role
+    if role is Role.sales:
+        return {name}
+    if role is Role.sales_manager:
+        team = {name}
+        grew = True
+        while grew:
+            more = {p.name for p in config.people if p.manager in team} - team
+            team |= more
+            grew = bool(more)
+        return team
+    return None
+
+
+# -- building -----------------------------------------------------------------------------------
+def build_report(results: dict[str, CheckResult], duplicate_of: pd.Series | None, config: Config,
+                 store: Store | None, *, now: datetime, period: str = "week",
+                 viewer: str | None = None) -> Report:  # fmt: skip
+    """Every table of the report, computed from the checked sheets and the store; writes nothing.
+
+    `duplicate_of`: the report sheet's 重复客户 status by row (as the nightly run wrote it)."""
+    settings = config.report
+    if settings is None:
+        raise ConfigError("config.toml has no [report] section; see the README for one")
+    lab = LABELS[config.locale]
+    p = period_of(period, now)
+    owners = visible_owners(config, viewer)
+    data = _Data(results, config, settings, owners, duplicate_of)
+    store = store or Store("sqlite://")
+    subtitle = lab["period"].format(start=p.start, end=p.end - timedelta(days=1),
+                                    pstart=p.previous_start, pend=p.previous_end - timedelta(days=1))  # fmt: skip
+    if viewer:
+        subtitle += "；" + lab["for"].format(name=viewer)
+    sheets = {
+        "overview": [_kpis(data, store, p, lab)],
+        "customers": [_breakdown(data, key, lab) for key in settings.breakdowns],
+        "sales": [_by_owner(data, p, config, lab), _by_month(data, p, lab)],
+        "funnel": [*_funnel(data, store, config, lab)],
+        "followup": [*_followup(data, store, p, now, lab)],
+        "quality": [*_quality(data, store, owners, lab)],
+        "errors": [_errors(data, lab)],
+        "duplicates": [_duplicates(data, lab)],
+    }
+    return Report(p, viewer, sheets, {k: lab[k] for k in sheets}, subtitle)
+
+
+class _Data:
+    """The typed columns the report needs, filtered to what the viewer may see."""
+
+    def __init__(self, results: dict[str, CheckResult], config: Config, s: ReportSettings,
+                 owners: set[str] | None, duplicate_of: pd.Series | None) -> None:  # fmt: skip
+        self.config, self.s = config, s
+        sheet = config.sheet(s.sheet)
+        self.sheet = sheet
+        c = results[s.sheet].typed
+        self.owner_key = config.owner_field(s.sheet) or ""
+        owner = c[self.owner_key].fillna("").astype(str)
+        keep = owner.isin(owners) if owners is not None else pd.Series(True, index=c.index)
+        self.c = c[keep]
+        self.owner = owner[keep]
+        self.ids = self.c[sheet.id_field].fillna("").astype(str)
+        self.stage = self.c[sheet.stage_field].fillna("").astype(str)
+        self.created = to_datetime64(self.c[s.created])
+        self.deal_date = to_datetime64(self.c[s.deal_date])
+        self.amount = pd.to_numeric(self.c[s.deal_amount], errors="coerce")
+        self.won = self.stage.isin(s.won_stages)
+        link = config.rules.followups
+        if link is not None and link.sheet in results:
+            f = results[link.sheet].typed
+            cust = f[link.key].fillna("").astype(str)
+            visible = cust.isin(set(self.ids))
+            self.f_customer = cust[visible]
+            self.f_date = to_datetime64(f[link.date])[visible]
+            by = f[s.followup_by] if s.followup_by else pd.Series("", index=f.index)
+            self.f_by = by.fillna("").astype(str)[visible]
+        else:
+            self.f_customer = self.f_by = pd.Series([], dtype=object)
+            self.f_date = pd.Series([], dtype="datetime64[ns]")
+        visible_rows = {s.sheet: set(self.c.index)}
+        if link is not None:
+            visible_rows[link.sheet] = set(self.f_customer.index)
+        self.problems: dict[str, tuple[str, pd.DataFrame]] = {}
+        for key, r in results.items():
+            pr = r.problems
+            if owners is not None:  # the viewer's customers, and the rows about them
+                pr = pr[pr["row"].isin(visible_rows.get(key, set()))]
+            self.problems[key] = (r.sheet_name, pr)
+        self.rows_total = len(self.c)
+        self.duplicate_of = (duplicate_of.reindex(self.c.index).fillna("").astype(str)
+                             if duplicate_of is not None else pd.Series("", index=self.c.index))  # fmt: skip
+        self.names = self.c["name"].fillna("").astype(str) if "name" in self.c else self.ids
+
+    def first_followup(self) -> pd.Series:
+        """Each customer's first follow-up date (by customer ID)."""
+        return self.f_date.groupby(self.f_customer).min()
+
+
+def _in(dates: pd.Series, start: date, end: date) -> pd.Series:
+    return (dates >= pd.Timestamp(start)) & (dates < pd.Timestamp(end))
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _kpis(d: _Data, store: Store, p: Period, lab: dict[str, str]) -> ReportTable:
+    def figures(start: date, end: date) -> list[Any]:
+        new = int(_in(d.created, start, end).sum())
+        follow = int(_in(d.f_date, start, end).sum())
+        deals_mask = d.won & _in(d.deal_date, start, end)
+        deals = int(deals_mask.sum())
+        amount = float(d.amount[deals_mask].sum())
+        first = d.first_followup()
+        newcomers = _in(d.created, start, end)
+        gaps = ((d.ids[newcomers].map(first) - d.created[newcomers]).dt.days).dropna()
+        gaps = gaps[gaps >= 0]
+        return [
+            new,
+            follow,
+            deals,
+            amount,
+            _ratio(deals, new),
+            float(gaps.mean()) if len(gaps) else None,
+        ]
+
+    this, prev = figures(p.start, p.end), figures(p.previous_start, p.previous_end)
+    rows_with_problems = d.problems[d.s.sheet][1]["row"].nunique()
+    share_now = _ratio(rows_with_problems, d.rows_total)
+    share_then = _stored_problem_share(store, d.s.sheet, p.start)
+    names = ["new_customers", "followups", "deals", "deal_amount", "conversion", "first_response",
+             "problem_share"]  # fmt: skip
+    formats = ["int", "int", "int", "money", "pct", "days", "pct"]
+    rows = []
+    for name, fmt, a, b in zip(
+        names, formats, [*this, share_now], [*prev, share_then], strict=True
+    ):
+        if a is None or b is None:
+            change = None
+        elif fmt == "pct":  # rates change in percentage points
+            change = a - b
+        else:
+            change = _ratio(a - b, b)
+        rows.append([lab[name], a, b, change, fmt])
+    return ReportTable("kpis", lab["kpis"], [lab["kpi"], lab["this"], lab["previous"], lab["change"]],
+                       ["text", "row", "row", "pct"], [r[:4] for r in rows],
+                       row_formats=[r[4] for r in rows])  # fmt: skip
+
+
+def _stored_problem_share(store: Store, sheet: str, before: date) -> float | None:
+    """The share of rows with problems at the last check before `before`, from the stored runs."""
+    for run in _check_runs(store):
+        if run["started"] < datetime.combine(before, datetime.min.time()):
+            info = json.loads(run["counts"] or "{}").get(sheet) or {}
+            return _ratio(info.get("rows_with_problems", 0), info.get("rows", 0))
+    return None
+
+
+def _check_runs(store: Store) -> list[dict[str, Any]]:
+    """Successful check runs, newest first."""
+    runs = [r for job in CHECK_JOBS for r in store.runs(job, limit=100_000) if r["outcome"] == "ok"]
+    return sorted(runs, key=lambda r: r["started"], reverse=True)
+
+
+def _breakdown(d: _Data, key: str, lab: dict[str, str]) -> ReportTable:
+    f = d.sheet.field(key)
+    values = d.c[key].fillna("").astype(str).replace("", lab["empty"])
+    counts = values.value_counts()
+    order = [c for c in (f.choices or []) if c in counts.index]
+    order += sorted(c for c in counts.index if c not in order and c != lab["empty"])
+    order += [lab["empty"]] if lab["empty"] in counts.index else []
+    total = int(counts.sum())
+    rows = [[v, int(counts[v]), _ratio(int(counts[v]), total)] for v in order]
+    title = f.label
+    kind = "pie" if len(rows) <= 6 else "bar"
+    return ReportTable(f"by_{key}", title, [title, lab["count"], lab["share"]], ["text", "int", "pct"],
+                       rows, [Chart(kind, (1,), 0, title)])  # fmt: skip
+
+
+def _by_owner(d: _Data, p: Period, config: Config, lab: dict[str, str]) -> ReportTable:
+    teams = {x.name: x.team or "" for x in config.people}
+    new = _in(d.created, p.start, p.end)
+    deals = d.won & _in(d.deal_date, p.start, p.end)
+    follow = _in(d.f_date, p.start, p.end)
+    by_owner = pd.DataFrame({"owner": d.owner, "new": new, "deals": deals, "won": d.won,
+                             "amount": d.amount.where(deals, 0.0)})  # fmt: skip
+    g = by_owner.groupby("owner", sort=False).agg(customers=("owner", "size"), new=("new", "sum"),
+                                                  deals=("deals", "sum"), won=("won", "sum"),
+                                                  amount=("amount", "sum"))  # fmt: skip
+    follows = d.f_by[follow].value_counts()
+    rows = []
+    for owner, r in g.iterrows():
+        name = str(owner) or lab["empty"]
+        rows.append([name, teams.get(str(owner), ""), int(r["customers"]), int(r["new"]),
+                     int(follows.get(owner, 0)), int(r["deals"]), float(r["amount"]),
+                     _ratio(int(r["won"]), int(r["customers"]))])  # fmt: skip
+    rows.sort(key=lambda r: (-r[6], -r[5], r[0]))
+    cols = [lab["owner"], lab["team"], lab["customers_owned"], lab["new"], lab["followups"],
+            lab["deals"], lab["deal_amount"], lab["won_rate"]]  # fmt: skip
+    return ReportTable("by_owner", lab["by_owner"], cols,
+                       ["text", "text", "int", "int", "int", "int", "money", "pct"], rows,
+                       [Chart("column", (3, 4, 5), 0, lab["by_owner"]),
+                        Chart("column", (6,), 0, lab["deal_amount"])])  # fmt: skip
+
+
+def _by_month(d: _Data, p: Period, lab: dict[str, str]) -> ReportTable:
+    """The twelve months up to the period's end."""
+    last = (p.end - timedelta(days=1)).replace(day=1)
+    months = [_months_back(last, n) for n in range(11, -1, -1)]
+    rows = []
+    for m in months:
+        end = _months_back(m, -1)
+        deals = d.won & _in(d.deal_date, m, end)
+        rows.append([f"{m:%Y-%m}", int(_in(d.created, m, end).sum()), int(_in(d.f_date, m, end).sum()),
+                     int(deals.sum()), float(d.amount[deals].sum())])  # fmt: skip
+    cols = [lab["month"], lab["new_customers"], lab["followups"], lab["deals"], lab["deal_amount"]]
+    return ReportTable("by_month", lab["by_month"], cols, ["text", "int", "int", "int", "money"],
+                       rows, [Chart("column", (1, 2, 3), 0, lab["by_month"]),
+                              Chart("line", (4,), 0, lab["deal_amount"])])  # fmt: skip
+
+
+def stage_order(config: Config, sheet_key: str) -> tuple[list[str], list[str]]:
+    """(the ordered stages, the any-time ones) of a sheet's stage field."""
+    so = config.rules.stage_order
+    if so is not None and so.sheet == sheet_key:
+        return list(so.order), list(so.anytime)
+    sheet = config.sheet(sheet_key)
+    return list(sheet.field(sheet.stage_field).choices or []), []
+
+
+def stage_durations(store: Store, sheet: str, stage_field: str) -> pd.DataFrame:
+    """Days each record spent in a stage before moving on: from its creation or its previous move
+    to the move out (stored events). Columns: record_id, stage, days."""
+    ev = store.events_frame(sheet, ["created", "stage"])
+    ev = ev[(ev["kind"] == "created") | (ev["field"] == stage_field)]
+    if ev.empty:
+        return pd.DataFrame(columns=["record_id", "stage", "days"])
+    ev = ev.sort_values(["record_id", "at"], kind="stable")
+    entered = ev.groupby("record_id")["at"].shift(1)
+    moves = ev[(ev["kind"] == "stage") & entered.notna()]
+    days = (
+        pd.to_datetime(moves["at"]) - pd.to_datetime(entered[moves.index])
+    ).dt.total_seconds() / 86400
+    return pd.DataFrame({"record_id": moves["record_id"], "stage": moves["old"].fillna(""),
+                         "days": days})  # fmt: skip
+
+
+def _funnel(d: _Data, store: Store, config: Config, lab: dict[str, str]) -> list[ReportTable]:
+    order, anytime = stage_order(config, d.s.sheet)
+    counts = d.stage.value_counts()
+    position = d.stage.map({s: i for i, s in enumerate(order)})
+    reached = [int((position >= i).sum()) for i in range(len(order))]
+    durations = stage_durations(store, d.s.sheet, d.sheet.stage_field)
+    durations = durations[durations["record_id"].isin(set(d.ids))]
+    medians = durations.groupby("stage")["days"].median()
+    rows = []
+    for i, s in enumerate(order):
+        nxt = _ratio(reached[i + 1], reached[i]) if i + 1 < len(order) else None
+        med = medians.get(s)
+        rows.append([s, int(counts.get(s, 0)), reached[i], nxt,
+                     float(med) if med is not None and not np.isnan(med) else None])  # fmt: skip
+    for s in anytime:
+        med = medians.get(s)
+        rows.append([s, int(counts.get(s, 0)), None, None,
+                     float(med) if med is not None and not np.isnan(med) else None])  # fmt: skip
+    stages = ReportTable("stages", lab["stages"],
+                         [lab["stage"], lab["now"], lab["reached"], lab["to_next"], lab["median_days"]],
+                         ["text", "int", "int", "pct", "days"], rows,
+                         [Chart("bar", (2,), 0, lab["reached"])])  # fmt: skip
+    lost_mask = d.stage.isin(d.s.lost_stages)
+    reasons = (d.c.loc[lost_mask, d.s.lost_reason].fillna("").astype(str).replace("", lab["empty"])
+               if d.s.lost_reason else pd.Series([], dtype=object))  # fmt: skip
+    rc = reasons.value_counts()
+    lost = ReportTable("lost", lab["lost"], [lab["reason"], lab["count"], lab["share"]],
+                       ["text", "int", "pct"],
+                       [[str(k), int(v), _ratio(int(v), int(rc.sum()))] for k, v in rc.items()],
+                       [Chart("bar", (1,), 0, lab["lost"])])  # fmt: skip
+    return [stages, lost]
+
+
+def _followup(d: _Data, store: Store, p: Period, now: datetime,
+              lab: dict[str, str]) -> list[ReportTable]:  # fmt: skip
+    first = d.first_followup()
+    newcomers = _in(d.created, p.start, p.end)
+    gaps = (d.ids[newcomers].map(first) - d.created[newcomers]).dt.days.dropna()
+    gaps = gaps[gaps >= 0]
+    assigned = store.events_frame(d.s.sheet, ["rule"])
+    assigned = assigned[(assigned["field"] == d.owner_key) & assigned["record_id"].isin(set(d.ids))]
+    at = pd.to_datetime(assigned["at"])
+    assigned = assigned[(at >= pd.Timestamp(p.start)) & (at < pd.Timestamp(p.end))]
+    lags = []
+    if len(assigned):
+        f = pd.DataFrame({"customer": d.f_customer, "date": d.f_date}).dropna()
+        for rid, when in zip(assigned["record_id"], pd.to_datetime(assigned["at"]), strict=True):
+            after = f.loc[(f["customer"] == rid) & (f["date"] >= when.normalize()), "date"]
+            if len(after):
+                lags.append((after.min() - when.normalize()).days)
+    lag = pd.Series(lags, dtype=float)
+
+    def row(name: str, s: pd.Series) -> list[Any]:
+        return [lab[name], len(s), float(s.mean()) if len(s) else None,
+                float(s.median()) if len(s) else None]  # fmt: skip
+
+    response = ReportTable("response", lab["response"],
+                           [lab["measure"], lab["samples"], lab["avg_days"], lab["median"]],
+                           ["text", "int", "days", "days"],
+                           [row("contact_to_followup", gaps.astype(float)),
+                            row("assigned_to_followup", lag)],
+                           [Chart("bar", (2, 3), 0, lab["response"])])  # fmt: skip
+    notes = store.notifications_frame(["escalation", "reminder"])
+    created = pd.to_datetime(notes["created"])
+    notes = notes[(created >= pd.Timestamp(p.start)) & (created < pd.Timestamp(p.end))]
+    notes = notes[notes["record_id"].isin(set(d.ids))]
+    esc = notes[notes["kind"] == "escalation"]["recipient"].value_counts()
+    rem = notes[notes["kind"] == "reminder"]["recipient"].value_counts()
+    nf = d.c["next_followup"] if "next_followup" in d.c else pd.Series(None, index=d.c.index)
+    open_ = ~d.stage.isin([*d.s.won_stages, *d.s.lost_stages])
+    past = (to_datetime64(nf) < pd.Timestamp(now.date())) & open_
+    past_due = d.owner[past].value_counts()
+    owners = sorted(set(esc.index) | set(rem.index) | set(past_due.index) | set(d.owner) - {""})
+    rows = [[o, int(esc.get(o, 0)), int(rem.get(o, 0)), int(past_due.get(o, 0))] for o in owners]
+    rows.sort(key=lambda r: (-r[1], -r[3], r[0]))
+    overdue = ReportTable("overdue", lab["overdue"],
+                          [lab["owner"], lab["escalations"], lab["reminders"], lab["past_due"]],
+                          ["text", "int", "int", "int"], rows,
+                          [Chart("bar", (1, 3), 0, lab["overdue"])])  # fmt: skip
+    return [response, overdue]
+
+
+def _quality(d: _Data, store: Store, owners: set[str] | None,
+             lab: dict[str, str]) -> list[ReportTable]:  # fmt: skip
+    rows_by = []
+    for _key, (sheet_name, pr) in d.problems.items():
+        if len(pr):
+            for (label, code), n in pr.groupby(["label", "code"]).size().items():
+                rows_by.append([sheet_name, label, code, int(n)])
+    rows_by.sort(key=lambda r: (-r[3], r[0], r[1], r[2]))
+    by_field = ReportTable("problems_by_field", lab["by_field"],
+                           [lab["sheet"], lab["field"], lab["problem"], lab["count"]],
+                           ["text", "text", "text", "int"], rows_by)  # fmt: skip
+    if owners is not None:
+        trend = ReportTable("trend", lab["trend"] + " " + lab["restricted"], [lab["date"]],
+                            ["date"])  # fmt: skip
+        return [trend, by_field]
+    per_day: dict[date, dict[str, int]] = {}
+    for run in sorted(_check_runs(store), key=lambda r: r["started"]):
+        info = json.loads(run["counts"] or "{}").get(d.s.sheet) or {}
+        if "problems_by" in info:  # the last run of a day stands for the day
+            per_day[run["started"].date()] = info["problems_by"]
+    totals: dict[str, int] = {}
+    for day in per_day.values():
+        for k, n in day.items():
+            totals[k] = totals.get(k, 0) + n
+    top = [k for k, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:TREND_SERIES]]
+    rows = [
+        [day, sum(v.values()), *[v.get(k, 0) for k in top]] for day, v in sorted(per_day.items())
+    ]
+    trend = ReportTable("trend", lab["trend"], [lab["date"], lab["total"], *top],
+                        ["date", "int", *["int"] * len(top)], rows,
+                        [Chart("line", tuple(range(1, 2 + len(top))), 0, lab["trend"])] if rows
+                        else [])  # fmt: skip
+    by_field.charts = []
+    return [trend, by_field]
+
+
+def _errors(d: _Data, lab: dict[str, str]) -> ReportTable:
+    rows = []
+    for _key, (sheet_name, pr) in d.problems.items():
+        for row, rid, label, code, value, message in pr[
+            ["row", "record_id", "label", "code", "value", "message"]
+        ].itertuples(index=False):
+            rows.append([sheet_name, int(row), str(rid or ""), label, code, str(value), message])
+    return ReportTable("errors", lab["errors"],
+                       [lab["sheet"], lab["row"], lab["record"], lab["field"], lab["problem"],
+                        lab["entered"], lab["message"]],
+                       ["text", "int", "text", "text", "text", "text", "text"], rows)  # fmt: skip
+
+
+def _duplicates(d: _Data, lab: dict[str, str]) -> ReportTable:
+    marked = d.duplicate_of[d.duplicate_of != ""]
+    name_of = dict(zip(d.ids, d.names, strict=True))
+    rows = [[orig, name_of.get(orig, ""), str(d.ids[row]), str(d.names[row])]
+            for row, orig in marked.items()]  # fmt: skip
+    rows.sort(key=lambda r: (r[0], r[2]))
+    return ReportTable("duplicates", lab["groups"],
+                       [lab["original"], lab["original_name"], lab["duplicate"],
+                        lab["duplicate_name"]], ["text"] * 4, rows)  # fmt: skip
+
+
+# -- writing ------------------------------------------------------------------------------------
+FORMATS = {"int": "#,##0", "money": "#,##0.00", "pct": "0.0%", "days": "0.0", "date": "yyyy-mm-dd"}
+
+
+def write_report(report: Report, out: Path) -> Path:
+    """Write the report workbook: each table an Excel table (filter buttons, banded rows, number
+    formats) with its charts beside it; header rows frozen where a tab has one table."""
+    import xlsxwriter
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    book = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                          "strings_to_numbers": False, "nan_inf_to_errors": True})  # fmt: skip
+    fmt = {k: book.add_format({"num_format": v}) for k, v in FORMATS.items()}
+    title = book.add_format({"bold": True, "font_size": 14})
+    heading = book.add_format({"bold": True, "font_size": 11, "font_color": "#1F4E79"})
+    names: set[str] = set()
+    for sheet_key, tables in report.sheets.items():
+        ws = book.add_worksheet(report.titles[sheet_key])
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)  # a table and its charts side by side on one page width
+        ws.write_string(0, 0, report.titles[sheet_key], title)
+        ws.write_string(1, 0, report.subtitle)
+        r = 3
+        widths: dict[int, float] = {}
+        for t in tables:
+            ws.write_string(r, 0, t.title, heading)
+            top = r + 1
+            n = max(len(t.rows), 1)
+            last_col = len(t.columns) - 1
+            columns = []
+            for c, (h, f) in enumerate(zip(t.columns, t.formats, strict=True)):
+                spec: dict[str, Any] = {"header": h}
+                if f in fmt:
+                    spec["format"] = fmt[f]
+                columns.append(spec)
+                widths[c] = max(widths.get(c, 8), _width(h) + 3)
+            name = _table_name(t.key, names)
+            ws.add_table(top, 0, top + n, last_col, {"columns": columns, "name": name,
+                                                      "style": "Table Style Medium 2"})  # fmt: skip
+            for i, values in enumerate(t.rows):
+                for c, v in enumerate(values):
+                    f = t.formats[c]
+                    if f == "row" and t.row_formats:
+                        f = t.row_formats[i]
+                    _write(ws, top + 1 + i, c, v, fmt.get(f))
+                    if i < 2000:  # widths from a sample: enough to read, cheap at 100k rows
+                        widths[c] = max(widths.get(c, 8), min(_width(v, f) + 2, 50))
+            ccol = last_col + 2
+            for k, chart in enumerate(t.charts):
+                if not t.rows:
+                    continue
+                ws.insert_chart(top, ccol + 8 * k, _chart(book, ws.name, t, chart, top),
+                                {"x_scale": 1.0, "y_scale": 1.0})  # fmt: skip
+            r = top + n + 2 + (max(0, 16 - n - 1) if t.charts and t.rows else 0)
+        for c, w in widths.items():
+            ws.set_column(c, c, w)
+        if len(tables) == 1:
+            ws.freeze_panes(5, 0)  # the title, the subtitle, the table title and its header
+    book.close()
+    tmp.replace(out)
+    return out
+
+
+def _chart(book: Any, sheet: str, t: ReportTable, c: Chart, top: int) -> Any:
+    chart = book.add_chart({"type": c.kind})
+    first, last = top + 1, top + len(t.rows)
+    for col in c.values:
+        series: dict[str, Any] = {
+            "name": [sheet, top, col],
+            "categories": [sheet, first, c.categories, last, c.categories],
+            "values": [sheet, first, col, last, col],
+        }
+        if c.kind == "pie":
+            series["data_labels"] = {"percentage": True, "category": False}
+        chart.add_series(series)
+    chart.set_title({"name": c.title or t.title})
+    if c.kind == "bar":  # Excel draws bar categories bottom-up; read them top-down like the table
+        chart.set_y_axis({"reverse": True})
+    if c.kind != "pie" and len(c.values) == 1:
+        chart.set_legend({"none": True})
+    return chart
+
+
+def _write(ws: Any, r: int, c: int, v: Any, f: Any) -> None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        ws.write_blank(r, c, None, f)
+    elif isinstance(v, bool):
+        ws.write_boolean(r, c, v, f)
+    elif isinstance(v, int | float | np.integer | np.floating):
+        ws.write_number(r, c, float(v), f)
+    elif isinstance(v, datetime | date):
+        ws.write_datetime(
+            r, c, v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time()), f
+        )
+    else:
+        ws.write_string(r, c, str(v), f)
+
+
+def _width(v: Any, f: str = "text") -> float:
+    if v is None:
+        return 0
+    if f in ("int", "money"):
+        return len(f"{v:,.2f}") if isinstance(v, int | float) else 8
+    if f in ("pct", "days", "date"):
+        return 10
+    s = str(v)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
+
+
+def _table_name(key: str, used: set[str]) -> str:
+    base = "t_" + re.sub(r"\W", "_", key)
+    name, i = base, 2
+    while name in used:
+        name, i = f"{base}_{i}", i + 1
+    used.add(name)
+    return name
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A value for a CSV cell: text that a spreadsheet would run as a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv_rows(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
+    """UTF-8 with a BOM (Excel then reads Chinese right), formulas escaped, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([csv_safe(h) for h in header])
+        for row in rows:
+            w.writerow(["" if v is None else csv_safe(_csv_value(v)) for v in row])
+    tmp.replace(path)
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, float) and np.isnan(v):
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ", timespec="minutes")
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def write_csv(report: Report, folder: Path) -> list[Path]:
+    """One CSV per table: <tab>-<table key>.csv."""
+    out = []
+    for sheet_key, tables in report.sheets.items():
+        for t in tables:
+            path = folder / f"{sheet_key}-{t.key}.csv"
+            write_csv_rows(path, t.columns, t.rows)
+            out.append(path)
+    return out
+
+
+# -- from a workbook to files -------------------------------------------------------------------
+def make_report(tables: dict[str, Any], config: Config, store: Store | None, *, now: datetime,
+                period: str = "week", viewer: str | None = None, out: Path | None = None,
+                csv_dir: Path | None = None) -> tuple[Report, Path, list[Path]]:  # fmt: skip
+    """Check the tables read, build the report and write it (and its CSVs): the report command and
+    the weekly_report job. Duplicates are those the nightly run marked in the sheet."""
+    from .check import check_workbook
+
+    if config.report is None:
+        raise ConfigError("config.toml has no [report] section; see the README for one")
+    results = check_workbook(tables, config, now=now)
+    status = tables[config.report.sheet].status
+    duplicate_of = status["duplicate_of"] if "duplicate_of" in status else None
+    report = build_report(results, duplicate_of, config, store, now=now, period=period,
+                          viewer=viewer)  # fmt: skip
+    suffix = f"-{viewer}" if viewer else ""
+    out = out or config.path(f"reports/report-{now:%Y-%m-%d}{suffix}.xlsx")
+    write_report(report, out)
+    return report, out, write_csv(report, csv_dir) if csv_dir else []
