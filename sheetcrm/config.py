@@ -450,6 +450,7 @@ class ReportSettings(Strict):
     lost_reason: Identifier | None = None
     breakdowns: list[Identifier] = PydField(default_factory=list)  # choice fields to count by
     followup_by: Identifier | None = None  # who followed up, in the follow-ups sheet
+    mail_to: list[str] = PydField(default_factory=list)  # roles or names: the weekly job mails them
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -926,6 +927,11 @@ def _check_report(config: Config) -> list[tuple[str, str]]:
                                      f"{fields[stage].label}: {'、'.join(choices)}"))  # fmt: skip
     if config.owner_field(r.sheet) is None:
         problems.append(("report.sheet", f"sheet {r.sheet!r} has no member field for the owner"))
+    names = {p.name for p in config.people}
+    for i, who in enumerate(r.mail_to):
+        if who not in names and who not in {str(x) for x in Role}:
+            problems.append((f"report.mail_to[{i}]", f"{who!r} is neither a person in [[people]] "
+                             f"nor a role ({', '.join(str(x) for x in Role)})"))  # fmt: skip
     link = config.rules.followups
     if r.followup_by is not None:
         if link is None or link.sheet not in sheets:

@@ -15,6 +15,7 @@ run can end into a RunReport instead of an exception, so a scheduler survives a 
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import time
@@ -34,7 +35,7 @@ from .pipeline import Applied, Plan, build_plan
 from .progress import Update, log_line, progress
 from .sources.excel import ExcelSource
 from .store import Store, open_for_reading
-from .table import Table
+from .table import Notification, Table
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -215,7 +216,9 @@ class Job:
             raise DeliveryError(report.stopped)
 
     def report(self, tables: dict[str, Table], *, period: str = "week") -> Path | None:
-        """The report workbook of the last complete period, with its charts."""
+        """The report workbook of the last complete period, with its charts; then, if [report]
+        mail_to names people or roles, each gets it by mail (a manager their team's view), once."""
+        from .check import check_workbook
         from .report import make_report
 
         self.begin("report")
@@ -225,12 +228,57 @@ class Job:
             )
             self.done("report", 0)
             return None
-        report, out, _ = make_report(tables, self.config, self.store, now=self.now, period=period)
+        results = check_workbook(tables, self.config, now=self.now)
+        report, out, _ = make_report(tables, self.config, self.store, now=self.now, period=period,
+                                     results=results)  # fmt: skip
         p = report.period
         self.counts["report"] = str(out)
         self.say(f"wrote the {period} report {p.start} – {p.end - timedelta(days=1)}: {out}")
         self.done("report", sum(len(t.rows) for ts in report.sheets.values() for t in ts))
+        recipients = self._report_recipients()
+        if not recipients:
+            return out
+        from .mailer import DeliveryError, deliver, mailer_for
+        from .messages import text
+        from .report import visible_owners
+
+        self.begin("mail report")
+        loc, end = self.config.locale, p.end - timedelta(days=1)
+        notes, mails = [], []
+        for person in recipients:
+            key = f"report:{period}:{p.start}:{person.name}"
+            if self.store.notification_keys([key]) and not any(
+                    n["key"] == key for n in self.store.notifications("pending")):  # fmt: skip
+                continue  # sent before: a re-run sends nothing twice
+            path = out
+            scope = text(loc, "report.scope_all")
+            if visible_owners(self.config, person.name) is not None:
+                path = make_report(tables, self.config, self.store, now=self.now, period=period,
+                                   viewer=person.name, results=results)[1]  # fmt: skip
+                scope = text(loc, "report.scope_team")
+            subject = text(loc, "report.subject", start=p.start, end=end)
+            body = text(loc, "report.body", name=person.name, start=p.start, end=end, scope=scope)
+            notes.append(Notification(key, "report", person.name, "", "", subject, body))
+            mails.append(Mail([person.email], subject, body, f"<p>{html.escape(body)}</p>", [key],
+                              person.name, [path]))  # fmt: skip
+        if mails:
+            assert self.run_id is not None
+            self.store.queue(self.run_id, notes, now=self.now)
+            sent = deliver(mails, self.store, mailer_for(self.config), self.config, now=self.now)
+            self.say(f"mailed the report to {', '.join(sent.sent) or 'nobody'}")
+            for who, why in sent.failed:
+                self.warn(f"report not sent to {who} (will retry next run): {why}")
+            self.done("mail report", len(sent.sent))
+            if sent.stopped:
+                raise DeliveryError(sent.stopped)
+        else:
+            self.done("mail report", 0)
         return out
+
+    def _report_recipients(self) -> list[Any]:
+        wanted = set(self.config.report.mail_to) if self.config.report else set()
+        return [p for p in self.config.people
+                if p.active and (p.name in wanted or str(p.role) in wanted)]  # fmt: skip
 
     def backup(self) -> None:
         """Archive the workbook, the state store and config.toml; keep the newest few."""

@@ -24,6 +24,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "本邮件由 sheetcrm 根据团队的客户表自动生成，请在表格中处理。",
         "en": "sheetcrm wrote this from the team's workbook; please act in the workbook.",
     },
+    "report.subject": {
+        "zh_CN": "sheetcrm 报告 {start} 至 {end}",
+        "en": "sheetcrm report {start} to {end}",
+    },
+    "report.body": {
+        "zh_CN": "{name}，你好！附件是 {start} 至 {end} 的报告（{scope}）。",
+        "en": "Hello {name}, attached is the report for {start} to {end} ({scope}).",
+    },
+    "report.scope_all": {"zh_CN": "全部客户", "en": "all customers"},
+    "report.scope_team": {"zh_CN": "你能查看的客户", "en": "the customers you may see"},
     "digest.more": {"zh_CN": "另有 {count} 项", "en": "{count} more"},
     "digest.more_hint": {
         "zh_CN": "请在表格中按「下次提醒」筛选查看",

@@ -9,7 +9,8 @@ autoescaped: cell values are text, never markup) and plain text.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import mimetypes
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -47,6 +48,7 @@ class Mail:
     html: str
     keys: list[str]
     recipient: str  # a person's name, or the customer's address (copies go in the copied person's own digest)
+    attachments: list[Path] = field(default_factory=list)
 
     def message(self, sender: str, message_id: str, now: datetime) -> EmailMessage:
         msg = EmailMessage()
@@ -58,6 +60,13 @@ class Mail:
         # quoted-printable: lines stay under SMTP's 1000-octet limit whatever the HTML looks like
         msg.set_content(self.text, cte="quoted-printable")
         msg.add_alternative(self.html, subtype="html", cte="quoted-printable")
+        for path in self.attachments:
+            maintype, subtype = (
+                mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            ).split("/")
+            msg.add_attachment(
+                path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+            )
         return msg
 
 
@@ -71,6 +80,9 @@ def template_env(config: Config) -> Environment:
     )
 
 
+OWN_MAIL = {"report"}  # kinds a job mails itself (with an attachment), never in a digest
+
+
 def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
                 only: str | None = None, customers: bool = True) -> list[Mail]:  # fmt: skip
     """One digest per person (their notifications, and those they are copied on), one mail per
@@ -81,6 +93,8 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
     keys: dict[str, list[str]] = {}
     mails: list[Mail] = []
     for n in pending:
+        if n["kind"] in OWN_MAIL:
+            continue  # the job that queued it sends it itself
         payload = json.loads(n.get("payload") or "{}")
         if n["kind"] == "customer":
             if only is None and customers:

@@ -730,14 +730,16 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
 # -- from a workbook to files -------------------------------------------------------------------
 def make_report(tables: dict[str, Any], config: Config, store: Store | None, *, now: datetime,
                 period: str = "week", viewer: str | None = None, out: Path | None = None,
-                csv_dir: Path | None = None) -> tuple[Report, Path, list[Path]]:  # fmt: skip
-    """Check the tables read, build the report and write it (and its CSVs): the report command and
-    the weekly_report job. Duplicates are those the nightly run marked in the sheet."""
+                csv_dir: Path | None = None,
+                results: dict[str, CheckResult] | None = None) -> tuple[Report, Path, list[Path]]:  # fmt: skip
+    """Check the tables read (unless `results` of that are given), build the report and write it
+    (and its CSVs): the report command and the weekly_report job. Duplicates are those the nightly
+    run marked in the sheet."""
     from .check import check_workbook
 
     if config.report is None:
         raise ConfigError("config.toml has no [report] section; see the README for one")
-    results = check_workbook(tables, config, now=now)
+    results = results or check_workbook(tables, config, now=now)
     status = tables[config.report.sheet].status
     duplicate_of = status["duplicate_of"] if "duplicate_of" in status else None
     report = build_report(results, duplicate_of, config, store, now=now, period=period,

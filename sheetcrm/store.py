@@ -264,6 +264,11 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
 
+    def queue(self, run_id: int, notes: Sequence[Any], *, now: datetime) -> None:
+        """Queue notifications outside a run's commit (a job's own mail); known keys are skipped."""
+        with self.engine.begin() as conn:
+            _add_notifications(conn, run_id, notes, now)
+
     def notification_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of these notifications exist already (pending or sent)."""
         found: set[str] = set()

@@ -5,6 +5,9 @@ charts point at their tables; LibreOffice opens it; CSVs are safe; per-person vi
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
+import io
 import re
 import shutil
 import sqlite3
@@ -278,9 +281,36 @@ def test_export_filters_rows_and_keeps_them_as_typed(instance):
         assert "'=1+1" in {c for row in csv.reader(fh) for c in row}
 
 
-def test_the_weekly_report_job_writes_the_report(instance):
-    report = run_job("weekly_report", instance, now=datetime(2026, 11, 30, 7, 0))
+def test_the_weekly_report_job_writes_and_mails_the_report_once(instance):
+    config = instance
+    outbox = config.path(config.mail.outbox_dir)
+    before = set(outbox.glob("*.eml")) if outbox.exists() else set()
+    report = run_job("weekly_report", config, now=datetime(2026, 11, 30, 7, 0))
     assert report.ok, report.error
     path = Path(report.counts["report"])
     assert path.name == "report-2026-11-30.xlsx" and path.is_file()
     assert "2026-11-23 – 2026-11-29" in " ".join(report.lines)
+    mails = {}
+    for eml in set(outbox.glob("*.eml")) - before:
+        msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        (attachment,) = list(msg.iter_attachments())
+        mails[str(msg["To"])] = (attachment.get_filename(), attachment.get_content())
+    managers = {
+        p.email: p.name for p in config.people if str(p.role) in ("sales_manager", "sales_director")
+    }
+    assert set(mails) == set(managers)
+    director = next(p for p in config.people if str(p.role) == "sales_director")
+    name, data = mails[director.email]
+    assert name == "report-2026-11-30.xlsx" and data == path.read_bytes()  # everything
+    manager = next(p for p in config.people if str(p.role) == "sales_manager")
+    name, data = mails[manager.email]
+    assert name == f"report-2026-11-30-{manager.name}.xlsx"  # the team's view
+    ws = openpyxl.load_workbook(io.BytesIO(data))["销售业绩"]
+    assert set(table(ws, "t_by_owner")["负责人"]) <= visible_owners(config, manager.name)
+    again = run_job("weekly_report", config, now=datetime(2026, 11, 30, 7, 0))
+    assert again.ok and len(set(outbox.glob("*.eml")) - before) == len(mails)  # not twice
+    after_report = set(outbox.glob("*.eml"))
+    assert run_job("digest", config, now=datetime(2026, 11, 30, 8, 0)).ok
+    for eml in set(outbox.glob("*.eml")) - after_report:  # digests never carry the report
+        msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert not list(msg.iter_attachments()) and "报告" not in str(msg["Subject"])
