@@ -18,9 +18,10 @@ The core receives a source; it never picks one itself.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ from ..config import SheetConfig
 from ..errors import SheetLayoutError
 from ..table import StatusPatch, Table, WriteResult
 from ..text import fold_label
-from .cells import column_letter
+from .cells import column_letter, id_text
 
 
 class Source(Protocol):
@@ -107,6 +108,69 @@ def plan_new_ids(
     return {int(row): sheet.id_for(next_number + i) for i, row in enumerate(blank)}
 
 
+def build_table(sheet: SheetConfig, rows: Any, start: tuple[int, int] = (0, 0),
+                special: dict[tuple[int, int], Any] | None = None) -> Table:  # fmt: skip
+    """A Table from rows of cell values starting at sheet row 1 (column `start[1]` first): the
+    header row is mapped by label, fully empty rows are skipped, `special` cells (formula errors)
+    replace their values."""
+    special = special or {}
+    # calamine's iter_rows starts at sheet row 1 but at the first used column
+    _, c0 = start
+    header_row = sheet.header_row
+    headers: list[Any] = []
+    r = 0  # 1-based sheet row of the row just taken from calamine
+    for row in rows:
+        r += 1
+        if r == header_row:
+            headers = [""] * c0 + list(row)
+            break
+        if r > header_row:
+            break
+    hmap = map_headers(sheet, headers)
+    keys = list(hmap.fields)
+    status_keys = list(hmap.status)
+    cols = [hmap.fields[k] - c0 for k in keys] + [hmap.status[k] - c0 for k in status_keys]
+    n_fields = len(keys)
+    width = max(cols) + 1 if cols else 0
+    pick = operator.itemgetter(*cols) if len(cols) > 1 else (lambda row: (row[cols[0]],))
+    empty_fields = ("",) * n_fields
+    pad = ("",) * width
+    records: list[tuple[Any, ...]] = []
+    numbers: list[int] = []
+    for row in rows:
+        r += 1
+        if len(row) < width:
+            row = list(row) + list(pad[: width - len(row)])
+        values = pick(row)
+        if values[:n_fields] == empty_fields:
+            continue  # a fully empty row (or one with only our own status values)
+        records.append(values)
+        numbers.append(r)
+    columns = keys + [f"status:{k}" for k in status_keys]
+    frame = pd.DataFrame.from_records(records, columns=columns, index=numbers, coerce_float=False)
+    frame = frame.astype(object)
+    frame.index.name = "row"
+    for (sr, sc), err in special.items():
+        for key in keys:
+            if hmap.fields[key] == sc and sr in frame.index:
+                frame.at[sr, key] = err
+    status = frame[[f"status:{k}" for k in status_keys]]
+    status.columns = status_keys
+    fields = frame[keys]
+    return Table(
+        sheet_key=sheet.key,
+        sheet_name=sheet.name,
+        frame=fields,
+        columns=dict(hmap.fields),
+        status_columns=dict(hmap.status),
+        header_row=header_row,
+        missing=hmap.missing,
+        extra=hmap.extra,
+        status=status,
+        ids=fields[sheet.id_field].map(id_text),
+    )
+
+
 __all__ = [
-    "HeaderMap", "Source", "StatusPatch", "Table", "WriteResult", "map_headers", "plan_new_ids",
+    "HeaderMap", "Source", "build_table", "StatusPatch", "Table", "WriteResult", "map_headers", "plan_new_ids",
 ]  # fmt: skip

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
+
+from ..text import clean
 
 EXCEL_MAX_TEXT = 32_767
 _NEEDS_ESCAPE = re.compile(r"[&<>\"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
@@ -80,3 +83,14 @@ def number_cell(ref: str, value: float | int, style: int | None = None) -> str:
 def empty_cell(ref: str, style: int | None = None) -> str:
     """Return a cell with no value, which keeps its style (or nothing if it has none)."""
     return f'<c r="{ref}" s="{style}"/>' if style else ""
+
+
+def id_text(value: Any) -> str:
+    """Return a record ID as text, the same way for a calamine value and for a cell's XML."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return clean(str(value))

@@ -11,7 +11,6 @@ xlsxpatch into a temporary file in the same folder; replaces the original atomic
 from __future__ import annotations
 
 import io
-import operator
 import os
 import re
 import shutil
@@ -20,13 +19,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import pandas as pd
 from python_calamine import CalamineError, CalamineWorkbook
 
 from ..config import Config, SheetConfig
 from ..errors import SheetLayoutError, WorkbookChanged, WorkbookFormatError, WorkbookLocked
 from ..table import StatusPatch, Table, WriteResult
-from .base import map_headers
+from .base import build_table, map_headers
 from .xlsxfile import (
     XlsxPackage,
     describe,
@@ -40,7 +38,6 @@ from .xlsxpatch import (
     SheetEdit,
     copy_member_raw,
     grammar_of,
-    id_text,
     open_for_write,
     rewrite_sheet,
     scan_special_cells,
@@ -128,69 +125,9 @@ class ExcelSource:
                 rows = ws.iter_rows()
                 merges = list(ws.merged_cell_ranges or [])
                 last_col = ws.end[1] if ws.end else -1
-                return self._build_table(sheet, rows, start, special), merges, last_col
+                return build_table(sheet, rows, start, special), merges, last_col
         except CalamineError as e:
             raise WorkbookFormatError(f"{describe(self.path)} cannot be read: {e}") from None
-
-    def _build_table(self, sheet: SheetConfig, rows: Any, start: tuple[int, int],
-                     special: dict[tuple[int, int], Any]) -> Table:  # fmt: skip
-        # calamine's iter_rows starts at sheet row 1 but at the first used column
-        _, c0 = start
-        header_row = sheet.header_row
-        headers: list[Any] = []
-        r = 0  # 1-based sheet row of the row just taken from calamine
-        for row in rows:
-            r += 1
-            if r == header_row:
-                headers = [""] * c0 + list(row)
-                break
-            if r > header_row:
-                break
-        hmap = map_headers(sheet, headers)
-        keys = list(hmap.fields)
-        status_keys = list(hmap.status)
-        cols = [hmap.fields[k] - c0 for k in keys] + [hmap.status[k] - c0 for k in status_keys]
-        n_fields = len(keys)
-        width = max(cols) + 1 if cols else 0
-        pick = operator.itemgetter(*cols) if len(cols) > 1 else (lambda row: (row[cols[0]],))
-        empty_fields = ("",) * n_fields
-        pad = ("",) * width
-        records: list[tuple[Any, ...]] = []
-        numbers: list[int] = []
-        for row in rows:
-            r += 1
-            if len(row) < width:
-                row = list(row) + list(pad[: width - len(row)])
-            values = pick(row)
-            if values[:n_fields] == empty_fields:
-                continue  # a fully empty row (or one with only our own status values)
-            records.append(values)
-            numbers.append(r)
-        columns = keys + [f"status:{k}" for k in status_keys]
-        frame = pd.DataFrame.from_records(
-            records, columns=columns, index=numbers, coerce_float=False
-        )
-        frame = frame.astype(object)
-        frame.index.name = "row"
-        for (sr, sc), err in special.items():
-            for key in keys:
-                if hmap.fields[key] == sc and sr in frame.index:
-                    frame.at[sr, key] = err
-        status = frame[[f"status:{k}" for k in status_keys]]
-        status.columns = status_keys
-        fields = frame[keys]
-        return Table(
-            sheet_key=sheet.key,
-            sheet_name=sheet.name,
-            frame=fields,
-            columns=dict(hmap.fields),
-            status_columns=dict(hmap.status),
-            header_row=header_row,
-            missing=hmap.missing,
-            extra=hmap.extra,
-            status=status,
-            ids=fields[sheet.id_field].map(id_text),
-        )
 
     # -- writing ---------------------------------------------------------------------------------
     def write_status(

@@ -27,8 +27,7 @@ from typing import IO, Any
 
 from ..errors import WorkbookFormatError
 from ..table import CellError
-from ..text import clean
-from .cells import column_index, column_letter, empty_cell, number_cell, string_cell
+from .cells import column_index, column_letter, empty_cell, id_text, number_cell, string_cell
 
 BLOCK = 1 << 22  # 4 MiB of inflated XML at a time
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -44,17 +43,6 @@ def unescape(raw: bytes) -> str:
     if "_x" in text:
         text = _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
     return text
-
-
-def id_text(value: Any) -> str:
-    """Return a record ID as text, the same way for a calamine value and for a cell's XML."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return clean(str(value))
 
 
 class SheetGrammar:
