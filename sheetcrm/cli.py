@@ -111,16 +111,31 @@ def init(directory: Path) -> None:
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write (default: templates/customers.xlsx beside config.toml).")  # fmt: skip
+@click.option("--gsheet", "gsheet_key", help="Set up this Google Sheet (its key or URL) instead.")
 @click.pass_context
-def templates(ctx: click.Context, out: Path | None) -> None:
-    """Build the workbook template people fill in, from config.toml
+def templates(ctx: click.Context, out: Path | None, gsheet_key: str | None) -> None:
+    """Build the workbook template people fill in, from config.toml (or set up a Google Sheet)
 
     Example:
 
     \b
         sheetcrm templates --out /tmp/customers.xlsx
+        sheetcrm templates --gsheet 1AbC...xyz
     """
     config = _load(ctx)
+    if gsheet_key:
+        from .config import GSHEET_URL
+        from .sources.gsheet import GSheetSource, setup_spreadsheet
+
+        m = GSHEET_URL.match(gsheet_key)
+        key = m[1] if m else gsheet_key.removeprefix("gsheet://")
+        try:
+            for line in setup_spreadsheet(config, GSheetSource(key, config)):
+                click.echo(line)
+        except SheetCRMError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"set up Google Sheet {key}; point source at it: source = \"gsheet://{key}\"")
+        return
     path = build_template(config, out or config.path("templates/customers.xlsx"))
     click.echo(f"wrote {path}")
 

@@ -547,6 +547,30 @@ class Store(Strict):
     url: str = "sqlite:///state/sheetcrm.sqlite"
 
 
+class GSheet(Strict):
+    """How to reach a Google Sheet source. `credentials` is the path of a service-account JSON key
+    or an OAuth authorized-user token (or set SHEETCRM_GSHEET_CREDENTIALS); never the secret itself.
+    `endpoint` points at a local Sheets API emulator instead of Google (tests)."""
+
+    credentials: str | None = None
+    endpoint: str | None = PydField(default=None, pattern=r"^https?://")
+    timeout: float = PydField(default=60.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_config(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"private_key", "token", "refresh_token"} & set(data):
+            raise ValueError(
+                "do not put Google keys or tokens in config.toml: save the JSON file outside the "
+                "repository and set 'credentials' to its path (or SHEETCRM_GSHEET_CREDENTIALS)"
+            )
+        return data
+
+
+GSHEET_URL = re.compile(r"^https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+GSHEET_KEY = re.compile(r"^gsheet://([A-Za-z0-9_-]+)/?$")
+
+
 class Mail(Strict):
     """How mail leaves: an outbox folder of .eml files (default) or SMTP. Passwords never live here."""
 
@@ -627,6 +651,7 @@ class Config(Strict):
     source: str
     backup: Backup = PydField(default_factory=Backup)
     store: Store = PydField(default_factory=Store)
+    gsheet: GSheet = PydField(default_factory=GSheet)
     mail: Mail = PydField(default_factory=Mail)
     jobs: dict[str, Annotated[Schedule, BeforeValidator(_schedule)]] = PydField(
         default_factory=dict
@@ -695,9 +720,32 @@ class Config(Strict):
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        """A path, gsheet://<key>, or a Google Sheets URL (kept as gsheet://<key>)."""
+        v = v.strip()
+        if m := GSHEET_URL.match(v):
+            return f"gsheet://{m[1]}"
+        if v.startswith("gsheet://") and not GSHEET_KEY.match(v):
+            raise ValueError(f"{v!r}: expected gsheet://<spreadsheet key> (the part of the sheet's "
+                             "URL after /d/)")  # fmt: skip
+        return v
+
+    @property
+    def is_gsheet(self) -> bool:
+        return self.source.startswith("gsheet://")
+
+    @property
+    def gsheet_key(self) -> str:
+        m = GSHEET_KEY.match(self.source)
+        if not m:
+            raise ConfigError("source: this instance uses a local workbook, not a Google Sheet")
+        return m[1]
+
     @property
     def workbook_path(self) -> Path:
-        if self.source.startswith("gsheet://"):
+        if self.is_gsheet:
             raise ConfigError("source: this instance uses a Google Sheet, not a local workbook")
         return self.path(self.source)
 

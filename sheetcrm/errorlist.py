@@ -17,9 +17,10 @@ HEADERS = {
 
 
 def write_error_list(
-    results: dict[str, CheckResult], config: Config, workbook: Path, out: Path
+    results: dict[str, CheckResult], config: Config, workbook: Path | None, out: Path
 ) -> int:
-    """Write every problem of `results` to `out`; return how many rows were written."""
+    """Write every problem of `results` to `out`; return how many rows were written. Each row
+    links to its cell in `workbook` (no links for a Google Sheet: None)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_urls": False})  # fmt: skip
@@ -46,9 +47,10 @@ def write_error_list(
             ws.write_string(r, 4, code)
             ws.write_string(r, 5, str(value))
             ws.write_string(r, 6, message)
-            col = columns[fkey]
-            target = f"external:{workbook.resolve()}#'{result.sheet_name}'!{column_letter(col)}{int(row)}"
-            ws.write_url(r, 7, target, link, string="→" if len(target) < 2000 else "")
+            if workbook is not None:
+                col = columns[fkey]
+                target = f"external:{workbook.resolve()}#'{result.sheet_name}'!{column_letter(col)}{int(row)}"
+                ws.write_url(r, 7, target, link, string="→" if len(target) < 2000 else "")
             r += 1
     ws.autofilter(0, 0, max(r - 1, 1), 7)
     book.close()

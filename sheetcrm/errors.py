@@ -6,7 +6,8 @@ SheetCRMError
     ├── WorkbookFormatError    not an .xlsx we can use (encrypted, .xls/.csv renamed, corrupt, Strict)
     ├── SheetLayoutError       a sheet is missing, or its headers are missing or duplicated
     ├── WorkbookLocked         an Office lock file says someone has it open: retried next run
-    └── WorkbookChanged        the file changed between our read and our write: retried next run
+    ├── WorkbookChanged        the file changed between our read and our write: retried next run
+    └── SheetServiceError      Google Sheets refused or could not be reached (names what to do)
 """
 
 from __future__ import annotations
@@ -38,3 +39,8 @@ class WorkbookLocked(WorkbookError):
 
 class WorkbookChanged(WorkbookError):
     """The workbook changed since it was read; nothing was written."""
+
+
+class SheetServiceError(WorkbookError):
+    """Google Sheets refused (no permission, no such spreadsheet) or stayed unreachable or over
+    quota after retries; nothing was written."""

@@ -33,7 +33,9 @@ from .instance import instance_files
 from .notify import Mail
 from .pipeline import Applied, Plan, build_plan
 from .progress import Update, log_line, progress
+from .sources import open_source
 from .sources.excel import ExcelSource
+from .sources.gsheet import GSheetSource
 from .store import Store, open_for_reading
 from .table import Notification, Table
 
@@ -77,7 +79,7 @@ class Job:
         self.counts: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.lines: list[str] = []
-        self._source: ExcelSource | None = None
+        self._source: ExcelSource | GSheetSource | None = None
         self._started: dict[str, float] = {}
 
     # -- the run's bookkeeping ----------------------------------------------------------------
@@ -102,9 +104,9 @@ class Job:
         self._update(step, count)
 
     @property
-    def source(self) -> ExcelSource:
+    def source(self) -> ExcelSource | GSheetSource:
         if self._source is None:
-            self._source = ExcelSource(self.config.workbook_path, self.config)
+            self._source = open_source(self.config)
         return self._source
 
     # -- steps --------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ class Job:
         self.counts["rows_written"] = rows
         self.counts["notifications"] = notes
         if rows:
-            self.say(f"wrote the status of {rows:,} rows into {self.source.path}"
+            self.say(f"wrote the status of {rows:,} rows into {self.source.where}"
                      + (f" (backup {backup})" if backup else ""))  # fmt: skip
         else:
             self.say("the status columns were already right; the workbook was not touched")
@@ -194,6 +196,8 @@ class Job:
 
         self.begin("send")
         if self.dry_run or not mails:
+            if not self.dry_run:
+                self.counts["mails_sent"] = 0
             for mail in mails:
                 self.say(f"would send to {', '.join(mail.to)}: {mail.subject}")
             self.say(f"{len(mails)} mail(s); " + ("nothing was sent (dry run)" if mails else

@@ -356,7 +356,7 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
         prints = {t.fingerprint for t in plan.tables.values()}
         fingerprint = prints.pop() if len(prints) == 1 else None
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
-        if error_list is not None and workbook is not None:
+        if error_list is not None:
             write_error_list(plan.results, config, workbook, error_list)
     except Exception as e:
         if store is not None and run_id is not None:

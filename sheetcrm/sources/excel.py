@@ -73,6 +73,10 @@ class ExcelSource:
     def from_config(cls, config: Config) -> ExcelSource:
         return cls(config.workbook_path, config)
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     # -- reading ---------------------------------------------------------------------------------
     def read(self, sheet_key: str) -> Table:
         """Return the sheet's rows; see `sources.base` for the contract."""

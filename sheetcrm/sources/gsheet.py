@@ -1,0 +1,543 @@
+"""A Google Sheet as the source, through gspread's client, with the Excel source's guarantees.
+
+- `read`: the spreadsheet's metadata, then every configured sheet in one `values:batchGet` with
+  unformatted values and dates as serial numbers; headers are mapped by label exactly as for Excel,
+  and serial numbers in date fields become dates, so the check types them as it does Excel's.
+- `write_statuses`: a fresh `values:batchGet` of each sheet's header row, ID column and the columns
+  of rule-owned cells, just before writing; rows are found by their ID there, so sorting between
+  the read and the write is safe. Then one `values:batchUpdate` with RAW input (text stays text, a
+  value starting with = never becomes a formula). New IDs are written only if the ID column is
+  exactly as read (a blank row can only be found by its position), and a rule-owned cell only if
+  it still holds what was read. A write of up to `CELLS_PER_CALL` cells is one request, applied by
+  Google as a whole; a bigger first-night write is split into several.
+- Quotas and faults: Google allows about 60 requests a minute per user. `RetryingHTTPClient` paces
+  requests under that, retries 408, 429 and 5xx and dropped connections with exponential delay,
+  jitter and a cap, sets a timeout, and never retries a 403 (gspread's own back-off client retries
+  403 and has no timeout). What still fails becomes a SheetServiceError saying what to do, naming
+  the service account to share the sheet with.
+
+gspread imports its endpoint URLs by name, so an emulator is reached by handing gspread's Client a
+requests.Session that rewrites Google's host (`EndpointSession`), never by patching constants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import gspread
+import requests
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+
+from ..config import Config, SheetConfig
+from ..errors import SheetLayoutError, SheetServiceError, WorkbookChanged
+from ..table import StatusPatch, Table, WriteResult
+from .base import build_table, map_headers
+from .cells import column_letter, id_text
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+GOOGLE = "https://sheets.googleapis.com"
+CELLS_PER_CALL = 100_000
+RETRY_CODES = {408, 429, 500, 502, 503, 504}
+SERIAL_EPOCH = datetime(1899, 12, 30)
+
+
+class RetryingHTTPClient(HTTPClient):
+    """gspread's HTTP client with pacing, bounded retries with jitter, and a timeout."""
+
+    retries = 5
+    base_delay = 1.0
+    max_delay = 32.0
+    per_minute = 60
+
+    def __init__(self, auth: Any, session: requests.Session | None = None) -> None:
+        super().__init__(auth, session)
+        self.timeout = (10.0, 60.0)
+        self.sleep: Callable[[float], None] = time.sleep
+        self.clock: Callable[[], float] = time.monotonic
+        self.calls = 0  # requests sent, retries included
+        self.delays: list[float] = []  # waits before retries (tests assert them)
+        self._sent: deque[float] = deque()
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        for attempt in range(self.retries + 1):
+            self._pace()
+            self.calls += 1
+            try:
+                return super().request(*args, **kwargs)
+            except APIError as e:
+                if e.code not in RETRY_CODES or attempt == self.retries:
+                    raise
+                wait = _retry_after(e.response) or self._backoff(attempt)
+            except (requests.ConnectionError, requests.Timeout):
+                if attempt == self.retries:
+                    raise
+                wait = self._backoff(attempt)
+            self.delays.append(wait)
+            self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+
+    def _pace(self) -> None:
+        """At most `per_minute` requests in any minute: wait for the oldest to age out."""
+        now = self.clock()
+        while self._sent and now - self._sent[0] >= 60:
+            self._sent.popleft()
+        if len(self._sent) >= self.per_minute:
+            self.sleep(60 - (now - self._sent[0]))
+            self._sent.popleft()
+        self._sent.append(self.clock())
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return min(float(value), 120.0) if value else None
+    except ValueError:
+        return None
+
+
+class EndpointSession(requests.Session):
+    """A session that sends gspread's Google requests to another host (a local emulator)."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__()
+        self.endpoint = endpoint.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        url = str(url)
+        if url.startswith(GOOGLE):
+            url = self.endpoint + url[len(GOOGLE) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+def credentials_file(config: Config) -> Path | None:
+    value = os.environ.get("SHEETCRM_GSHEET_CREDENTIALS") or config.gsheet.credentials
+    return config.path(value) if value else None
+
+
+def open_client(config: Config) -> tuple[gspread.Client, str | None]:
+    """gspread's client for the configured credentials (or emulator), and the service account's
+    e-mail to name in messages."""
+    path = credentials_file(config)
+    info: dict[str, Any] = {}
+    if path is not None:
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise SheetServiceError(
+                f"cannot read the Google credentials file {path}: {e}"
+            ) from None
+    account = info.get("client_email")
+    if config.gsheet.endpoint:
+        session: requests.Session = EndpointSession(config.gsheet.endpoint)
+    elif not info:
+        raise SheetServiceError(
+            "no Google credentials: set [gsheet] credentials (or SHEETCRM_GSHEET_CREDENTIALS) to "
+            "the path of a service-account JSON key; see the README, 'Google Sheets'"
+        )
+    else:
+        from google.auth.transport.requests import AuthorizedSession
+
+        if info.get("type") == "service_account":
+            from google.oauth2.service_account import Credentials as ServiceAccount
+
+            creds: Any = ServiceAccount.from_service_account_info(info, scopes=SCOPES)
+        else:
+            from google.oauth2.credentials import Credentials as UserCredentials
+
+            creds = UserCredentials.from_authorized_user_info(info, SCOPES)
+        session = AuthorizedSession(creds)
+    client = gspread.Client(None, session=session, http_client=RetryingHTTPClient)  # type: ignore[arg-type]
+    client.http_client.timeout = (10.0, config.gsheet.timeout)
+    return client, account
+
+
+class GSheetSource:
+    """The configured sheets of one spreadsheet. Reads are batched and cached for the run."""
+
+    path = None  # not a file: no lock files, backups or fingerprints on disk
+
+    def __init__(self, key: str, config: Config, *, client: gspread.Client | None = None,
+                 account: str | None = None) -> None:  # fmt: skip
+        self.key, self.config = key, config
+        if client is None:
+            client, account = open_client(config)
+        self.client, self.account = client, account
+        self.http: RetryingHTTPClient = client.http_client  # type: ignore[assignment]
+        self._tables: dict[str, Table] = {}
+        self._raw_ids: dict[str, list[str]] = {}  # ID column as read, by sheet (for new IDs)
+        self._widths: dict[str, int] = {}
+        self._grid: dict[str, dict[str, Any]] = {}  # title → sheet properties
+
+    @classmethod
+    def from_config(cls, config: Config) -> GSheetSource:
+        return cls(config.gsheet_key, config)
+
+    @property
+    def where(self) -> str:
+        return f"Google Sheet {self.key}"
+
+    # -- errors ---------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except APIError as e:
+            raise self._explain(what, e.code, str(e.error.get("message", e))) from None
+        except (requests.ConnectionError, requests.Timeout) as e:
+            raise SheetServiceError(f"cannot reach Google Sheets to {what} ({type(e).__name__}); "
+                                    "nothing was written, the next run tries again") from None  # fmt: skip
+
+    def _explain(self, what: str, code: int, message: str) -> SheetServiceError:
+        share = (f"share the spreadsheet with {self.account} (as Editor)" if self.account
+                 else "share the spreadsheet with the account sheetcrm uses (as Editor)")  # fmt: skip
+        if code == 403:
+            return SheetServiceError(f"no permission to {what} Google Sheet {self.key}: {share}")
+        if code == 404:
+            return SheetServiceError(f"there is no Google Sheet with the key {self.key}: check "
+                                     "source in config.toml (the part of the URL after /d/)")  # fmt: skip
+        if code in RETRY_CODES:
+            return SheetServiceError(f"Google Sheets is still refusing to {what} after "
+                                     f"{self.http.retries} retries ({code}: {message}); nothing "
+                                     "was written, the next run tries again")  # fmt: skip
+        return SheetServiceError(f"Google Sheets refused to {what} ({code}: {message})")
+
+    # -- reading --------------------------------------------------------------------------------
+    def read(self, sheet_key: str) -> Table:
+        """The sheet's rows; every configured sheet is fetched in the first call of a run."""
+        if sheet_key not in self._tables:
+            self._load()
+        return self._tables[sheet_key]
+
+    def _metadata(self) -> dict[str, dict[str, Any]]:
+        meta = self._call("open", lambda: self.http.fetch_sheet_metadata(self.key))
+        self._grid = {s["properties"]["title"]: s["properties"] for s in meta.get("sheets", [])}
+        return self._grid
+
+    def _load(self) -> None:
+        grid = self._metadata()
+        sheets = self.config.sheets
+        absent = [s.name for s in sheets if s.name not in grid]
+        if absent:
+            raise SheetLayoutError(
+                f"Google Sheet {self.key} has no sheet named {'、'.join(map(repr, absent))}; its "
+                f"sheets are: {'、'.join(grid) or '(none)'} (`sheetcrm templates --gsheet` adds them)"
+            )
+        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
+                  "majorDimension": "ROWS"}  # fmt: skip
+        ranges = [_quote(s.name) for s in sheets]
+        got = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
+        digest = hashlib.sha256()
+        for sheet, vr in zip(sheets, got.get("valueRanges", []), strict=True):
+            rows = vr.get("values", [])
+            digest.update(json.dumps(rows, ensure_ascii=False, default=str).encode())
+            table = build_table(sheet, iter(rows))
+            _dates_from_serials(table, sheet)
+            id_col = table.columns[sheet.id_field]
+            self._raw_ids[sheet.key] = [id_text(r[id_col]) if len(r) > id_col else ""
+                                        for r in rows[sheet.header_row:]]  # fmt: skip
+            self._widths[sheet.key] = max((len(r) for r in rows), default=0)
+            self._tables[sheet.key] = table
+        fingerprint = digest.hexdigest()
+        for t in self._tables.values():
+            t.fingerprint = fingerprint
+
+    # -- writing --------------------------------------------------------------------------------
+    def write_status(self, sheet_key: str, patch: StatusPatch, *, fingerprint: str | None,
+                     now: datetime) -> WriteResult:  # fmt: skip
+        return self.write_statuses({sheet_key: patch}, fingerprint=fingerprint, now=now)[sheet_key]
+
+    def write_statuses(self, patches: dict[str, StatusPatch], *, fingerprint: str | None,
+                       now: datetime) -> dict[str, WriteResult]:  # fmt: skip
+        """Write the patches' cells, finding rows by ID in a fresh read; see the module text."""
+        results = {key: WriteResult(unchanged=not p) for key, p in patches.items()}
+        todo = {key: p for key, p in patches.items() if p}
+        if not todo:
+            return results
+        for key in todo:
+            if key not in self._tables:
+                self._load()
+        sheets = {key: self.config.sheet(key) for key in todo}
+        ranges, layout = [], {}
+        for key, sheet in sheets.items():
+            t = self._tables[key]
+            hr = sheet.header_row
+            cols = {"id": t.columns[sheet.id_field]}
+            for rid_cells in todo[key].cells.values():
+                for f in rid_cells:
+                    cols[f] = t.columns[f]
+            layout[key] = cols
+            ranges.append(f"{_quote(sheet.name)}!{hr}:{hr}")
+            ranges += [
+                f"{_quote(sheet.name)}!{column_letter(c)}:{column_letter(c)}" for c in cols.values()
+            ]
+        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
+                  "majorDimension": "COLUMNS"}  # fmt: skip
+        fresh = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
+        columns = iter(fresh.get("valueRanges", []))
+        data: list[dict[str, Any]] = []
+        grow: dict[str, int] = {}
+        for key, sheet in sheets.items():
+            header = [c[0] if c else "" for c in next(columns).get("values", [])]
+            fetched = {name: _column(next(columns)) for name in layout[key]}
+            cells, grow_to = self._cells(key, sheet, todo[key], header, fetched, results[key])
+            data += cells
+            if grow_to:
+                grow[sheet.name] = grow_to
+        if grow:
+            self._grow(grow)
+        for chunk in _chunks(data, CELLS_PER_CALL):
+            body = {"valueInputOption": "RAW", "data": chunk}
+            self._call("write", lambda body=body: self.http.values_batch_update(self.key, body))
+        self._tables.clear()  # the next read sees what was written
+        return results
+
+    def _cells(self, key: str, sheet: SheetConfig, patch: StatusPatch, header: list[Any],
+               fetched: dict[str, list[Any]], result: WriteResult) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+        t = self._tables[key]
+        hr = sheet.header_row
+        hmap = map_headers(sheet, header)
+        if hmap.fields.get(sheet.id_field) != t.columns[sheet.id_field]:
+            raise WorkbookChanged(f"the columns of {sheet.name!r} in Google Sheet {self.key} moved "
+                                  "since sheetcrm read them; nothing was written, the next run "
+                                  "reads them again")  # fmt: skip
+        ids = [id_text(v) for v in fetched["id"][hr:]]
+        rows_of: dict[str, list[int]] = {}
+        for i, rid in enumerate(ids):
+            if rid:
+                rows_of.setdefault(rid, []).append(hr + 1 + i)
+        place = dict(hmap.status)
+        next_col = max(len(header), self._widths.get(key, 0))
+        added = []
+        for st in sheet.status:
+            if str(st.key) not in place:
+                place[str(st.key)] = next_col
+                added.append((next_col, st.label))
+                next_col += 1
+        by_col: dict[int, dict[int, Any]] = {}
+        for c, label in added:
+            by_col.setdefault(c, {})[hr] = label
+        written: set[str] = set()
+        for rid, values in patch.values.items():
+            for row in rows_of.get(rid, []):
+                for k, v in values.items():
+                    by_col.setdefault(place[k], {})[row] = _raw(v)
+                written.add(rid)
+        read_row = {r: i for i, r in t.ids.items() if r}
+        for rid, values in patch.cells.items():
+            for row in rows_of.get(rid, []):
+                for f, v in values.items():
+                    now_value = _at(fetched[f], row - 1)
+                    was = t.frame.at[read_row[rid], f] if rid in read_row else None
+                    if _same(now_value, was):
+                        by_col.setdefault(t.columns[f], {})[row] = _raw(v)
+                        written.add(rid)
+                    else:
+                        result.cells_skipped += 1  # a person changed it since the read: theirs
+        if patch.new_ids and _trimmed(ids) == _trimmed(self._raw_ids[key]):  # nobody moved rows
+            for row, new_id in patch.new_ids.items():
+                by_col.setdefault(t.columns[sheet.id_field], {})[row] = new_id
+            result.ids_written = len(patch.new_ids)
+        result.rows_written = len(written) + result.ids_written
+        result.not_found = sorted(set(patch.values) - set(rows_of))
+        result.columns_added = [label for _, label in added]
+        data = [{"range": f"{_quote(sheet.name)}!{column_letter(c)}{start}:{column_letter(c)}{start + len(run) - 1}",
+                 "values": [[v] for v in run]}
+                for c, cells in sorted(by_col.items()) for start, run in _runs(cells)]  # fmt: skip
+        columns_in_grid = int(
+            self._grid.get(sheet.name, {}).get("gridProperties", {}).get("columnCount", 0)
+        )
+        return data, (next_col if next_col > columns_in_grid else 0)
+
+    def _grow(self, widths: dict[str, int]) -> None:
+        """Add grid columns so the new status columns fit (a sheet starts with 26)."""
+        requests_ = []
+        for name, width in widths.items():
+            props = self._grid[name]
+            have = int(props.get("gridProperties", {}).get("columnCount", 0))
+            requests_.append({"appendDimension": {"sheetId": props["sheetId"], "dimension": "COLUMNS",
+                                                  "length": width - have}})  # fmt: skip
+        self._call(
+            "add columns to", lambda: self.http.batch_update(self.key, {"requests": requests_})
+        )
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _quote(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _trimmed(values: list[str]) -> list[str]:
+    end = len(values)
+    while end and not values[end - 1]:
+        end -= 1
+    return values[:end]
+
+
+def _column(value_range: dict[str, Any]) -> list[Any]:
+    values = value_range.get("values", [])
+    return values[0] if values else []
+
+
+def _at(column: list[Any], i: int) -> Any:
+    return column[i] if i < len(column) else ""
+
+
+def _same(now: Any, was: Any) -> bool:
+    def norm(v: Any) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        if isinstance(v, datetime | date):
+            return str(_serial(v))
+        return str(v).strip()
+
+    return norm(now) == norm(was)
+
+
+def _serial(d: date) -> float:
+    dt = d if isinstance(d, datetime) else datetime.combine(d, datetime.min.time())
+    delta = dt - SERIAL_EPOCH
+    serial = delta.days + delta.seconds / 86400
+    return int(serial) if serial == int(serial) else serial
+
+
+def _raw(v: Any) -> Any:
+    """A value for RAW input: text stays text; dates as ISO text (what people read)."""
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def _runs(cells: dict[int, Any]) -> Iterable[tuple[int, list[Any]]]:
+    """Contiguous runs of rows: (first row, values)."""
+    start, run, last = None, [], None
+    for row in sorted(cells):
+        if last is not None and row == last + 1:
+            run.append(cells[row])
+        else:
+            if start is not None:
+                yield start, run
+            start, run = row, [cells[row]]
+        last = row
+    if start is not None:
+        yield start, run
+
+
+def _chunks(data: list[dict[str, Any]], limit: int) -> Iterable[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for vr in data:
+        n = len(vr["values"])
+        if chunk and size + n > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(vr)
+        size += n
+    if chunk:
+        yield chunk
+
+
+def _dates_from_serials(table: Table, sheet: SheetConfig) -> None:
+    """Serial numbers in date fields become dates (whole days) or datetimes, as calamine gives them
+    for Excel's date cells; text typed into a date field stays text for the check to parse."""
+    for f in sheet.fields:
+        if str(f.type) != "date" or f.key not in table.frame:
+            continue
+        col = table.frame[f.key]
+        numeric = col.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+        if numeric.any():
+            table.frame.loc[numeric, f.key] = col[numeric].map(_from_serial)
+
+
+def _from_serial(v: float) -> date | datetime:
+    dt = SERIAL_EPOCH + timedelta(days=float(v))
+    return dt.date() if float(v).is_integer() else dt
+
+
+# -- a new Google Sheet from the template ------------------------------------------------------------
+def setup_spreadsheet(config: Config, source: GSheetSource) -> list[str]:
+    """Make the spreadsheet follow the template: each configured sheet (added if missing) gets its
+    header row, dropdowns for choice and member fields, a frozen header and its status columns
+    protected (a warning when someone edits them, as the Excel template's sheet protection).
+
+    A sheet whose header row already has text keeps it: nothing people typed is overwritten.
+    Returns what was done, one line per sheet. Three to four API calls whatever the size."""
+    from ..config import CHOICE_TYPES, FieldType
+    from ..templates import member_choices
+
+    grid = source._metadata()
+    missing = [s.name for s in config.sheets if s.name not in grid]
+    if missing:
+        body = {"requests": [{"addSheet": {"properties": {"title": name}}} for name in missing]}
+        reply = source._call("add sheets to", lambda: source.http.batch_update(source.key, body))
+        for r in reply.get("replies", []):
+            props = r["addSheet"]["properties"]
+            grid[props["title"]] = props
+    ranges = [f"{_quote(s.name)}!{s.header_row}:{s.header_row}" for s in config.sheets]
+    got = source._call("read", lambda: source.http.values_batch_get(source.key, ranges))
+    data, requests_, done = [], [], []
+    for sheet, vr in zip(config.sheets, got.get("valueRanges", []), strict=True):
+        props = grid[sheet.name]
+        sid, hr = props["sheetId"], sheet.header_row
+        headers = [f.header for f in sheet.fields] + [st.label for st in sheet.status]
+        if any(str(v).strip() for v in (vr.get("values") or [[]])[0]):
+            done.append(f"{sheet.name}: has headers already; left as it is")
+            continue
+        data.append({"range": f"{_quote(sheet.name)}!A{hr}", "values": [headers]})
+        width = int(props.get("gridProperties", {}).get("columnCount", 26))
+        if len(headers) > width:
+            requests_.append({"appendDimension": {"sheetId": sid, "dimension": "COLUMNS",
+                                                  "length": len(headers) - width}})  # fmt: skip
+        requests_.append({"updateSheetProperties": {
+            "properties": {"sheetId": sid, "gridProperties": {"frozenRowCount": hr}},
+            "fields": "gridProperties.frozenRowCount"}})  # fmt: skip
+        requests_.append({"repeatCell": {
+            "range": {"sheetId": sid, "startRowIndex": hr - 1, "endRowIndex": hr},
+            "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
+            "fields": "userEnteredFormat.textFormat.bold"}})  # fmt: skip
+        lists = 0
+        for c, f in enumerate(sheet.fields):
+            values = (list(f.choices or []) if f.type in CHOICE_TYPES
+                      else member_choices(f, config) if f.type is FieldType.member else [])  # fmt: skip
+            if not values or f.type is FieldType.multi_choice:
+                continue  # several choices in one cell cannot be a one-of list
+            requests_.append({"setDataValidation": {
+                "range": {"sheetId": sid, "startRowIndex": hr, "startColumnIndex": c,
+                          "endColumnIndex": c + 1},
+                "rule": {"condition": {"type": "ONE_OF_LIST",
+                                       "values": [{"userEnteredValue": v} for v in values]},
+                         "strict": True, "showCustomUi": True}}})  # fmt: skip
+            lists += 1
+        first = len(sheet.fields)
+        requests_.append({"addProtectedRange": {"protectedRange": {
+            "range": {"sheetId": sid, "startColumnIndex": first,
+                      "endColumnIndex": first + len(sheet.status)},
+            "description": "sheetcrm writes these status columns", "warningOnly": True}}})  # fmt: skip
+        done.append(f"{sheet.name}: {len(headers)} headers, {lists} dropdowns, frozen header, "
+                    f"{len(sheet.status)} status columns protected")  # fmt: skip
+    if requests_:
+        body = {"requests": requests_}
+        source._call("set up", lambda: source.http.batch_update(source.key, body))
+    if data:
+        body = {"valueInputOption": "RAW", "data": data}
+        source._call("write headers to", lambda: source.http.values_batch_update(source.key, body))
+    return done
