@@ -134,7 +134,7 @@ def templates(ctx: click.Context, out: Path | None, gsheet_key: str | None) -> N
                 click.echo(line)
         except SheetCRMError as e:
             raise click.ClickException(str(e)) from None
-        click.echo(f"set up Google Sheet {key}; point source at it: source = \"gsheet://{key}\"")
+        click.echo(f'set up Google Sheet {key}; point source at it: source = "gsheet://{key}"')
         return
     path = build_template(config, out or config.path("templates/customers.xlsx"))
     click.echo(f"wrote {path}")
