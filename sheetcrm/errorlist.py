@@ -10,6 +10,8 @@ from .check import CheckResult
 from .config import Config
 from .sources.cells import column_letter
 
+MAX_LINKS = 65_530
+
 HEADERS = {
     "zh_CN": ["工作表", "行号", "记录编号", "字段", "问题", "填写内容", "说明", "定位"],
     "en": ["Sheet", "Row", "Record", "Field", "Problem", "Entered", "Message", "Go to"],
@@ -47,7 +49,7 @@ def write_error_list(
             ws.write_string(r, 4, code)
             ws.write_string(r, 5, str(value))
             ws.write_string(r, 6, message)
-            if workbook is not None:
+            if workbook is not None and r <= MAX_LINKS:  # Excel holds 65,530 links a sheet
                 col = columns[fkey]
                 target = f"external:{workbook.resolve()}#'{result.sheet_name}'!{column_letter(col)}{int(row)}"
                 ws.write_url(r, 7, target, link, string="→" if len(target) < 2000 else "")

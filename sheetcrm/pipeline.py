@@ -24,6 +24,7 @@ from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import find_duplicates, match_data
 from .errorlist import write_error_list
+from .fields import coerce_column, parser_for
 from .messages import text
 from .reminders import due_reminders, last_contacts
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
@@ -244,30 +245,54 @@ def _rule_state(store: Store | None, config: Config) -> dict[str, str]:
 def _recheck_rule_cells(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series], config: Config,
                         now: datetime) -> None:  # fmt: skip
     """Rows whose cells a rule changes are checked again with the new values, so the status does
-    not report, say, a missing 负责人 that this very run fills in."""
+    not report, say, a missing 负责人 that this very run fills in. Only rows where that can matter
+    are checked again: a changed field has a problem in the row, or a required_if condition names
+    it. The others get just the typed form of the written values (what the next run reads back:
+    （ → ( etc.), so the next run does not see a change nobody made."""
     known_ids = {key: set(t.ids[t.ids != ""]) for key, t in plan.tables.items()}
     for key, sheet_out in outcome.sheets.items():
         if not sheet_out.cells:
             continue
+        sheet = config.sheet(key)
         table = plan.tables[key]
+        result = plan.results[key]
         rows = [row for row, rid in ids[key].items() if rid in sheet_out.cells]
         frame = table.frame.loc[rows].copy()
+        by_field: dict[str, tuple[list[int], list[Any]]] = {}
         for row in rows:
             for fld, value in sheet_out.cells[ids[key][row]].items():
                 if fld in frame:
-                    frame.at[row, fld] = value
-        sub = Table(key, table.sheet_name, frame, table.columns, table.status_columns, table.header_row,
-                    ids=ids[key].loc[rows])  # fmt: skip
-        again = check_table(sub, config.sheet(key), config, now=now, known_ids=known_ids)
-        # what the next run will read back: the typed form of the written values (（ → ( etc.)
+                    r, v = by_field.setdefault(fld, ([], []))
+                    r.append(row)
+                    v.append(value)
+        for fld, (r, v) in by_field.items():  # one assignment a column, not one a cell
+            frame.loc[r, fld] = pd.Series(v, index=r, dtype=object)
+        conditioned = _condition_fields(sheet)
+        problem_rows = set(result.problems.loc[result.problems["field"].isin(by_field), "row"])
+        recheck = [row for row in rows if row in problem_rows
+                   or conditioned & set(sheet_out.cells[ids[key][row]])]  # fmt: skip
         typed = outcome.typed[key]
+        for fld, (r, _v) in by_field.items():
+            values, _ = coerce_column(frame.loc[r, fld], parser_for(sheet.field(fld), config))
+            typed.loc[r, fld] = values.to_numpy()
+        if not recheck:
+            continue
+        sub = Table(key, table.sheet_name, frame.loc[recheck], table.columns, table.status_columns,
+                    table.header_row, ids=ids[key].loc[recheck])  # fmt: skip
+        again = check_table(sub, sheet, config, now=now, known_ids=known_ids)
         for column in again.typed.columns:
             if column in typed:
-                typed.loc[rows, column] = again.typed[column].to_numpy()
-        result = plan.results[key]
-        kept = result.problems[~result.problems["row"].isin(rows)]
+                typed.loc[recheck, column] = again.typed[column].to_numpy()
+        kept = result.problems[~result.problems["row"].isin(recheck)]
         result.problems = pd.concat([kept, again.problems], ignore_index=True) if len(again.problems) \
             else kept.reset_index(drop=True)  # fmt: skip
+
+
+def _condition_fields(sheet: SheetConfig) -> set[str]:
+    """Fields a required_if condition may name (by key or label): a rule changing one can change
+    which other fields are required."""
+    texts = [f.required_if for f in sheet.fields if f.required_if]
+    return {f.key for f in sheet.fields if any(f.key in t or f.label in t for t in texts)}
 
 
 def tracked_fields(sheet: SheetConfig) -> list[str]:

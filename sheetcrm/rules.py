@@ -19,7 +19,7 @@ import pandas as pd
 
 from .changes import STAGE, ChangeSet, Event
 from .config import Config, FieldType, Person, Role, SheetConfig
-from .expr import Env, compile_expression
+from .expr import Env, compile_expression, to_datetime64
 from .store import Decision
 from .table import Notification, Table
 from .text import display
@@ -122,6 +122,24 @@ class _Run:
         if fld in typed:
             typed.at[row, fld] = value
         self.out.sheets[key].events.append(Event(key, rid, RULE, fld, old, display(value)))
+
+    def set_cells(self, key: str, rows: pd.Index, fld: str, values: pd.Series) -> None:
+        """`set_cell` for many rows of one field at once (a link filling a whole column)."""
+        if not len(rows):
+            return
+        typed = self.out.typed[key]
+        old = typed.loc[rows, fld].map(display) if fld in typed else pd.Series("", index=rows)
+        rids = self.ids[key].loc[rows]
+        cells = self.out.sheets[key].cells
+        new = values.loc[rows]
+        for rid, value in zip(rids, new, strict=True):
+            cells.setdefault(rid, {})[fld] = value
+        if fld in typed:
+            typed.loc[rows, fld] = new.to_numpy()
+        self.out.sheets[key].events.extend(
+            Event(key, rid, RULE, fld, o, display(v))
+            for rid, o, v in zip(rids, old, new, strict=True)
+        )
 
     def recipients(self, key: str, row: int, words: list[str]) -> list[str]:
         """Names (or a customer's e-mail) for owner / manager / service / customer / a name."""
@@ -418,9 +436,15 @@ class _Run:
             dates = pd.Series(
                 source.loc[valid, link.date].to_numpy(), index=keys.to_numpy()
             ).dropna()
-            last = (
-                dates.groupby(level=0).max().map(display) if len(dates) else pd.Series(dtype=object)
-            )
+            last = pd.Series(dtype=object)
+            if len(dates):  # the latest by datetime64 (fast), shown as the value typed
+                stamps = to_datetime64(dates.reset_index(drop=True))
+                ok = stamps.notna().to_numpy()
+                stamps, who = stamps[ok], dates.index.to_numpy()[ok]
+                picked = stamps.groupby(who).idxmax()
+                last = pd.Series(dates.to_numpy()[picked.to_numpy()], index=picked.index).map(
+                    display
+                )
             mapped = ids.map(last).astype(object)
             out["last_followup"] = mapped.where(mapped.notna() & (ids != ""), "")
 
@@ -443,8 +467,7 @@ class _Run:
             else pd.Series("", index=typed.index)
         )
         differs = (wanted != current) & (wanted != "") & (self.ids[link.sheet] != "")
-        for row in typed.index[differs.to_numpy()]:
-            self.set_cell(link.sheet, row, link.field, wanted.at[row])
+        self.set_cells(link.sheet, typed.index[differs.to_numpy()], link.field, wanted)
 
     def suggestions(self, source: pd.DataFrame, keys: pd.Series, link: Any) -> None:
         """Keywords in each customer's latest follow-up suggest a stage ahead of the current one."""
