@@ -24,7 +24,9 @@ from .instance import instance_files
 from .pipeline import Plan, apply_plan, build_plan
 from .progress import progress as _progress
 from .reviewbook import write_review
+from .sources import open_source
 from .sources.excel import ExcelSource
+from .sources.gsheet import GSheetSource
 from .store import RunLocked, Store, open_for_reading
 from .templates import build_template
 
@@ -52,6 +54,14 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         click.echo("\t".join(columns))
         for r in rows:
             click.echo("\t".join(r))
+
+
+def _source(config: Config, workbook: Path | None) -> ExcelSource | GSheetSource:
+    """The workbook given on the command line, else the source config.toml names."""
+    try:
+        return ExcelSource(workbook, config) if workbook else open_source(config)
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _parse_day(value: str | None) -> date:
@@ -199,8 +209,7 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     """
     config = _load(ctx)
     now = _parse_now(now_text, config)
-    path = workbook or config.workbook_path
-    source = ExcelSource(path, config)
+    source = _source(config, workbook)
     out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
     try:
         store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
@@ -208,7 +217,7 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
             plan = _plan(config, source, store, now, "check")
             if not dry_run:
                 applied = apply_plan(plan, source, config, store=store, error_list=out,
-                                     workbook=path)  # fmt: skip
+                                     workbook=source.path)  # fmt: skip
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
     summary = plan.summary()
@@ -234,7 +243,8 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
         n = sum(w.rows_written for w in written.values())
         backup = next((w.backup for w in written.values() if w.backup), None)
         click.echo(
-            f"wrote status of {n:,} rows into {path}" + (f" (backup {backup})" if backup else "")
+            f"wrote status of {n:,} rows into {source.where}"
+            + (f" (backup {backup})" if backup else "")
         )
         click.echo(f"wrote error list {out}")
         events = plan.events()
@@ -261,7 +271,7 @@ def _job_lock(store: Store | None, job: str, now: datetime) -> Iterator[None]:
 
 
 def _plan(
-    config: Config, source: ExcelSource, store: Store | None, now: datetime, job: str
+    config: Config, source: ExcelSource | GSheetSource, store: Store | None, now: datetime, job: str
 ) -> Plan:
     with _progress(job, len(config.sheets)) as progress:
         tables = {}
@@ -274,7 +284,7 @@ def _plan(
 
 def _preview(config: Config, workbook: Path | None, now: datetime) -> Plan:
     """The plan of a run now, from the workbook and the store as they are; nothing is written."""
-    source = ExcelSource(workbook or config.workbook_path, config)
+    source = _source(config, workbook)
     try:
         return _plan(config, source, open_for_reading(config.store_url), now, "check")
     except SheetCRMError as e:
@@ -472,8 +482,7 @@ def dedupe(
     """
     config = _load(ctx)
     now = _parse_now(now_text, config)
-    path = workbook or config.workbook_path
-    source = ExcelSource(path, config)
+    source = _source(config, workbook)
     rows = []
     try:
         for sheet in config.sheets:
@@ -530,7 +539,7 @@ def report(ctx: click.Context, workbook: Path | None, period: str, out: Path | N
 
     config = _load(ctx)
     now = _parse_now(now_text, config)
-    source = ExcelSource(workbook or config.workbook_path, config)
+    source = _source(config, workbook)
     try:
         with _progress("report", len(config.sheets)) as progress:
             tables = {}
@@ -591,7 +600,7 @@ def export(ctx: click.Context, workbook: Path | None, sheet_name: str | None, ow
     if sheet is None:
         raise click.BadParameter(f"{sheet_name!r} is not a sheet; expected one of "
                                  + ", ".join(f"{s.key} ({s.name})" for s in config.sheets))  # fmt: skip
-    source = ExcelSource(workbook or config.workbook_path, config)
+    source = _source(config, workbook)
     try:
         table = source.read(sheet.key)
         rows = select_rows(table, sheet, config, now=now, owner=owner,
