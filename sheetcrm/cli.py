@@ -612,6 +612,92 @@ def export(ctx: click.Context, workbook: Path | None, sheet_name: str | None, ow
     click.echo(f"exported {n:,} of {len(table):,} rows of {sheet.name} to {path}")
 
 
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.option(
+    "--sheet",
+    "sheet_name",
+    help="The sheet to read in .xlsx/.xls/.ods files (default: the first with data).",
+)
+@click.option("--map", "map_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A column mapping file (as saved by an earlier run, corrected by you).")  # fmt: skip
+@click.option(
+    "--dry-run", is_flag=True, help="Show the mapping and what would happen; write nothing."
+)
+@click.option(
+    "--strict", is_flag=True, help="Hold back rows with problems instead of importing them."
+)
+@click.option("--now", "now_text", help="The time of the import (default: now).")
+@click.pass_context
+def import_command(ctx: click.Context, files: tuple[Path, ...], sheet_name: str | None,
+                   map_path: Path | None, dry_run: bool, strict: bool, now_text: str | None) -> None:  # fmt: skip
+    """Bring legacy spreadsheets and CSV exports into the customers sheet
+
+    Columns are matched to fields (labels, synonyms in [import], then a fuzzy guess) and the
+    mapping is saved for you to correct and pass back with --map. Rows already in the sheet (the
+    duplicate matcher) or imported before are not added again; new ones get IDs.
+
+    Example:
+
+    \b
+        sheetcrm import 老客户.xlsx 导出.csv --dry-run
+        sheetcrm import 老客户.xlsx --map reports/import-mapping.toml
+    """
+    from .importer import (
+        apply_import,
+        load_mapping,
+        plan_import,
+        read_file,
+        save_mapping,
+        write_import_report,  # fmt: skip
+    )
+
+    config = _load(ctx)
+    now = _parse_now(now_text, config)
+    sheet = config.sheet(config.import_.sheet)
+    source = _source(config, None)
+    try:
+        sources = [read_file(p, sheet, config, sheet_name) for p in files]
+        mapping = load_mapping(map_path, sheet) if map_path else None
+        table = source.read(sheet.key)
+        store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
+        with _job_lock(None if dry_run else store, "import", now):
+            plan = plan_import(
+                sources, table, config, store, now=now, mapping=mapping, strict=strict
+            )
+            appended = 0 if dry_run else apply_import(plan, source, config, store, now=now,
+                                                      fingerprint=table.fingerprint)  # fmt: skip
+    except SheetCRMError as e:
+        raise click.ClickException(str(e)) from None
+    labels = {f.key: f.label for f in sheet.fields}
+    for f in sources:
+        rows = [[m.column, labels.get(m.field or "", "—"), m.how, f"{m.confidence:.2f}"]
+                for m in plan.mappings[f.path.name]]  # fmt: skip
+        where = f" ({f.sheet})" if f.sheet else (f" ({f.encoding})" if f.encoding else "")
+        _print_table(f"{f.path.name}{where}: header in row {f.header_row}",
+                     ["column", "field", "how", "confidence"], rows)  # fmt: skip
+    stem = files[0].stem if len(files) == 1 else "import"
+    mapping_file = save_mapping(
+        config.path(f"reports/import-mapping-{stem}.toml"), plan.mappings, sheet
+    )
+    report = write_import_report(
+        plan, config, config.path(f"reports/导入报告-{now:%Y%m%d-%H%M}.xlsx")
+    )
+    new = [r.record_id for r in plan.rows if r.outcome == "new"]
+    span = f" ({new[0]}–{new[-1]})" if len(new) > 1 else f" ({new[0]})" if new else ""
+    click.echo(f"{len(plan.rows):,} rows read: {plan.count('new'):,} new{span}, "
+               f"{plan.count('existing'):,} already customers, "
+               f"{plan.count('duplicate_in_file'):,} repeated in the files, "
+               f"{plan.count('imported_before'):,} imported before, {plan.count('held'):,} held back")  # fmt: skip
+    click.echo(f"mapping saved to {mapping_file} (correct it and pass it with --map)")
+    click.echo(f"report: {report}")
+    if dry_run:
+        click.echo("dry run: nothing was written to the sheet")
+    else:
+        click.echo(f"appended {appended:,} rows to {sheet.name} in {source.where}")
+
+
 @cli.command("run")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--dry-run", is_flag=True, help="Compute and show; write, send and record nothing.")

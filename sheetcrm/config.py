@@ -453,6 +453,16 @@ class ReportSettings(Strict):
     mail_to: list[str] = PydField(default_factory=list)  # roles or names: the weekly job mails them
 
 
+class ImportSettings(Strict):
+    """`sheetcrm import`: which sheet imported rows go to, other names people use for its fields
+    (matched before any fuzzy guess), and the field that keeps the columns no field matches."""
+
+    sheet: Identifier = "customers"
+    synonyms: dict[Identifier, list[str]] = PydField(default_factory=dict)
+    notes_field: Identifier | None = None
+    min_score: int = PydField(default=80, ge=50, le=100)  # fuzzy header match, 0-100
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -660,6 +670,7 @@ class Config(Strict):
     sheets: list[SheetConfig] = PydField(min_length=1)
     rules: Rules = PydField(default_factory=Rules)
     report: ReportSettings | None = None
+    import_: ImportSettings = PydField(default_factory=ImportSettings, alias="import")
     reminders: list[Reminder] = PydField(default_factory=list)
     calendar: Calendar = PydField(default_factory=Calendar)
     base_dir: Path = PydField(default=Path("."), exclude=True)
@@ -926,6 +937,7 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
             labels[folded] = f"status column {c.key!r}"
     problems += _check_rules(config)
     problems += _check_report(config)
+    problems += _check_import(config)
     for name in config.jobs:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             problems.append(
@@ -935,6 +947,27 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
 
 
 RECIPIENT_WORDS = {"owner", "manager", "service", "customer"}
+
+
+def _check_import(config: Config) -> list[tuple[str, str]]:
+    """[import] names a sheet and its fields."""
+    imp = config.import_
+    sheets = {s.key: s for s in config.sheets}
+    if imp.sheet not in sheets:
+        if "import" not in config.model_fields_set and imp.sheet == "customers":
+            return []  # not configured and no customers sheet: import is simply not set up
+        return [
+            ("import.sheet", f"{imp.sheet!r} is not a sheet key; expected one of {sorted(sheets)}")
+        ]
+    fields = {f.key: f for f in sheets[imp.sheet].fields}
+    problems = [(f"import.synonyms.{k}", f"{k!r} is not a field of sheet {imp.sheet!r}")
+                for k in imp.synonyms if k not in fields]  # fmt: skip
+    if imp.notes_field is not None:
+        f = fields.get(imp.notes_field)
+        if f is None or str(f.type) not in ("text", "long_text"):
+            problems.append(("import.notes_field", f"{imp.notes_field!r} is not a text field of "
+                             f"sheet {imp.sheet!r}"))  # fmt: skip
+    return problems
 
 
 def _check_report(config: Config) -> list[tuple[str, str]]:

@@ -251,6 +251,8 @@ def _plain_key(value: Any) -> str:
 
 
 def _keys(values: pd.Series, key: Any) -> np.ndarray:
+    # one kind of missing value: None and NaN from frames joined together would be two map keys
+    values = values.astype(object).where(values.notna(), None)
     uniques = pd.unique(values)
     table = {u: key(u) for u in uniques}
     return values.map(table).to_numpy(dtype=object)

@@ -213,6 +213,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "{label}: 公式没有计算结果，请在 Excel 中打开并保存一次",
         "en": "{label}: the formula has no calculated value; open and save the file in Excel",
     },
+    "import.no_fields": {
+        "zh_CN": "这一行没有能对应到字段的列",
+        "en": "no column of this row matches a field",
+    },
     "status.ok": {"zh_CN": "✓", "en": "✓"},
     "status.problem": {"zh_CN": "✗", "en": "✗"},
 }

@@ -54,7 +54,7 @@ from sqlalchemy.pool import NullPool
 from .changes import ChangeSet, Event, Snapshot
 from .errors import SheetCRMError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHUNK = 500  # IDs per IN (...) query: well under every database's parameter limit
 
 metadata = MetaData()
@@ -146,6 +146,16 @@ decisions = Table(
     UniqueConstraint("sheet", "kind", "a_id", "b_id"),
 )
 
+imports = Table(  # v3: rows brought in by `sheetcrm import`, so a second import skips them
+    "imports",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),  # of the row's mapped values
+    Column("sheet", String(64), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("source", Text),  # file and row, for the report
+    Column("at", DateTime, nullable=False),
+)
+
 locks = Table(
     "locks",
     metadata,
@@ -193,7 +203,7 @@ def _add_run_columns(conn: Connection) -> None:
 
 # version → step that brings a store of the version before it up to it. Version 1 (the first
 # release) had runs and decisions only; create_all adds whole new tables, steps add columns.
-MIGRATIONS = {2: _add_run_columns}
+MIGRATIONS = {2: _add_run_columns, 3: lambda conn: None}  # 3: a new table only
 
 
 class Store:
@@ -314,6 +324,24 @@ class Store:
             query = query.where(runs.c.job == job)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def imported(self, fingerprints: Sequence[str]) -> dict[str, str]:
+        """{fingerprint: record ID} of rows an earlier import brought in."""
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(fingerprints), CHUNK):
+                q = select(imports.c.fingerprint, imports.c.record_id).where(
+                    imports.c.fingerprint.in_(list(fingerprints[i : i + CHUNK])))  # fmt: skip
+                found.update(dict(conn.execute(q).all()))
+        return found
+
+    def record_imports(self, sheet: str, rows: Sequence[tuple[str, str, str]], *,
+                       now: datetime) -> None:  # fmt: skip
+        """Remember imported rows: (fingerprint, record ID, where it came from)."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(imports), [{"fingerprint": f, "sheet": sheet, "record_id": r,
+                                                "source": src, "at": now} for f, r, src in rows])  # fmt: skip
 
     def last_run(self, job: str) -> dict[str, Any] | None:
         """The job's latest run (by its time), or None if it never ran."""

@@ -67,9 +67,11 @@ class StatusPatch:
     new_ids: dict[int, str] = field(default_factory=dict)
     # people's cells a rule owns and changes (an empty 负责人 assigned, 意向等级 raised): ID → {field: value}
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # whole new rows added after the last one (import): {field or status key: value}
+    append: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.values or self.new_ids or self.cells)
+        return bool(self.values or self.new_ids or self.cells or self.append)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class WriteResult:
     columns_added: list[str] = field(default_factory=list)
     cells_skipped: int = 0  # status cells inside merged ranges, left alone
     unchanged: bool = False
+    rows_appended: int = 0  # whole new rows (import)
 
     def summary(self) -> dict[str, Any]:
         return {

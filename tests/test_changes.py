@@ -307,10 +307,10 @@ def test_a_first_release_store_is_migrated_on_open(store_url):
         )
     engine.dispose()
     store = Store(url)
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     columns = {c["name"] for c in inspect(store.engine).get_columns("runs")}
     assert {"plan_key", "warnings"} <= columns
-    assert {"snapshots", "events", "notifications", "locks"} <= set(
+    assert {"snapshots", "events", "notifications", "locks", "imports"} <= set(
         inspect(store.engine).get_table_names()
     )
     assert store.runs()[0]["job"] == "check"  # old rows kept

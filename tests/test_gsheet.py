@@ -226,3 +226,29 @@ def test_templates_set_up_a_new_google_sheet(tmp_path, fake):
     assert len(fake.calls) <= 5
     again = CliRunner().invoke(cli, args)
     assert "has headers already" in again.output and ws.rows[0][0] == customers.fields[0].header
+
+
+def test_import_appends_rows_to_a_google_sheet(tmp_path, fake):
+    import openpyxl
+
+    config = make_instance(tmp_path / "inst", fake, rows=30)
+    wb = openpyxl.Workbook()
+    wb.active.append(["公司名称", "手机", "姓名", "客户来源", "意向"])
+    wb.active.append(["上海新锐科技有限公司", "13812345678", "张三", "展会推荐", "高意向"])
+    wb.save(tmp_path / "old.xlsx")
+    args = ["--config", str(config.base_dir / "config.toml"), "import", str(tmp_path / "old.xlsx"),
+            "--now", "2026-11-23T10:00"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "1 new (C000031)" in result.output, result.output
+    rows = fake.books[KEY].sheets["客户信息"].rows
+    header = [str(h).lstrip("*") for h in rows[0]]
+    added = dict(zip(header, rows[-1], strict=False))
+    assert (added["客户ID"], added["客户名称"], added["联系电话"]) == (
+        "C000031",
+        "上海新锐科技有限公司",
+        "13812345678",
+    )
+    assert added["校验结果"] == "✗"
+    again = CliRunner().invoke(cli, args)
+    assert "0 new" in again.output and len(fake.books[KEY].sheets["客户信息"].rows) == len(rows)

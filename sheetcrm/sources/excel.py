@@ -214,11 +214,13 @@ class ExcelSource:
             result.not_found = sorted(set(todo[key].values) - report.found_ids)
             result.columns_added = list(report.columns_added.values())
             result.cells_skipped = report.cells_skipped
+            result.rows_appended = len(report.rows_appended)
         return results
 
     def _edit(
         self, sheet: SheetConfig, patch: StatusPatch, current: str, checked: bool
     ) -> SheetEdit:
+        status_keys = {str(st.key) for st in sheet.status}
         seen = self._layout.get(sheet.key)
         merges_known = seen is not None and seen[0] == current
         merges, last_col = (seen[1], seen[2]) if seen is not None and merges_known else ([], -1)
@@ -229,6 +231,10 @@ class ExcelSource:
             values=_merge_cells(patch),
             new_ids=patch.new_ids if checked else {},
             merges_known=merges_known,
+            append=[
+                {(k if k in status_keys else FIELD_PREFIX + k): v for k, v in row.items()}
+                for row in patch.append
+            ],  # fmt: skip
         )
         return edit
 

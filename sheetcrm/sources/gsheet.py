@@ -179,6 +179,7 @@ class GSheetSource:
         self._tables: dict[str, Table] = {}
         self._raw_ids: dict[str, list[str]] = {}  # ID column as read, by sheet (for new IDs)
         self._widths: dict[str, int] = {}
+        self._heights: dict[str, int] = {}
         self._grid: dict[str, dict[str, Any]] = {}  # title → sheet properties
 
     @classmethod
@@ -248,6 +249,7 @@ class GSheetSource:
             self._raw_ids[sheet.key] = [id_text(r[id_col]) if len(r) > id_col else ""
                                         for r in rows[sheet.header_row:]]  # fmt: skip
             self._widths[sheet.key] = max((len(r) for r in rows), default=0)
+            self._heights[sheet.key] = len(rows)
             self._tables[sheet.key] = table
         fingerprint = digest.hexdigest()
         for t in self._tables.values():
@@ -287,14 +289,14 @@ class GSheetSource:
         fresh = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
         columns = iter(fresh.get("valueRanges", []))
         data: list[dict[str, Any]] = []
-        grow: dict[str, int] = {}
+        grow: dict[str, tuple[int, int]] = {}
         for key, sheet in sheets.items():
             header = [c[0] if c else "" for c in next(columns).get("values", [])]
             fetched = {name: _column(next(columns)) for name in layout[key]}
-            cells, grow_to = self._cells(key, sheet, todo[key], header, fetched, results[key])
+            cells, more = self._cells(key, sheet, todo[key], header, fetched, results[key])
             data += cells
-            if grow_to:
-                grow[sheet.name] = grow_to
+            if any(more):
+                grow[sheet.name] = more
         if grow:
             self._grow(grow)
         for chunk in _chunks(data, CELLS_PER_CALL):
@@ -304,7 +306,8 @@ class GSheetSource:
         return results
 
     def _cells(self, key: str, sheet: SheetConfig, patch: StatusPatch, header: list[Any],
-               fetched: dict[str, list[Any]], result: WriteResult) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+               fetched: dict[str, list[Any]],
+               result: WriteResult) -> tuple[list[dict[str, Any]], tuple[int, int]]:  # fmt: skip
         t = self._tables[key]
         hr = sheet.header_row
         hmap = map_headers(sheet, header)
@@ -349,28 +352,37 @@ class GSheetSource:
             for row, new_id in patch.new_ids.items():
                 by_col.setdefault(t.columns[sheet.id_field], {})[row] = new_id
             result.ids_written = len(patch.new_ids)
+        rows_needed = 0
+        if patch.append:  # whole new rows (import) below everything the sheet holds
+            start = max(self._heights.get(key, 0), hr + len(ids)) + 1
+            for i, values in enumerate(patch.append):
+                for k, v in values.items():
+                    col = place.get(k, t.columns.get(k))
+                    if col is not None:
+                        by_col.setdefault(col, {})[start + i] = _raw(v)
+            result.rows_appended = len(patch.append)
+            rows_needed = start + len(patch.append) - 1
         result.rows_written = len(written) + result.ids_written
         result.not_found = sorted(set(patch.values) - set(rows_of))
         result.columns_added = [label for _, label in added]
         data = [{"range": f"{_quote(sheet.name)}!{column_letter(c)}{start}:{column_letter(c)}{start + len(run) - 1}",
                  "values": [[v] for v in run]}
                 for c, cells in sorted(by_col.items()) for start, run in _runs(cells)]  # fmt: skip
-        columns_in_grid = int(
-            self._grid.get(sheet.name, {}).get("gridProperties", {}).get("columnCount", 0)
-        )
-        return data, (next_col if next_col > columns_in_grid else 0)
+        grid = self._grid.get(sheet.name, {}).get("gridProperties", {})
+        grow = (max(0, next_col - int(grid.get("columnCount", 0))),
+                max(0, rows_needed - int(grid.get("rowCount", 0))))  # fmt: skip
+        return data, grow
 
-    def _grow(self, widths: dict[str, int]) -> None:
-        """Add grid columns so the new status columns fit (a sheet starts with 26)."""
+    def _grow(self, more: dict[str, tuple[int, int]]) -> None:
+        """Add grid columns and rows so what is written fits (a new sheet has 26 × 1000)."""
         requests_ = []
-        for name, width in widths.items():
-            props = self._grid[name]
-            have = int(props.get("gridProperties", {}).get("columnCount", 0))
-            requests_.append({"appendDimension": {"sheetId": props["sheetId"], "dimension": "COLUMNS",
-                                                  "length": width - have}})  # fmt: skip
-        self._call(
-            "add columns to", lambda: self.http.batch_update(self.key, {"requests": requests_})
-        )
+        for name, (columns, rows) in more.items():
+            sid = self._grid[name]["sheetId"]
+            for dimension, length in (("COLUMNS", columns), ("ROWS", rows)):
+                if length:
+                    requests_.append({"appendDimension": {"sheetId": sid, "dimension": dimension,
+                                                          "length": length}})  # fmt: skip
+        self._call("add room to", lambda: self.http.batch_update(self.key, {"requests": requests_}))
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -245,6 +245,8 @@ class SheetEdit:
     covered: dict[int, set[int]] = field(default_factory=dict)  # row → columns inside a merge
     merges_known: bool = False  # `covered` came from a read of this very file content
     dimension_max_col: int = -1  # set from the sheet's <dimension> before on_header is called
+    # new rows to add after the last row: {key as in `on_header`'s map: value} (import)
+    append: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -255,6 +257,7 @@ class EditReport:
     formula_overwritten: bool = False
     cells_skipped: int = 0
     columns_added: dict[int, str] = field(default_factory=dict)
+    rows_appended: list[int] = field(default_factory=list)  # their sheet row numbers
 
 
 def rewrite_sheet(
@@ -285,6 +288,9 @@ def rewrite_sheet(
                 head = b""
             if not edit.merges_known:
                 _check_merges(block, g, written_rows, touched_cols)
+            if edit.append:
+                dst.write(_appended_rows(edit, status_cols or {}, max(last_r, edit.header_row),
+                                         styles, g, report))  # fmt: skip
             dst.write(block)
             continue
         out: list[bytes] = []
@@ -350,6 +356,36 @@ def rewrite_sheet(
     if status_cols is None:
         raise WorkbookFormatError(f"the sheet has no header row {edit.header_row}")
     return report
+
+
+def _appended_rows(edit: SheetEdit, columns: dict[str, int], last_r: int, styles: dict[int, int],
+                   g: SheetGrammar, report: EditReport) -> bytes:  # fmt: skip
+    """New rows after row `last_r`, each cell in its column's style. Dates become serial numbers
+    when the column has a style (the template gives date columns a date format), else ISO text."""
+    if g.prefix:
+        raise WorkbookFormatError("rows cannot be added to this sheet's XML (a prefixed namespace); "
+                                  "save the workbook in Excel or LibreOffice first")  # fmt: skip
+    out = []
+    for i, values in enumerate(edit.append):
+        r = last_r + 1 + i
+        cells = []
+        for col, value in sorted((columns[k], v) for k, v in values.items() if k in columns):
+            ref = f"{column_letter(col)}{r}"
+            style = styles.get(col)
+            if isinstance(value, date) and style is not None:
+                cells.append(number_cell(ref, _excel_serial(value), style).encode())
+            elif value is not None and value != "":
+                cells.append(_build_cell(ref, value, style))
+        out.append(f'<row r="{r}">'.encode() + b"".join(cells) + b"</row>")
+        report.rows_appended.append(r)
+    return b"".join(out)
+
+
+def _excel_serial(value: date) -> float:
+    dt = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
+    delta = dt - datetime(1899, 12, 30)
+    serial = delta.days + delta.seconds / 86400
+    return int(serial) if serial == int(serial) else serial
 
 
 def _row_spans(block: bytes, g: SheetGrammar) -> Iterator[tuple[int, int]]:

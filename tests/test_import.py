@@ -1,0 +1,161 @@
+"""`sheetcrm import`: legacy files with their own headers (xlsx with a title row, GBK CSV, ODS made
+by LibreOffice) appended to a real workbook with new IDs; duplicates of existing customers matched,
+not appended; a second import of the same file appends nothing; the mapping file round-trips."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from python_calamine import CalamineWorkbook
+
+from sheetcrm.cli import cli
+from sheetcrm.config import Config, load_config
+from sheetcrm.demo import generate_demo
+from sheetcrm.importer import auto_map
+
+from .conftest import ROOT
+
+NOW = datetime(2026, 11, 23, 10, 0)
+LEGACY = [
+    ["2023年客户登记表"],  # a title row above the header, as people make them
+    ["意向", "公司名称", "手机", "姓名", "登记日期", "业务员", "备忘", "客户来源", "行业"],
+    ["高意向", "上海新锐科技有限公司", "13812345678", "张三", date(2023, 5, 1), "王明", "老朋友介绍",
+     "老客户转介绍", "IT/互联网"],
+    ["中意向", "杭州远山贸易有限公司", "13987654321", "李四", date(2023, 6, 2), "李明", "", "展会推荐",
+     "零售业"],
+    ["中意向", "杭州远山贸易有限公司", "139 8765 4321", "李四", date(2023, 6, 2), "李明", "又录了一次",
+     "展会推荐", "零售业"],
+    ["低意向", "苏州错号码有限公司", "1381234", "王五", "2023/7/1", "", "", "其他", "不存在的行业"],
+]  # fmt: skip
+
+
+@pytest.fixture
+def instance(tmp_path) -> Config:
+    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
+    config = load_config(tmp_path / "config.toml")
+    generate_demo(config, config.workbook_path, rows=40, seed=2, today=NOW.date())
+    return config
+
+
+def legacy_xlsx(path: Path, rows: list[list[object]] = LEGACY) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "老客户"
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def customers(config: Config) -> list[dict[str, object]]:
+    with CalamineWorkbook.from_path(str(config.workbook_path)) as wb:
+        rows = wb.get_sheet_by_name("客户信息").to_python()
+    header = [str(h).lstrip("*") for h in rows[0]]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:] if any(r)]
+
+
+def run_import(config: Config, *args: str):
+    result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "import",
+                                      *args, "--now", NOW.isoformat()], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_headers_are_matched_by_label_synonym_and_fuzzy_guess(instance):
+    sheet = instance.sheet("customers")
+    matches = {
+        m.column: m
+        for m in auto_map(["公司名称", "手机", "意向", "客户来源", "备忘", ""], sheet, instance)
+    }
+    assert (matches["公司名称"].field, matches["公司名称"].how) == ("name", "synonym")
+    assert matches["手机"].field == "mobile" and matches["客户来源"].how == "label"
+    assert matches["意向"].field == "intent" and matches["意向"].how == "fuzzy"
+    assert 0.5 < matches["意向"].confidence < 0.95
+    assert matches["备忘"].field is None
+
+
+def test_an_xlsx_with_other_headers_is_appended_with_new_ids(instance, tmp_path):
+    config = instance
+    before = customers(config)
+    out = run_import(config, str(legacy_xlsx(tmp_path / "老客户.xlsx")))
+    assert "header in row 2" in out
+    assert "4 rows read: 3 new (C000041–C000043)" in out and "1 repeated in the files" in out
+    after = customers(config)
+    assert after[: len(before)] == before  # nothing of the existing rows changed or moved
+    added = {r["客户ID"]: r for r in after[len(before) :]}
+    assert list(added) == ["C000041", "C000042", "C000043"]
+    xinrui = added["C000041"]
+    assert (xinrui["客户名称"], xinrui["联系电话"], xinrui["联系人"], xinrui["负责人"]) == \
+        ("上海新锐科技有限公司", "13812345678", "张三", "王明")  # fmt: skip
+    assert xinrui["首次接触日期"] == date(2023, 5, 1) and xinrui["意向等级"] == "高意向"
+    assert xinrui["客户偏好"] == "备忘: 老朋友介绍"  # the unmatched column is kept
+    assert xinrui["校验结果"] == "✗" and "客户类型: 必填" in xinrui["问题说明"]
+    wrong = added["C000043"]
+    assert wrong["首次接触日期"] == date(2023, 7, 1)  # "2023/7/1" typed as text becomes a date
+    assert "不是有效的手机号" in wrong["问题说明"] and "不在可选项中" in wrong["问题说明"]
+    reports = list(config.path("reports").glob("导入报告-*.xlsx"))
+    ws = openpyxl.load_workbook(reports[0])["导入结果"]
+    outcomes = [r[2] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert outcomes.count("已导入（新客户）") == 3 and outcomes.count("文件内重复，未导入") == 1
+    assert len(list(config.path("backups").glob("customers.*.xlsx"))) == 1  # a backup first
+
+    again = run_import(config, str(tmp_path / "老客户.xlsx"))
+    assert "0 new" in again and "3 imported before" in again
+    assert customers(config) == after
+
+
+def test_a_gbk_csv_is_read_and_existing_customers_are_matched_not_appended(instance, tmp_path):
+    config = instance
+    existing = customers(config)[5]
+    csv_text = ("客户名称,联系电话,联系人,地址,客户来源,首次接触日期,意向等级\n"
+                f"{existing['客户名称']}有限公司,{existing['联系电话']},某人,某地,线上推广,2024-01-02,中意向\n"
+                "北京测试科技有限公司,13700001111,赵六,北京市朝阳区,线上推广,2024-01-02,中意向\n")  # fmt: skip
+    path = tmp_path / "导出.csv"
+    path.write_bytes(csv_text.encode("gbk"))
+    out = run_import(config, str(path))
+    assert "(gb18030)" in out and "1 new" in out and "1 already customers" in out
+    added = customers(config)[-1]
+    assert added["客户名称"] == "北京测试科技有限公司" and added["地址"] == "北京市朝阳区"
+    ws = openpyxl.load_workbook(next(config.path("reports").glob("导入报告-*.xlsx")))["导入结果"]
+    matched = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[2] == "已存在，未导入"]
+    assert [r[3] for r in matched] == [existing["客户ID"]]
+
+
+@pytest.mark.libreoffice
+def test_an_ods_made_by_libreoffice_is_imported_and_the_workbook_still_opens(instance, tmp_path,
+                                                                              libreoffice):  # fmt: skip
+    config = instance
+    ods = libreoffice(legacy_xlsx(tmp_path / "legacy.xlsx"), "ods", tmp_path / "ods")
+    out = run_import(config, str(ods), "--strict")
+    assert "0 new" in out and "3 held back" in out  # --strict: rows with problems wait
+    assert len(customers(config)) == 40
+    out = run_import(config, str(ods))
+    assert "3 new" in out and "legacy.ods (老客户): header in row 2" in out
+    sheets = libreoffice(config.workbook_path, "csv", tmp_path / "csv")
+    text = sheets["客户信息"].read_text(encoding="utf-8")
+    assert "上海新锐科技有限公司" in text and "C000043" in text
+
+
+def test_the_mapping_file_can_be_corrected_and_passed_back(instance, tmp_path):
+    config = instance
+    src = legacy_xlsx(tmp_path / "老客户.xlsx")
+    run_import(config, str(src), "--dry-run")
+    assert len(customers(config)) == 40  # dry run: nothing appended
+    mapping = config.path("reports/import-mapping-老客户.toml")
+    text = mapping.read_text(encoding="utf-8")
+    assert '"备忘" = ""' in text and '"公司名称" = "name"' in text
+    mapping.write_text(text.replace('"备忘" = ""', '"备忘" = "demand"'), encoding="utf-8")
+    out = run_import(config, str(src), "--map", str(mapping))
+    assert "3 new" in out
+    xinrui = next(r for r in customers(config) if r["客户名称"] == "上海新锐科技有限公司")
+    assert xinrui["需求描述"] == "老朋友介绍" and not xinrui["客户偏好"]
+    bad = mapping.read_text(encoding="utf-8").replace('= "demand"', '= "no_such_field"')
+    mapping.write_text(bad, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "import",
+                                      str(src), "--map", str(mapping)])  # fmt: skip
+    assert result.exit_code == 1 and "'no_such_field' is not a field" in result.output
