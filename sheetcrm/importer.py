@@ -299,13 +299,14 @@ def plan_import(files: list[SourceFile], table: Table, config: Config, store: St
     existing = check_table(table, sheet, config, now=now).typed
     matched = match_existing(checked.typed, existing, table.ids, sheet)
     ok_rows = list(new_table.frame.index)
-    date_fields = [f.key for f in sheet.fields if str(f.type) == "date"]
+    date_fields = {f.key: checked.typed[f.key].to_dict() for f in sheet.fields
+                   if str(f.type) == "date" and f.key in checked.typed}  # fmt: skip
     for r, sheet_row, (existing_id, reason, same_as) in zip(
         fresh, ok_rows, matched.itertuples(index=False), strict=True
     ):
         r.problems = problems.get(sheet_row, [])
-        for key in date_fields:  # a date typed as text in the file is written as a date
-            typed_value = checked.typed.at[sheet_row, key] if key in checked.typed else None
+        for key, typed_dates in date_fields.items():  # a date typed as text is written as a date
+            typed_value = typed_dates.get(sheet_row)
             if isinstance(typed_value, date) and key in r.values:
                 r.values[key] = typed_value
         if existing_id:
