@@ -115,7 +115,7 @@ def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as tmp:
         sources: list[tuple[str, str, Path, str]] = []  # name, role, file, origin
-        if not config.source.startswith("gsheet://"):
+        if not config.is_gsheet:
             wb = config.workbook_path
             if wb.is_file():
                 sources.append((f"workbook/{wb.name}", "workbook", wb, str(wb)))
@@ -204,7 +204,7 @@ def _destination(f: ArchivedFile, config: Config, to: Path | None) -> Path | Non
     base = f.name.split("/", 1)[1]
     if to is not None:
         return to / base
-    if f.role == "workbook" and not config.source.startswith("gsheet://"):
+    if f.role == "workbook" and not config.is_gsheet:
         return config.workbook_path
     if f.role == "store":
         return sqlite_path(config.store_url)
@@ -212,7 +212,7 @@ def _destination(f: ArchivedFile, config: Config, to: Path | None) -> Path | Non
 
 
 def _refuse_if_in_use(config: Config) -> None:
-    if not config.source.startswith("gsheet://"):
+    if not config.is_gsheet:
         who = lock_owner(config.workbook_path)
         if who:
             raise BackupError(
