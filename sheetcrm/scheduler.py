@@ -140,7 +140,11 @@ class Scheduler:
         """Run once each job whose last due time passed without a run (the scheduler was down).
         A job that never ran has missed nothing: it waits for its time."""
         now = self.clock()
-        store = Store(self.config.store_url)
+        try:
+            store = Store(self.config.store_url)
+        except Exception as e:  # a server store that is down: the jobs will say so when they run
+            self.log(f"catch-up skipped: the state store cannot be opened ({e})")
+            return []
         caught = []
         for name, s in self.config.jobs.items():
             if self.stopping.is_set():
