@@ -464,14 +464,17 @@ def _followup(d: _Data, store: Store, p: Period, now: datetime,
     assigned = assigned[(assigned["field"] == d.owner_key) & assigned["record_id"].isin(set(d.ids))]
     at = pd.to_datetime(assigned["at"])
     assigned = assigned[(at >= pd.Timestamp(p.start)) & (at < pd.Timestamp(p.end))]
-    lags = []
-    if len(assigned):
-        f = pd.DataFrame({"customer": d.f_customer, "date": d.f_date}).dropna()
-        for rid, when in zip(assigned["record_id"], pd.to_datetime(assigned["at"]), strict=True):
-            after = f.loc[(f["customer"] == rid) & (f["date"] >= when.normalize()), "date"]
-            if len(after):
-                lags.append((after.min() - when.normalize()).days)
-    lag = pd.Series(lags, dtype=float)
+    lag = pd.Series([], dtype=float)
+    if len(assigned):  # each assignment: days to the first follow-up on or after its day
+        f = pd.DataFrame(
+            {"record_id": d.f_customer.to_numpy(), "date": d.f_date.to_numpy()}
+        ).dropna()
+        a = pd.DataFrame({"record_id": assigned["record_id"].to_numpy(),
+                          "when": pd.to_datetime(assigned["at"]).dt.normalize().to_numpy()})  # fmt: skip
+        m = a.merge(f, on="record_id")
+        m = m[m["date"] >= m["when"]]
+        first = m.groupby(["record_id", "when"])["date"].min().reset_index()
+        lag = (first["date"] - first["when"]).dt.days.astype(float)
 
     def row(name: str, s: pd.Series) -> list[Any]:
         return [lab[name], len(s), float(s.mean()) if len(s) else None,

@@ -46,6 +46,8 @@ def instance(tmp_path_factory) -> Config:
     col = {str(c.value).lstrip("*"): c.column for c in ws[1]}
     ws.cell(2, col["所属行业"]).value = "=1+1"  # typed by someone as text: must never run
     ws.cell(2, col["所属行业"]).data_type = "s"
+    for r in range(3, 15):  # customers without an owner: the first night assigns them
+        ws.cell(r, col["负责人"]).value = None
     wb.save(config.workbook_path)
     for week in range(4):
         night = START + timedelta(days=7 * week)
@@ -314,3 +316,35 @@ def test_the_weekly_report_job_writes_and_mails_the_report_once(instance):
     for eml in set(outbox.glob("*.eml")) - after_report:  # digests never carry the report
         msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
         assert not list(msg.iter_attachments()) and "报告" not in str(msg["Subject"])
+
+
+def test_assignment_to_first_followup_matches_the_stored_events(instance):
+    config = instance
+    from sheetcrm.check import check_workbook
+    from sheetcrm.report import build_report
+    from sheetcrm.sources.excel import ExcelSource
+    from sheetcrm.store import Store
+
+    source = ExcelSource(config.workbook_path, config)
+    tables = {s.key: source.read(s.key) for s in config.sheets}
+    results = check_workbook(tables, config, now=REPORT_AT)
+    report = build_report(
+        results, None, config, Store(config.store_url), now=REPORT_AT, period="month"
+    )
+    row = report.table("response").rows[1]  # assigned → first follow-up, in October
+    with sqlite3.connect(config.store_url.removeprefix("sqlite:///")) as db:
+        assigned = db.execute(
+            "SELECT record_id, date(at) FROM events WHERE sheet = 'customers' AND kind = 'rule'"
+            " AND field = 'owner' AND at >= '2026-10-01' AND at < '2026-11-01'"
+        ).fetchall()
+    db.close()
+    assert assigned  # the first night assigned the customers without an owner
+    f = results["followups"].typed
+    days = []
+    for rid, day in assigned:
+        dates = [d for c, d in zip(f["customer_id"], f["date"], strict=True)
+                 if c == rid and isinstance(d, date) and d >= date.fromisoformat(day)]  # fmt: skip
+        if dates:
+            days.append((min(dates) - date.fromisoformat(day)).days)
+    assert days and row[1] == len(days)
+    assert row[2] == pytest.approx(sum(days) / len(days))
