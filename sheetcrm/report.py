@@ -407,7 +407,7 @@ def stage_order(config: Config, sheet_key: str) -> tuple[list[str], list[str]]:
 def stage_durations(store: Store, sheet: str, stage_field: str) -> pd.DataFrame:
     """Days each record spent in a stage before moving on: from its creation or its previous move
     to the move out (stored events). Columns: record_id, stage, days."""
-    ev = store.events_frame(sheet, ["created", "stage"])
+    ev = store.events_frame(sheet, ["created", "stage"], field=stage_field, records_with="stage")
     ev = ev[(ev["kind"] == "created") | (ev["field"] == stage_field)]
     if ev.empty:
         return pd.DataFrame(columns=["record_id", "stage", "days"])
@@ -460,7 +460,7 @@ def _followup(d: _Data, store: Store, p: Period, now: datetime,
     newcomers = _in(d.created, p.start, p.end)
     gaps = (d.ids[newcomers].map(first) - d.created[newcomers]).dt.days.dropna()
     gaps = gaps[gaps >= 0]
-    assigned = store.events_frame(d.s.sheet, ["rule"])
+    assigned = store.events_frame(d.s.sheet, ["rule"], field=d.owner_key)
     assigned = assigned[(assigned["field"] == d.owner_key) & assigned["record_id"].isin(set(d.ids))]
     at = pd.to_datetime(assigned["at"])
     assigned = assigned[(at >= pd.Timestamp(p.start)) & (at < pd.Timestamp(p.end))]

@@ -442,15 +442,23 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def events_frame(self, sheet: str, kinds: Sequence[str]) -> pd.DataFrame:
-        """Events of these kinds in a sheet, oldest first: record_id, kind, field, old, new, at."""
-        cols = [events.c.record_id, events.c.kind, events.c.field, events.c.old, events.c.new,
-                events.c.at]  # fmt: skip
-        query = (select(*cols).where((events.c.sheet == sheet) & events.c.kind.in_(list(kinds)))
-                 .order_by(events.c.id))  # fmt: skip
+    def events_frame(self, sheet: str, kinds: Sequence[str], *, field: str | None = None,
+                     records_with: str | None = None) -> pd.DataFrame:  # fmt: skip
+        """Events of these kinds in a sheet, oldest first: record_id, kind, field, old, new, at.
+        `field`: only events of that field (or none, like "created"); `records_with`: only records
+        that have an event of that kind (the report's stage durations need few of 2M records)."""
+        e = events.c
+        cols = [e.record_id, e.kind, e.field, e.old, e.new, e.at]
+        where = (e.sheet == sheet) & e.kind.in_(list(kinds))
+        if field is not None:
+            where &= (e.field == field) | e.field.is_(None)
+        if records_with is not None:
+            where &= e.record_id.in_(select(e.record_id).where((e.sheet == sheet)
+                                                               & (e.kind == records_with)))  # fmt: skip
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return pd.DataFrame(rows, columns=["record_id", "kind", "field", "old", "new", "at"])
+            rows = conn.execute(select(*cols).where(where).order_by(e.id)).all()
+        return pd.DataFrame([tuple(r) for r in rows],
+                            columns=["record_id", "kind", "field", "old", "new", "at"])  # fmt: skip
 
     def notifications_frame(self, kinds: Sequence[str]) -> pd.DataFrame:
         """Notifications of these kinds: kind, recipient, record_id, status, created."""
@@ -459,7 +467,8 @@ class Store:
             n.kind.in_(list(kinds)))  # fmt: skip
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return pd.DataFrame(rows, columns=["kind", "recipient", "record_id", "status", "created"])
+        return pd.DataFrame([tuple(r) for r in rows],
+                            columns=["kind", "recipient", "record_id", "status", "created"])  # fmt: skip
 
     def events(self, run_id: int | None = None) -> list[dict[str, Any]]:
         query = select(events).order_by(events.c.id)
