@@ -216,8 +216,7 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
         with _job_lock(store if not dry_run else None, "check", now):
             plan = _plan(config, source, store, now, "check")
             if not dry_run:
-                applied = apply_plan(plan, source, config, store=store, error_list=out,
-                                     workbook=source.path)  # fmt: skip
+                applied = apply_plan(plan, source, config, store=store, error_list=out)
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
     summary = plan.summary()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import xlsxwriter
@@ -11,6 +12,7 @@ from .config import Config
 from .sources.cells import column_letter
 
 MAX_LINKS = 65_530
+CellLink = Callable[[str, str], str]
 
 HEADERS = {
     "zh_CN": ["工作表", "行号", "记录编号", "字段", "问题", "填写内容", "说明", "定位"],
@@ -19,16 +21,16 @@ HEADERS = {
 
 
 def write_error_list(
-    results: dict[str, CheckResult], config: Config, workbook: Path | None, out: Path
+    results: dict[str, CheckResult], config: Config, link: CellLink | None, out: Path
 ) -> int:
     """Write every problem of `results` to `out`; return how many rows were written. Each row
-    links to its cell in `workbook` (no links for a Google Sheet: None)."""
+    links to its cell: `link(sheet name, "B12")` is the address (the source's `cell_link`)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_urls": False})  # fmt: skip
     ws = book.add_worksheet("校验错误清单" if config.locale == "zh_CN" else "Problems")
     head = book.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1})
-    link = book.add_format({"font_color": "blue", "underline": 1})
+    blue = book.add_format({"font_color": "blue", "underline": 1})
     for c, (h, w) in enumerate(
         zip(HEADERS[config.locale], (12, 7, 12, 14, 18, 24, 50, 10), strict=True)
     ):
@@ -49,10 +51,9 @@ def write_error_list(
             ws.write_string(r, 4, code)
             ws.write_string(r, 5, str(value))
             ws.write_string(r, 6, message)
-            if workbook is not None and r <= MAX_LINKS:  # Excel holds 65,530 links a sheet
-                col = columns[fkey]
-                target = f"external:{workbook.resolve()}#'{result.sheet_name}'!{column_letter(col)}{int(row)}"
-                ws.write_url(r, 7, target, link, string="→" if len(target) < 2000 else "")
+            if link is not None and r <= MAX_LINKS:  # Excel holds 65,530 links a sheet
+                target = link(result.sheet_name, f"{column_letter(columns[fkey])}{int(row)}")
+                ws.write_url(r, 7, target, blue, string="→" if len(target) < 2000 else "")
             r += 1
     ws.autofilter(0, 0, max(r - 1, 1), 7)
     book.close()

@@ -149,8 +149,7 @@ class Job:
         if plan.rows_to_write or events:  # an unchanged workbook gets no new files either
             error_list = self.config.path(f"reports/校验错误清单-{self.now:%Y%m%d-%H%M}.xlsx")
         applied = apply_plan(plan, self.source, self.config, store=self.store,
-                             error_list=error_list, workbook=self.source.path,
-                             run_id=self.run_id)  # fmt: skip
+                             error_list=error_list, run_id=self.run_id)  # fmt: skip
         if applied.already_applied:
             self.say("this workbook was already processed for this time; nothing to do")
             self.done("write", 0)

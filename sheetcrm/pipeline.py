@@ -365,8 +365,7 @@ class Applied:
 
 
 def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | None = None,
-               error_list: Path | None = None, workbook: Path | None = None,
-               run_id: int | None = None) -> Applied:  # fmt: skip
+               error_list: Path | None = None, run_id: int | None = None) -> Applied:  # fmt: skip
     """Carry out a plan: the cells of every sheet in one go (all or nothing), the error list, then
     the store in one transaction. The workbook must be what was read (every table carries the same
     fingerprint). A failure before the store commit leaves the store as it was, so the next run
@@ -382,7 +381,7 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
         fingerprint = prints.pop() if len(prints) == 1 else None
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
         if error_list is not None:
-            write_error_list(plan.results, config, workbook, error_list)
+            write_error_list(plan.results, config, getattr(source, "cell_link", None), error_list)
     except Exception as e:
         if store is not None and run_id is not None:
             store.finish_run(run_id, now=now, outcome="failed", counts={}, warnings=[str(e)])

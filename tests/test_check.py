@@ -250,7 +250,7 @@ def test_check_run_writes_status_and_a_rerun_writes_nothing(config, tmp_path):
     src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
     tables = {"customers": src.read("customers")}
     plan = build_plan(tables, config, now=NOW)
-    apply_plan(plan, src, config, error_list=tmp_path / "errors.xlsx", workbook=path)
+    apply_plan(plan, src, config, error_list=tmp_path / "errors.xlsx")
     after = src.read("customers")
     assert after.ids.loc[5] == "C000007"  # the blank ID got the next number
     assert after.status.loc[4, "validation"] == "✗"

@@ -10,6 +10,7 @@ import shutil
 from datetime import date, datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from python_calamine import CalamineWorkbook
@@ -107,6 +108,16 @@ def test_the_nightly_job_works_the_same_on_both_sources(kind, tmp_path, fake):
     assert nightly.counts["rows_written"] >= 60 and nightly.counts["customers"]["rows"] == 60
     mails = list(config.path("outbox").glob("*.eml"))
     assert mails and digest.counts["mails_sent"] == len(mails)
+    (errors,) = config.path("reports").glob("校验错误清单-*.xlsx")
+    link = openpyxl.load_workbook(errors)["校验错误清单"]["H2"].hyperlink
+    target = link.target + (f"#{link.location}" if link.location else "")  # openpyxl splits at #
+    if kind == "gsheet":  # the error list opens the Google Sheet at the cell
+        gid = fake.books[KEY].sheets["客户信息"].sheet_id
+        assert target.startswith(
+            f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid={gid}&range="
+        )
+    else:
+        assert "customers.xlsx#'客户信息'!" in target  # the workbook at the cell
 
     writes_before = fake.count("values_batch_update")
     again = run_job("nightly", config, now=NIGHT.replace(hour=3))

@@ -77,6 +77,10 @@ class ExcelSource:
     def where(self) -> str:
         return str(self.path)
 
+    def cell_link(self, sheet_name: str, a1: str) -> str:
+        """A link that opens this workbook at a cell (the error list's 定位 column)."""
+        return f"external:{self.path.resolve()}#'{sheet_name}'!{a1}"
+
     # -- reading ---------------------------------------------------------------------------------
     def read(self, sheet_key: str) -> Table:
         """Return the sheet's rows; see `sources.base` for the contract."""
