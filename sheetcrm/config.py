@@ -530,6 +530,13 @@ class Person(Strict):
             raise ValueError(f"not a valid e-mail address: {e}") from None
 
 
+def _refuse_secrets(data: Any, keys: set[str], message: str) -> Any:
+    """A section of config.toml holding a secret is refused at load: secrets live elsewhere."""
+    if isinstance(data, dict) and keys & set(data):
+        raise ValueError(message)
+    return data
+
+
 class Backup(Strict):
     """Copies: `dir` gets a copy of the workbook before every write (kept `keep_days`); the backup
     job puts archives of the workbook and the state store in `archive_dir` (any path, e.g. a mounted
@@ -542,15 +549,10 @@ class Backup(Strict):
     keep_archives: int = PydField(default=14, ge=1)
     key_env: str | None = PydField(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_key_in_config(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "key" in data:
-            raise ValueError(
-                "do not put the backup key in config.toml: set 'key_env' to the name of an "
-                'environment variable that holds it (e.g. key_env = "SHEETCRM_BACKUP_KEY")'
-            )
-        return data
+    _no_key_in_config = model_validator(mode="before")(
+        lambda data: _refuse_secrets(data, {"key"}, "do not put the backup key in config.toml: "
+                                     "set 'key_env' to the name of an environment variable that "
+                                     'holds it (e.g. key_env = "SHEETCRM_BACKUP_KEY")'))  # fmt: skip
 
 
 class Store(Strict):
@@ -566,15 +568,11 @@ class GSheet(Strict):
     endpoint: str | None = PydField(default=None, pattern=r"^https?://")
     timeout: float = PydField(default=60.0, gt=0)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_secret_in_config(cls, data: Any) -> Any:
-        if isinstance(data, dict) and {"private_key", "token", "refresh_token"} & set(data):
-            raise ValueError(
-                "do not put Google keys or tokens in config.toml: save the JSON file outside the "
-                "repository and set 'credentials' to its path (or SHEETCRM_GSHEET_CREDENTIALS)"
-            )
-        return data
+    _no_secret_in_config = model_validator(mode="before")(
+        lambda data: _refuse_secrets(data, {"private_key", "token", "refresh_token"},
+                                     "do not put Google keys or tokens in config.toml: save the "
+                                     "JSON file outside the repository and set 'credentials' to "
+                                     "its path (or SHEETCRM_GSHEET_CREDENTIALS)"))  # fmt: skip
 
 
 GSHEET_URL = re.compile(r"^https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
@@ -596,15 +594,10 @@ class Mail(Strict):
     webhook_url: str | None = None  # a group robot: digests are posted there as markdown
     webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_password_in_config(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError(
-                "do not put the SMTP password in config.toml: set it in the environment variable "
-                "named by 'password_env' (default SHEETCRM_SMTP_PASSWORD)"
-            )
-        return data
+    _no_password_in_config = model_validator(mode="before")(
+        lambda data: _refuse_secrets(data, {"password"}, "do not put the SMTP password in "
+                                     "config.toml: set it in the environment variable named by "
+                                     "'password_env' (default SHEETCRM_SMTP_PASSWORD)"))  # fmt: skip
 
     @model_validator(mode="after")
     def _smtp_needs_host(self) -> Mail:
@@ -615,10 +608,9 @@ class Mail(Strict):
         return self
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SCHEDULE = re.compile(
     r"^every\s+(?:(?P<n>\d+)\s+(?P<unit>minutes|hours)"
-    rf"|(?P<day>day|weekday|{'|'.join(_WEEKDAYS)})\s+at\s+(?P<hh>\d{{1,2}}):(?P<mm>\d{{2}}))$"
+    rf"|(?P<day>day|weekday|{'|'.join(WEEKDAYS)})\s+at\s+(?P<hh>\d{{1,2}}):(?P<mm>\d{{2}}))$"
 )
 
 
@@ -954,7 +946,7 @@ def _check_import(config: Config) -> list[tuple[str, str]]:
     imp = config.import_
     sheets = {s.key: s for s in config.sheets}
     if imp.sheet not in sheets:
-        if "import" not in config.model_fields_set and imp.sheet == "customers":
+        if "import_" not in config.model_fields_set and imp.sheet == "customers":
             return []  # not configured and no customers sheet: import is simply not set up
         return [
             ("import.sheet", f"{imp.sheet!r} is not a sheet key; expected one of {sorted(sheets)}")

@@ -29,13 +29,12 @@ from zoneinfo import ZoneInfo
 
 import schedule
 
-from .config import Config, Schedule
+from .config import WEEKDAYS, Config, Schedule
 from .job import RunReport, load_job, run_job
 from .progress import log_line
 from .store import Store
 
 Clock = Callable[[], datetime]
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def zone_clock(zone: str) -> Clock:

@@ -106,6 +106,16 @@ BAD = [
     ("bad e-mail", _set(("people", 0, "email"), "zhangwei"), 'people[0] ("张伟").email'),
     ("duplicate person", _set(("people", 1, "name"), "张伟"), "given to two people"),
     ("bad sheet name", _set(("sheets", 0, "name"), "客户/信息"), "cannot contain /"),
+    ("backup key in config", _set(("backup", "key"), "abc"), "set 'key_env'"),
+    ("google token in config", _set(("gsheet",), {"refresh_token": "x"}), "do not put Google keys"),
+    ("bad gsheet source", _set(("source",), "gsheet://not a key"), "expected gsheet://"),
+    ("report field of the wrong type", _set(("report", "deal_amount"), "name"),
+     "report.deal_amount: 'name' is a text field; expected money or number"),
+    ("report stage not a choice", _set(("report", "won_stages"), ["签约"]), "report.won_stages"),
+    ("report mail to nobody", _set(("report", "mail_to"), ["老板"]), "report.mail_to[0]"),
+    ("import synonym of no field", _set(("import", "synonyms", "phone"), ["手机"]),
+     "import.synonyms.phone"),
+    ("import into a renamed sheet", _set(("sheets", 0, "key"), "clients"), "import.sheet"),
 ]  # fmt: skip
 
 
