@@ -35,6 +35,7 @@ from . import __version__
 from .config import Config
 from .errors import SheetCRMError
 from .sources.xlsxfile import lock_owner
+from .store import Store, sqlite_file
 
 MAGIC = b"SHEETCRM-ARCHIVE-1\n"
 CHUNK = 8 * 1024 * 1024
@@ -98,13 +99,6 @@ def archives(config: Config) -> list[Path]:
     return sorted(folder.glob(PATTERN), key=lambda p: p.name, reverse=True)
 
 
-def sqlite_path(url: str) -> Path | None:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url:
-        return Path(url[len(prefix) :])
-    return None
-
-
 def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive:
     """Archive the workbook, the state store and config.toml into [backup] archive_dir, then keep
     only the newest [backup] keep_archives. The archive appears under its final name only when
@@ -123,7 +117,7 @@ def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive
                 warnings.append(f"{wb} does not exist; the archive has no workbook")
         else:
             warnings.append("the workbook is a Google Sheet; Google keeps its version history")
-        db = sqlite_path(config.store_url)
+        db = sqlite_file(config.store_url)
         if db is not None and db.is_file():
             copy = Path(tmp) / db.name
             _copy_sqlite(db, copy)
@@ -150,7 +144,7 @@ def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive
         else:
             plain.rename(staged)
         os.replace(staged, target)
-    pruned = [p for p in archives(config)[config.backup.keep_archives :]]
+    pruned = archives(config)[config.backup.keep_archives :]
     for p in pruned:
         p.unlink(missing_ok=True)
     return Archive(target, now, key is not None, files, warnings, pruned)
@@ -207,7 +201,7 @@ def _destination(f: ArchivedFile, config: Config, to: Path | None) -> Path | Non
     if f.role == "workbook" and not config.is_gsheet:
         return config.workbook_path
     if f.role == "store":
-        return sqlite_path(config.store_url)
+        return sqlite_file(config.store_url)
     return None  # config.toml in place: the running config is the one in use
 
 
@@ -219,16 +213,13 @@ def _refuse_if_in_use(config: Config) -> None:
                 f"{config.workbook_path} is open by {who}; close it before restoring over it "
                 "(or restore into a folder with --to)"
             )
-    db = sqlite_path(config.store_url)
+    db = sqlite_file(config.store_url)
     if db is not None and db.is_file():
-        with sqlite3.connect(db) as conn:
-            try:
-                held = conn.execute("SELECT job, owner FROM locks WHERE expires > ?",
-                                    (datetime.now().isoformat(sep=" "),)).fetchall()  # fmt: skip
-            except sqlite3.OperationalError:
-                held = []
+        store = Store(config.store_url)
+        held = store.active_locks(datetime.now())  # the locks expire in wall-clock time
+        store.engine.dispose()  # the file is about to be replaced
         if held:
-            jobs = ", ".join(f"{job} ({owner})" for job, owner in held)
+            jobs = ", ".join(f"{h['job']} ({h['owner']})" for h in held)
             raise BackupError(f"a job is running ({jobs}); restore when it has finished")
 
 

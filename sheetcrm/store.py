@@ -216,8 +216,8 @@ class Store:
         if url.startswith("sqlite"):
             args = {}
             args["connect_args"] = {"timeout": 30}  # wait for another writer rather than fail
-            if ":memory:" not in url:
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            if (db := sqlite_file(url)) is not None:
+                db.parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, **args)
         self.owner = runner_id()
         self._migrate()
@@ -377,6 +377,13 @@ class Store:
     def release(self, job: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(locks).where((locks.c.job == job) & (locks.c.owner == self.owner)))
+
+    def active_locks(self, now: datetime) -> list[dict[str, Any]]:
+        """Locks held now (not expired): which jobs are running, and where."""
+        with self.engine.connect() as conn:
+            return [
+                dict(r._mapping) for r in conn.execute(select(locks).where(locks.c.expires > now))
+            ]
 
     def holder(self, job: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -587,6 +594,15 @@ def _mark(conn: Connection, keys: Sequence[str], values: dict[str, Any]) -> None
 def open_for_reading(url: str) -> Store:
     """The store, for reading only; an empty one in memory when its SQLite file does not exist yet
     (so a dry run creates nothing and still sees every record as new)."""
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    db = sqlite_file(url)
+    if db is not None and not db.exists():
         return Store("sqlite://")
     return Store(url)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        return Path(url[len(prefix) :])
+    return None

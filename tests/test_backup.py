@@ -120,6 +120,12 @@ def test_restore_in_place_puts_back_the_workbook_and_store_and_keeps_the_current
         restore(archive, config, key=None, now=NOW)
     assert config.workbook_path.read_bytes() == damaged  # nothing replaced
     lock.unlink()
+    running = Store(config.store_url)
+    assert running.acquire("nightly", now=datetime.now())
+    with pytest.raises(BackupError, match="a job is running \\(nightly"):
+        restore(archive, config, key=None, now=NOW)
+    running.release("nightly")
+    running.engine.dispose()
 
     result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "restore",
                                       str(archive), "--yes"])  # fmt: skip
