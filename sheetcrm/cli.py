@@ -22,12 +22,14 @@ from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .pipeline import Plan, apply_plan, build_plan
+from .progress import Update
 from .progress import progress as _progress
 from .reviewbook import write_review
 from .sources import open_source
+from .sources.base import Source
 from .sources.excel import ExcelSource
-from .sources.gsheet import GSheetSource
 from .store import RunLocked, Store, open_for_reading
+from .table import Table
 from .templates import build_template
 
 console = Console(highlight=False)
@@ -56,7 +58,7 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
             click.echo("\t".join(r))
 
 
-def _source(config: Config, workbook: Path | None) -> ExcelSource | GSheetSource:
+def _source(config: Config, workbook: Path | None) -> Source:
     """The workbook given on the command line, else the source config.toml names."""
     try:
         return ExcelSource(workbook, config) if workbook else open_source(config)
@@ -269,16 +271,20 @@ def _job_lock(store: Store | None, job: str, now: datetime) -> Iterator[None]:
         raise click.ClickException(str(e)) from None
 
 
-def _plan(
-    config: Config, source: ExcelSource | GSheetSource, store: Store | None, now: datetime, job: str
-) -> Plan:
+def _plan(config: Config, source: Source, store: Store | None, now: datetime, job: str) -> Plan:
     with _progress(job, len(config.sheets)) as progress:
-        tables = {}
-        for i, sheet in enumerate(config.sheets):
-            progress("read", i)
-            tables[sheet.key] = source.read(sheet.key)
+        tables = _read_tables(config, source, progress)
         progress("plan", 0)
         return build_plan(tables, config, now=now, store=store, job=job)
+
+
+def _read_tables(config: Config, source: Source, progress: Update) -> dict[str, Table]:
+    """Every sheet, a progress step each (a Google Sheet fetches them all on the first)."""
+    tables = {}
+    for i, sheet in enumerate(config.sheets):
+        progress("read", i)
+        tables[sheet.key] = source.read(sheet.key)
+    return tables
 
 
 def _preview(config: Config, workbook: Path | None, now: datetime) -> Plan:
@@ -399,7 +405,7 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
     \b
         sheetcrm digest --dry-run --to 王明
     """
-    from .mailer import deliver, mailer_for
+    from .mailer import deliver, destination, mailer_for
     from .notify import build_mails
 
     config = _load(ctx)
@@ -423,17 +429,11 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
         report = deliver(mails, store, mailer_for(config), config, now=now)
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
-    where = (
-        config.path(config.mail.outbox_dir)
-        if config.mail.transport == "outbox"
-        else config.mail.host
+    click.echo(
+        f"sent {len(report.sent)} mail(s) via {config.mail.transport} ({destination(config)})"
     )
-    click.echo(f"sent {len(report.sent)} mail(s) via {config.mail.transport} ({where})")
-    for who, why in report.failed:
-        click.echo(f"not sent to {who} (will retry next run): {why}")
-    if report.unknown:
-        click.echo(f"{len(report.unknown)} mail(s) of an interrupted run may or may not have been sent; "
-                   "they are not sent again")  # fmt: skip
+    for line in report.warnings():
+        click.echo(line)
     if report.stopped:
         raise click.ClickException(report.stopped)
 
@@ -541,10 +541,7 @@ def report(ctx: click.Context, workbook: Path | None, period: str, out: Path | N
     source = _source(config, workbook)
     try:
         with _progress("report", len(config.sheets)) as progress:
-            tables = {}
-            for i, sheet in enumerate(config.sheets):
-                progress("read", i)
-                tables[sheet.key] = source.read(sheet.key)
+            tables = _read_tables(config, source, progress)
             progress("report", 0)
             rep, path, csvs = make_report(tables, config, open_for_reading(config.store_url),
                                           now=now, period=period, viewer=viewer, out=out,

@@ -64,6 +64,15 @@ _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2,4})$")
 
 
+def excel_serial(value: date) -> int | float:
+    """The spreadsheet serial number of a date (whole days) or datetime (with the day's fraction):
+    what parse_date reads back as a date."""
+    dt = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
+    delta = dt - datetime.combine(EXCEL_EPOCH_1900, datetime.min.time())
+    serial = delta.days + delta.seconds / 86400
+    return int(serial) if serial == int(serial) else serial
+
+
 def parse_date(raw: Any, epoch: date = EXCEL_EPOCH_1900) -> Parsed:
     if isinstance(raw, datetime):
         return raw.date()

@@ -34,7 +34,7 @@ from .config import Config, SheetConfig
 from .dedupe import match_existing
 from .errors import SheetCRMError
 from .messages import text
-from .sources.base import build_table
+from .sources.base import build_table, next_id_number
 from .store import Store
 from .table import StatusPatch, Table
 from .text import canonical, display, fold_label
@@ -319,7 +319,7 @@ def plan_import(files: list[SourceFile], table: Table, config: Config, store: St
         else:
             r.outcome = "new"
     issued = list(store.snapshot(sheet.key).hashes.index) if store is not None else []
-    next_id = _next_number(table, sheet, issued)  # never an ID the store has seen
+    next_id = next_id_number(table, sheet, issued)  # never an ID the store has seen
     for r in fresh:
         if r.outcome == "new":
             r.record_id = sheet.id_for(next_id)
@@ -330,12 +330,6 @@ def plan_import(files: list[SourceFile], table: Table, config: Config, store: St
 def _fingerprint(values: dict[str, Any]) -> str:
     text_ = "\x1f".join(f"{k}={canonical(v)}" for k, v in sorted(values.items()))
     return hashlib.sha256(text_.encode()).hexdigest()
-
-
-def _next_number(table: Table, sheet: SheetConfig, issued: list[str]) -> int:
-    ids = pd.concat([table.ids, pd.Series(issued, dtype=object)]) if issued else table.ids
-    numbers = ids.astype(str).str.extract(sheet.id_regex, expand=False).dropna()
-    return int(numbers.astype(int).max()) + 1 if len(numbers) else 1
 
 
 # -- applying -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,12 +32,11 @@ from .config import Config
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .notify import Mail
-from .pipeline import Applied, Plan, build_plan
+from .pipeline import Applied, Plan, apply_plan, build_plan, read_all
 from .progress import Update, log_line, progress
 from .sources import open_source
-from .sources.excel import ExcelSource
-from .sources.gsheet import GSheetSource
-from .store import Store, open_for_reading
+from .sources.base import Source
+from .store import RunLocked, Store, open_for_reading
 from .table import Notification, Table
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -79,7 +79,7 @@ class Job:
         self.counts: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.lines: list[str] = []
-        self._source: ExcelSource | GSheetSource | None = None
+        self._source: Source | None = None
         self._started: dict[str, float] = {}
 
     # -- the run's bookkeeping ----------------------------------------------------------------
@@ -104,7 +104,7 @@ class Job:
         self._update(step, count)
 
     @property
-    def source(self) -> ExcelSource | GSheetSource:
+    def source(self) -> Source:
         if self._source is None:
             self._source = open_source(self.config)
         return self._source
@@ -113,7 +113,7 @@ class Job:
     def read(self) -> dict[str, Table]:
         """Read every sheet (headers by label)."""
         self.begin("read")
-        tables = {s.key: self.source.read(s.key) for s in self.config.sheets}
+        tables = read_all(self.source, self.config)
         self.done("read", sum(len(t) for t in tables.values()))
         return tables
 
@@ -135,8 +135,6 @@ class Job:
     def apply(self, plan: Plan) -> Applied | None:
         """Write the status columns (all sheets or nothing), the error list, then record the run's
         changes and notifications in the store in one transaction."""
-        from .pipeline import apply_plan
-
         self.begin("write")
         notes = len(plan.notifications)
         if self.dry_run:
@@ -191,7 +189,7 @@ class Job:
 
     def send(self, mails: list[Mail]) -> None:
         """Send over one connection; each mail is recorded as sent, so none goes twice."""
-        from .mailer import DeliveryError, deliver, mailer_for
+        from .mailer import destination
 
         self.begin("send")
         if self.dry_run or not mails:
@@ -203,20 +201,22 @@ class Job:
                                                   "nothing to send"))  # fmt: skip
             self.done("send", 0)
             return
+        sent = self._deliver(mails, "send")
+        self.counts["mails_sent"] = len(sent)
+        self.say(f"sent {len(sent)} mail(s) via {self.config.mail.transport} "
+                 f"({destination(self.config)})")  # fmt: skip
+
+    def _deliver(self, mails: list[Mail], step: str) -> list[str]:
+        """Deliver, note what did not go as warnings, end the step; a mail server that went away
+        fails the run (after what was sent is recorded). Returns who got a mail."""
+        from .mailer import DeliveryError, deliver, mailer_for
+
         report = deliver(mails, self.store, mailer_for(self.config), self.config, now=self.now)
-        mail = self.config.mail
-        where = {"outbox": str(self.config.path(mail.outbox_dir)), "smtp": mail.host or "",
-                 "webhook": "the group robot"}[mail.transport]  # fmt: skip
-        self.counts["mails_sent"] = len(report.sent)
-        self.say(f"sent {len(report.sent)} mail(s) via {mail.transport} ({where})")
-        for who, why in report.failed:
-            self.warn(f"not sent to {who} (will retry next run): {why}")
-        if report.unknown:
-            self.warn(f"{len(report.unknown)} mail(s) of an interrupted run may or may not have "
-                      "been sent; they are not sent again")  # fmt: skip
-        self.done("send", len(report.sent))
+        self.warnings += report.warnings()
+        self.done(step, len(report.sent))
         if report.stopped:
             raise DeliveryError(report.stopped)
+        return report.sent
 
     def report(self, tables: dict[str, Table], *, period: str = "week") -> Path | None:
         """The report workbook of the last complete period, with its charts; then, if [report]
@@ -241,17 +241,18 @@ class Job:
         recipients = self._report_recipients()
         if not recipients:
             return out
-        from .mailer import DeliveryError, deliver, mailer_for
         from .messages import text
         from .report import visible_owners
 
         self.begin("mail report")
         loc, end = self.config.locale, p.end - timedelta(days=1)
+        keys = {person.name: f"report:{period}:{p.start}:{person.name}" for person in recipients}
+        known = self.store.notification_keys(list(keys.values()))
+        pending = {n["key"] for n in self.store.notifications("pending")}
         notes, mails = [], []
         for person in recipients:
-            key = f"report:{period}:{p.start}:{person.name}"
-            if self.store.notification_keys([key]) and not any(
-                    n["key"] == key for n in self.store.notifications("pending")):  # fmt: skip
+            key = keys[person.name]
+            if key in known and key not in pending:
                 continue  # sent before: a re-run sends nothing twice
             path = out
             scope = text(loc, "report.scope_all")
@@ -267,13 +268,8 @@ class Job:
         if mails:
             assert self.run_id is not None
             self.store.queue(self.run_id, notes, now=self.now)
-            sent = deliver(mails, self.store, mailer_for(self.config), self.config, now=self.now)
-            self.say(f"mailed the report to {', '.join(sent.sent) or 'nobody'}")
-            for who, why in sent.failed:
-                self.warn(f"report not sent to {who} (will retry next run): {why}")
-            self.done("mail report", len(sent.sent))
-            if sent.stopped:
-                raise DeliveryError(sent.stopped)
+            sent = self._deliver(mails, "mail report")
+            self.say(f"mailed the report to {', '.join(sent) or 'nobody'}")
         else:
             self.done("mail report", 0)
         return out
@@ -357,7 +353,6 @@ def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
     `wall` is the real clock, used for the lock's expiry only (a lock must expire in real time
     even when `now` is a date in a test)."""
     report = RunReport(name, now, "ok")
-    started = time.monotonic()
     try:
         run = load_job(name, config)
         store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
@@ -367,39 +362,41 @@ def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
     except Exception as e:  # the store's database cannot be reached
         report.outcome, report.error = "failed", f"the state store cannot be opened: {e}"
         return report
-    if not dry_run and not store.acquire(name, now=wall()):
-        holder = store.holder(name) or {}
-        report.outcome = "skipped"
-        report.error = (f"job {name!r} is already running ({holder.get('owner', '?')}, since "
-                        f"{holder.get('acquired', '?')}); this run was skipped")  # fmt: skip
+    try:
+        with nullcontext() if dry_run else store.locked(name, now=wall()):
+            _run(run, name, config, store, report, now=now, dry_run=dry_run, stop=stop, log=log)
+    except RunLocked as e:  # another run holds the job: recorded, so `sheetcrm runs` shows it
+        report.outcome, report.error = "skipped", str(e)
         report.run_id = store.start_run(name, now=now)
         store.finish_run(report.run_id, now=now, outcome="skipped", counts={},
                          warnings=[report.error])  # fmt: skip
-        return report
-    try:
-        if not dry_run:
-            report.run_id = store.start_run(name, now=now)
-        with progress(name, 0) as update:
-            job = Job(name, config, now=now, store=store, dry_run=dry_run, run_id=report.run_id,
-                      stop=stop, update=update)  # fmt: skip
-            try:
-                run(job)
-                report.outcome = "dry-run" if dry_run else "ok"
-            except JobStopped as e:
-                report.outcome, report.error = "stopped", str(e)
-            except SheetCRMError as e:
-                report.outcome, report.error = "failed", str(e)
-            except Exception as e:  # a bug: logged in full, the run recorded, the scheduler lives
-                report.outcome, report.error = "failed", f"{type(e).__name__}: {e}"
-                log(traceback.format_exc())
-            report.counts, report.warnings, report.lines = job.counts, job.warnings, job.lines
-        report.seconds = round(time.monotonic() - started, 1)
-        if report.run_id is not None:
-            counts = {**report.counts, "seconds": report.seconds, "summary": report.lines}
-            warnings = report.warnings + ([report.error] if report.error else [])
-            store.finish_run(report.run_id, now=now, outcome=report.outcome, counts=counts,
-                             warnings=warnings)  # fmt: skip
-    finally:
-        if not dry_run:
-            store.release(name)
     return report
+
+
+def _run(run: Callable[[Job], None], name: str, config: Config, store: Store, report: RunReport,
+         *, now: datetime, dry_run: bool, stop: Callable[[], bool],
+         log: Callable[[str], None]) -> None:  # fmt: skip
+    """One run under the job's lock: record it, run the job file, record how it ended."""
+    started = time.monotonic()
+    if not dry_run:
+        report.run_id = store.start_run(name, now=now)
+    with progress(name, 0) as update:
+        job = Job(name, config, now=now, store=store, dry_run=dry_run, run_id=report.run_id,
+                  stop=stop, update=update)  # fmt: skip
+        try:
+            run(job)
+            report.outcome = "dry-run" if dry_run else "ok"
+        except JobStopped as e:
+            report.outcome, report.error = "stopped", str(e)
+        except SheetCRMError as e:
+            report.outcome, report.error = "failed", str(e)
+        except Exception as e:  # a bug: logged in full, the run recorded, the scheduler lives
+            report.outcome, report.error = "failed", f"{type(e).__name__}: {e}"
+            log(traceback.format_exc())
+        report.counts, report.warnings, report.lines = job.counts, job.warnings, job.lines
+    report.seconds = round(time.monotonic() - started, 1)
+    if report.run_id is not None:
+        counts = {**report.counts, "seconds": report.seconds, "summary": report.lines}
+        warnings = report.warnings + ([report.error] if report.error else [])
+        store.finish_run(report.run_id, now=now, outcome=report.outcome, counts=counts,
+                         warnings=warnings)  # fmt: skip

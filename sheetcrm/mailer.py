@@ -200,6 +200,21 @@ class DeliveryReport:
     unknown: list[str] = field(default_factory=list)  # message IDs a crashed run left unclear
     stopped: str | None = None  # why the batch stopped early (server gone)
 
+    def warnings(self) -> list[str]:
+        """What a person must know about the mails that did not go (the sent ones are counted)."""
+        out = [f"not sent to {who} (will retry next run): {why}" for who, why in self.failed]
+        if self.unknown:
+            out.append(f"{len(self.unknown)} mail(s) of an interrupted run may or may not have been "
+                       "sent; they are not sent again")  # fmt: skip
+        return out
+
+
+def destination(config: Config) -> str:
+    """Where mail goes, in words: the outbox folder, the SMTP host or the group robot."""
+    mail = config.mail
+    return {"outbox": str(config.path(mail.outbox_dir)), "smtp": mail.host or "",
+            "webhook": "the group robot"}[mail.transport]  # fmt: skip
+
 
 def deliver(mails: list[Mail], store: Store, mailer: Mailer, config: Config,
             *, now: datetime) -> DeliveryReport:  # fmt: skip
@@ -248,5 +263,6 @@ __all__ = [
     "OutboxMailer",
     "SmtpMailer",
     "deliver",
+    "destination",
     "mailer_for",
 ]

@@ -24,11 +24,11 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from .config import CHOICE_TYPES, Config, Field, FieldType, SheetConfig
+from .fields import EXCEL_EPOCH_1900
 from .messages import text
 from .sources.cells import column_letter, number_cell, string_cell
 
 EXCEL_MAX_ROW = 1_048_576
-EXCEL_EPOCH = date(1899, 12, 30)
 # Fixed so rebuilding the template from the same config gives the same bytes.
 TEMPLATE_CREATED = datetime(2026, 1, 1)
 
@@ -420,7 +420,7 @@ def _write_body(
             elif isinstance(v, date):
                 d = v.date() if isinstance(v, datetime) else v
                 cells.append(
-                    f'<c r="{letters[c]}{n}"{s_attr[c]}><v>{(d - EXCEL_EPOCH).days}</v></c>'
+                    f'<c r="{letters[c]}{n}"{s_attr[c]}><v>{(d - EXCEL_EPOCH_1900).days}</v></c>'
                 )
             else:
                 cells.append(number_cell(f"{letters[c]}{n}", v, styles[c]))

@@ -19,9 +19,10 @@ from sheetcrm.cli import cli
 from sheetcrm.config import Config, load_config
 from sheetcrm.demo import generate_demo
 from sheetcrm.errors import SheetLayoutError, SheetServiceError
+from sheetcrm.fields import excel_serial
 from sheetcrm.job import run_job
 from sheetcrm.pipeline import apply_plan, build_plan
-from sheetcrm.sources.gsheet import GSheetSource, _serial
+from sheetcrm.sources.gsheet import GSheetSource
 
 from .conftest import ROOT
 from .fake_sheets import FakeSheets, Formula
@@ -45,7 +46,7 @@ def grid_of(path: Path) -> dict[str, list[list[object]]]:
         for name in wb.sheet_names:
             rows = []
             for row in wb.get_sheet_by_name(name).to_python():
-                rows.append([_serial(v) if isinstance(v, date) else v for v in row])
+                rows.append([excel_serial(v) if isinstance(v, date) else v for v in row])
             out[name] = rows
     return out
 

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import Config
-    from .excel import ExcelSource
-    from .gsheet import GSheetSource
+    from .base import Source
 
 
-def open_source(config: Config) -> ExcelSource | GSheetSource:
+def open_source(config: Config) -> Source:
     """The source config.toml names: gsheet://<key> → GSheetSource, else the workbook file."""
     if config.is_gsheet:
         from .gsheet import GSheetSource

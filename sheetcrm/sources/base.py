@@ -19,8 +19,10 @@ The core receives a source; it never picks one itself.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
@@ -33,6 +35,17 @@ from .cells import column_letter, id_text
 
 
 class Source(Protocol):
+    path: Path | None  # the workbook file; None for a Google Sheet
+
+    @property
+    def where(self) -> str:
+        """Where the rows live, for messages."""
+        ...
+
+    def cell_link(self, sheet_name: str, a1: str) -> str:
+        """A link that opens the source at a cell (the error list's 定位 column)."""
+        ...
+
     def read(self, sheet_key: str) -> Table: ...
 
     def write_status(
@@ -96,16 +109,18 @@ def plan_new_ids(
     """Return {sheet row: new ID} for the rows without an ID, numbered after the highest ID in the
     sheet that fits the configured pattern (C000123 → C000124, ...), in sheet order. `issued` are IDs
     the store has seen: a deleted customer's ID is never given to someone else."""
-    pattern = sheet.id_regex
-    ids = (
-        table.ids
-        if issued is None or not len(issued)
-        else pd.concat([table.ids, pd.Series(issued)])
-    )
-    numbers = ids.str.extract(pattern, expand=False).dropna()
-    next_number = int(numbers.astype(int).max()) + 1 if len(numbers) else 1
+    next_number = next_id_number(table, sheet, issued)
     blank = table.ids.index[table.ids == ""]
     return {int(row): sheet.id_for(next_number + i) for i, row in enumerate(blank)}
+
+
+def next_id_number(table: Table, sheet: SheetConfig, issued: Sequence[str] | None = None) -> int:
+    """The number after the highest ID in the sheet or among `issued` (IDs the store has seen)
+    that fits the configured pattern."""
+    ids = table.ids if issued is None or not len(issued) else pd.concat(
+        [table.ids, pd.Series(list(issued), dtype=object)])  # fmt: skip
+    numbers = ids.astype(str).str.extract(sheet.id_regex, expand=False).dropna()
+    return int(numbers.astype(int).max()) + 1 if len(numbers) else 1
 
 
 def build_table(sheet: SheetConfig, rows: Any, start: tuple[int, int] = (0, 0),

@@ -40,6 +40,7 @@ from gspread.http_client import HTTPClient
 
 from ..config import Config, SheetConfig
 from ..errors import SheetLayoutError, SheetServiceError, WorkbookChanged
+from ..fields import EXCEL_EPOCH_1900, excel_serial
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
 from .cells import column_letter, id_text
@@ -48,7 +49,6 @@ SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 GOOGLE = "https://sheets.googleapis.com"
 CELLS_PER_CALL = 100_000
 RETRY_CODES = {408, 429, 500, 502, 503, 504}
-SERIAL_EPOCH = datetime(1899, 12, 30)
 
 
 class RetryingHTTPClient(HTTPClient):
@@ -418,17 +418,10 @@ def _same(now: Any, was: Any) -> bool:
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         if isinstance(v, datetime | date):
-            return str(_serial(v))
+            return str(excel_serial(v))
         return str(v).strip()
 
     return norm(now) == norm(was)
-
-
-def _serial(d: date) -> float:
-    dt = d if isinstance(d, datetime) else datetime.combine(d, datetime.min.time())
-    delta = dt - SERIAL_EPOCH
-    serial = delta.days + delta.seconds / 86400
-    return int(serial) if serial == int(serial) else serial
 
 
 def _raw(v: Any) -> Any:
@@ -486,7 +479,7 @@ def _dates_from_serials(table: Table, sheet: SheetConfig) -> None:
 
 
 def _from_serial(v: float) -> date | datetime:
-    dt = SERIAL_EPOCH + timedelta(days=float(v))
+    dt = datetime.combine(EXCEL_EPOCH_1900, datetime.min.time()) + timedelta(days=float(v))
     return dt.date() if float(v).is_integer() else dt
 
 

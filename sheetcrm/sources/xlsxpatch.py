@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from ..errors import WorkbookFormatError
+from ..fields import excel_serial
 from ..table import CellError
 from .cells import column_index, column_letter, empty_cell, id_text, number_cell, string_cell
 
@@ -373,19 +374,12 @@ def _appended_rows(edit: SheetEdit, columns: dict[str, int], last_r: int, styles
             ref = f"{column_letter(col)}{r}"
             style = styles.get(col)
             if isinstance(value, date) and style is not None:
-                cells.append(number_cell(ref, _excel_serial(value), style).encode())
+                cells.append(number_cell(ref, excel_serial(value), style).encode())
             elif value is not None and value != "":
                 cells.append(_build_cell(ref, value, style))
         out.append(f'<row r="{r}">'.encode() + b"".join(cells) + b"</row>")
         report.rows_appended.append(r)
     return b"".join(out)
-
-
-def _excel_serial(value: date) -> float:
-    dt = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
-    delta = dt - datetime(1899, 12, 30)
-    serial = delta.days + delta.seconds / 86400
-    return int(serial) if serial == int(serial) else serial
 
 
 def _row_spans(block: bytes, g: SheetGrammar) -> Iterator[tuple[int, int]]:
