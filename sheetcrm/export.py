@@ -18,7 +18,7 @@ from .check import check_table
 from .config import Config, FieldType, SheetConfig
 from .errors import ConfigError
 from .expr import to_datetime64
-from .report import visible_owners, write_csv_rows
+from .report import visible_owners, write_cell, write_csv_rows
 from .table import Table
 
 
@@ -101,17 +101,7 @@ def _write_xlsx(out: Path, name: str, header: list[str], rows: Any) -> None:
     r = 0
     for r, values in enumerate(rows, start=1):
         for c, v in enumerate(values):
-            if v is None:
-                continue
-            if isinstance(v, str):
-                ws.write_string(r, c, v)
-            elif isinstance(v, bool):
-                ws.write_boolean(r, c, v)
-            elif isinstance(v, int | float):
-                ws.write_number(r, c, v)
-            else:
-                ws.write_datetime(r, c, v if isinstance(v, datetime) else
-                                  datetime.combine(v, datetime.min.time()), day)  # fmt: skip
+            write_cell(ws, r, c, v, day=day)
     ws.autofilter(0, 0, max(r, 1), len(header) - 1)
     ws.set_column(0, len(header) - 1, 14)
     book.close()

@@ -43,7 +43,7 @@ SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 HEADER_SCAN = 10
 
 
-class ImportError_(SheetCRMError):
+class ImportFileError(SheetCRMError):
     """A file cannot be imported as it is (unreadable, no header row, a bad mapping file)."""
 
 
@@ -94,7 +94,7 @@ def read_file(
     """The header row and the data rows of a spreadsheet or CSV file."""
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise ImportError_(f"{path}: no such file")
+        raise ImportFileError(f"{path}: no such file")
     if suffix == ".csv" or suffix == ".txt":
         encoding, grid = _read_csv(path)
         name = ""
@@ -102,7 +102,7 @@ def read_file(
         name, grid = _read_spreadsheet(path, sheet_name)
         encoding = ""
     else:
-        raise ImportError_(f"{path}: expected .xlsx, .xls, .ods or .csv")
+        raise ImportFileError(f"{path}: expected .xlsx, .xls, .ods or .csv")
     known = _known_names(sheet, config)
     best, score = 0, -1
     for i, row in enumerate(grid[:HEADER_SCAN]):
@@ -111,7 +111,7 @@ def read_file(
         if (hits, filled >= 2) > (score, False) and filled >= 2:
             best, score = i, hits
     if score < 0:
-        raise ImportError_(f"{path}{' (' + name + ')' if name else ''}: no header row in the first "
+        raise ImportFileError(f"{path}{' (' + name + ')' if name else ''}: no header row in the first "
                            f"{HEADER_SCAN} rows (a row with at least two column names)")  # fmt: skip
     headers = [display(v).strip() for v in grid[best]]
     rows = [list(r) for r in grid[best + 1 :]]
@@ -131,7 +131,7 @@ def _read_csv(path: Path) -> tuple[str, list[list[str]]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise ImportError_(f"{path}: not UTF-8, UTF-16 or GBK/GB18030 text; save it as CSV UTF-8")
+        raise ImportFileError(f"{path}: not UTF-8, UTF-16 or GBK/GB18030 text; save it as CSV UTF-8")
     sample = decoded[:20_000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
@@ -148,13 +148,13 @@ def _read_spreadsheet(path: Path, sheet_name: str | None) -> tuple[str, list[lis
         with CalamineWorkbook.from_path(str(path)) as wb:
             names = wb.sheet_names
             if sheet_name is not None and sheet_name not in names:
-                raise ImportError_(f"{path} has no sheet {sheet_name!r}; its sheets are: "
+                raise ImportFileError(f"{path} has no sheet {sheet_name!r}; its sheets are: "
                                    + "、".join(names))  # fmt: skip
             name = sheet_name or next(
                 (n for n in names if wb.get_sheet_by_name(n).height > 1), names[0])  # fmt: skip
             return name, wb.get_sheet_by_name(name).to_python()
     except CalamineError as e:
-        raise ImportError_(f"{path} cannot be read: {e}") from None
+        raise ImportFileError(f"{path} cannot be read: {e}") from None
 
 
 def _known_names(sheet: SheetConfig, config: Config) -> set[str]:
@@ -227,14 +227,14 @@ def load_mapping(path: Path, sheet: SheetConfig) -> dict[str, dict[str, str]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ImportError_(f"{path}: cannot read the mapping: {e}") from None
+        raise ImportFileError(f"{path}: cannot read the mapping: {e}") from None
     keys = {f.key for f in sheet.fields}
     out: dict[str, dict[str, str]] = {}
     for i, entry in enumerate(data.get("file", [])):
         columns = {str(k): str(v) for k, v in entry.get("columns", {}).items()}
         for column, key in columns.items():
             if key and key not in keys:
-                raise ImportError_(f"{path}: file[{i}].columns.{column!r} = {key!r} is not a field "
+                raise ImportFileError(f"{path}: file[{i}].columns.{column!r} = {key!r} is not a field "
                                    f"of {sheet.name}; expected one of {', '.join(sorted(keys))}")  # fmt: skip
         out[str(entry.get("name", ""))] = columns
     return out
@@ -376,6 +376,8 @@ def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
     column mapping, so someone can fix the file and import it again."""
     import xlsxwriter
 
+    from .report import write_cell
+
     zh = config.locale == "zh_CN"
     names = OUTCOMES[config.locale]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -391,10 +393,7 @@ def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
     for i, r in enumerate(plan.rows, start=1):
         for c, v in enumerate([r.file, r.row, names.get(r.outcome, r.outcome), r.record_id,
                                display(r.values.get(name_col, "")), r.note, "；".join(r.problems)]):  # fmt: skip
-            if isinstance(v, int):
-                ws.write_number(i, c, v)
-            else:
-                ws.write_string(i, c, str(v))
+            write_cell(ws, i, c, v)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(plan.rows), 1), len(head) - 1)
     for c, w in enumerate((18, 7, 18, 10, 28, 30, 60)):

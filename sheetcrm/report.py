@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -267,9 +268,16 @@ class _Data:
                              if duplicate_of is not None else pd.Series("", index=self.c.index))  # fmt: skip
         self.names = self.c["name"].fillna("").astype(str) if "name" in self.c else self.ids
 
+    @cached_property
     def first_followup(self) -> pd.Series:
         """Each customer's first follow-up date (by customer ID)."""
         return self.f_date.groupby(self.f_customer).min()
+
+    def response_days(self, start: date, end: date) -> pd.Series:
+        """Days from first contact to first follow-up of the customers new in [start, end)."""
+        new = _in(self.created, start, end)
+        days = (self.ids[new].map(self.first_followup) - self.created[new]).dt.days.dropna()
+        return days[days >= 0].astype(float)
 
 
 def _in(dates: pd.Series, start: date, end: date) -> pd.Series:
@@ -287,10 +295,7 @@ def _kpis(d: _Data, store: Store, p: Period, lab: dict[str, str]) -> ReportTable
         deals_mask = d.won & _in(d.deal_date, start, end)
         deals = int(deals_mask.sum())
         amount = float(d.amount[deals_mask].sum())
-        first = d.first_followup()
-        newcomers = _in(d.created, start, end)
-        gaps = ((d.ids[newcomers].map(first) - d.created[newcomers]).dt.days).dropna()
-        gaps = gaps[gaps >= 0]
+        gaps = d.response_days(start, end)
         return [
             new,
             follow,
@@ -456,10 +461,7 @@ def _funnel(d: _Data, store: Store, config: Config, lab: dict[str, str]) -> list
 
 def _followup(d: _Data, store: Store, p: Period, now: datetime,
               lab: dict[str, str]) -> list[ReportTable]:  # fmt: skip
-    first = d.first_followup()
-    newcomers = _in(d.created, p.start, p.end)
-    gaps = (d.ids[newcomers].map(first) - d.created[newcomers]).dt.days.dropna()
-    gaps = gaps[gaps >= 0]
+    gaps = d.response_days(p.start, p.end)
     assigned = store.events_frame(d.s.sheet, ["rule"], field=d.owner_key)
     assigned = assigned[(assigned["field"] == d.owner_key) & assigned["record_id"].isin(set(d.ids))]
     at = pd.to_datetime(assigned["at"])
@@ -483,12 +485,10 @@ def _followup(d: _Data, store: Store, p: Period, now: datetime,
     response = ReportTable("response", lab["response"],
                            [lab["measure"], lab["samples"], lab["avg_days"], lab["median"]],
                            ["text", "int", "days", "days"],
-                           [row("contact_to_followup", gaps.astype(float)),
+                           [row("contact_to_followup", gaps),
                             row("assigned_to_followup", lag)],
                            [Chart("bar", (2, 3), 0, lab["response"])])  # fmt: skip
-    notes = store.notifications_frame(["escalation", "reminder"])
-    created = pd.to_datetime(notes["created"])
-    notes = notes[(created >= pd.Timestamp(p.start)) & (created < pd.Timestamp(p.end))]
+    notes = store.notifications_frame(["escalation", "reminder"], since=p.start, until=p.end)
     notes = notes[notes["record_id"].isin(set(d.ids))]
     esc = notes[notes["kind"] == "escalation"]["recipient"].value_counts()
     rem = notes[notes["kind"] == "reminder"]["recipient"].value_counts()
@@ -538,7 +538,6 @@ def _quality(d: _Data, store: Store, owners: set[str] | None,
                         ["date", "int", *["int"] * len(top)], rows,
                         [Chart("line", tuple(range(1, 2 + len(top))), 0, lab["trend"])] if rows
                         else [])  # fmt: skip
-    by_field.charts = []
     return [trend, by_field]
 
 
@@ -612,7 +611,7 @@ def write_report(report: Report, out: Path) -> Path:
                     f = t.formats[c]
                     if f == "row" and t.row_formats:
                         f = t.row_formats[i]
-                    _write(ws, top + 1 + i, c, v, fmt.get(f))
+                    write_cell(ws, top + 1 + i, c, v, fmt.get(f))
                     if i < 2000:  # widths from a sample: enough to read, cheap at 100k rows
                         widths[c] = max(widths.get(c, 8), min(_width(v, f) + 2, 50))
             ccol = last_col + 2
@@ -651,7 +650,9 @@ def _chart(book: Any, sheet: str, t: ReportTable, c: Chart, top: int) -> Any:
     return chart
 
 
-def _write(ws: Any, r: int, c: int, v: Any, f: Any) -> None:
+def write_cell(ws: Any, r: int, c: int, v: Any, f: Any = None, *, day: Any = None) -> None:
+    """One xlsxwriter cell by the value's type: text always as text (never a formula), dates as
+    dates in format `f` (or `day`), empty as blank."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         ws.write_blank(r, c, None, f)
     elif isinstance(v, bool):
@@ -660,7 +661,10 @@ def _write(ws: Any, r: int, c: int, v: Any, f: Any) -> None:
         ws.write_number(r, c, float(v), f)
     elif isinstance(v, datetime | date):
         ws.write_datetime(
-            r, c, v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time()), f
+            r,
+            c,
+            v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time()),
+            f or day,
         )
     else:
         ws.write_string(r, c, str(v), f)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -467,11 +467,15 @@ class Store:
         return pd.DataFrame([tuple(r) for r in rows],
                             columns=["record_id", "kind", "field", "old", "new", "at"])  # fmt: skip
 
-    def notifications_frame(self, kinds: Sequence[str]) -> pd.DataFrame:
-        """Notifications of these kinds: kind, recipient, record_id, status, created."""
+    def notifications_frame(
+        self, kinds: Sequence[str], *, since: date, until: date
+    ) -> pd.DataFrame:
+        """Notifications of these kinds queued in [since, until): kind, recipient, record_id,
+        status, created."""
         n = notifications.c
+        start, end = (datetime.combine(d, datetime.min.time()) for d in (since, until))
         query = select(n.kind, n.recipient, n.record_id, n.status, n.created).where(
-            n.kind.in_(list(kinds)))  # fmt: skip
+            n.kind.in_(list(kinds)) & (n.created >= start) & (n.created < end))  # fmt: skip
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return pd.DataFrame([tuple(r) for r in rows],

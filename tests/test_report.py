@@ -348,3 +348,24 @@ def test_assignment_to_first_followup_matches_the_stored_events(instance):
             days.append((min(dates) - date.fromisoformat(day)).days)
     assert days and row[1] == len(days)
     assert row[2] == pytest.approx(sum(days) / len(days))
+
+
+def test_reminders_per_owner_match_the_stored_notifications(instance, built):
+    ws = openpyxl.load_workbook(built)["跟进效率"]
+    overdue = table(ws, "t_overdue").set_index("负责人")
+    customers_ids = set(customers(instance)["客户ID"].astype(str))
+    with sqlite3.connect(instance.store_url.removeprefix("sqlite:///")) as db:
+        rows = db.execute(
+            "SELECT kind, recipient, record_id FROM notifications WHERE kind IN"
+            " ('escalation', 'reminder') AND created >= ? AND created < ?",
+            (str(WEEK[0]), str(WEEK[1])),
+        ).fetchall()
+    db.close()
+    expected: dict[tuple[str, str], int] = {}
+    for kind, who, rid in rows:
+        if rid in customers_ids:
+            expected[(kind, who)] = expected.get((kind, who), 0) + 1
+    assert sum(v for (k, _), v in expected.items() if k == "reminder") > 0
+    for who, row in overdue.iterrows():
+        assert row["本期逾期升级"] == expected.get(("escalation", who), 0)
+        assert row["本期提醒"] == expected.get(("reminder", who), 0)
