@@ -6,6 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -127,6 +129,17 @@ class Recorder:
         return "250 Message accepted for delivery"
 
 
+@contextmanager
+def smtp_server(handler: Recorder, port: int) -> Iterator[Recorder]:
+    """aiosmtpd on loopback for the block."""
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
 def send_pending(store: Store, config: Config, per_minute: int = 0):
     """What `sheetcrm digest` does over SMTP: everything pending, as digests, one connection."""
     mails = build_mails(store.notifications("pending"), config, now=NOW)
@@ -152,12 +165,8 @@ def test_yagmail_delivers_to_a_real_smtp_server(smtp_config):
     store = Store(config.store_url)
     queue(store)
     handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(handler, port):
         report = send_pending(store, config)
-    finally:
-        controller.stop()
     assert report.stopped is None and len(report.sent) == 4
     got = {tuple(rcpts): parse(data) for rcpts, data in handler.received}
     wang = got[("wangming@example.com",)]
@@ -179,16 +188,12 @@ def test_refusals_and_a_missing_server_lose_nothing_and_send_nothing_twice(smtp_
 
     # the server refuses 李明's mailbox: the others go, his waits
     handler = Recorder(refuse={"liming@example.com"})
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(handler, port):
         report = send_pending(store, config)
         assert sorted(report.sent) == ["buyer@example.com", "刘洋", "王明"]
         assert [who for who, _ in report.failed] == ["李明"]
         handler.refuse.clear()  # the mailbox is fixed; the next run sends only what is left
         report = send_pending(store, config)
-    finally:
-        controller.stop()
     assert report.sent == ["李明"]
     delivered = [tuple(r) for r, _ in handler.received]
     assert sorted(delivered) == sorted(set(delivered))  # nobody got a mail twice
@@ -313,14 +318,10 @@ def test_smtp_sends_are_paced(smtp_config):
     store = Store(config.store_url)
     queue(store)
     handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(handler, port):
         started = time.monotonic()
         report = send_pending(store, config, per_minute=600)
         elapsed = time.monotonic() - started
-    finally:
-        controller.stop()
     assert len(report.sent) == 4 and elapsed >= 0.3  # 4 mails at 600 a minute: 3 gaps of 0.1 s
 
 
@@ -374,16 +375,12 @@ def test_a_server_that_gives_up_mid_batch_loses_nothing(smtp_config):
             return await super().handle_DATA(server, session, envelope)
 
     handler = GivesUp()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(handler, port):
         first = send_pending(store, config)
         assert len(first.failed) >= 1 and len(first.sent) + len(first.failed) <= 4
         pending = {n["recipient"] for n in store.notifications("pending")}
         assert pending  # what was not accepted waits
         second = send_pending(store, config)
-    finally:
-        controller.stop()
     delivered = [tuple(r) for r, _ in handler.received if r]
     assert len(delivered) == 4 and len(set(delivered)) == 4  # everyone once, nobody twice
     assert sorted(first.sent + second.sent) == ["buyer@example.com", "刘洋", "李明", "王明"]
