@@ -248,14 +248,8 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
             + (f" (backup {backup})" if backup else "")
         )
         click.echo(f"wrote error list {out}")
-        events = plan.events()
-        if events:
-            kinds: dict[str, int] = {}
-            for e in events:
-                kinds[e.kind] = kinds.get(e.kind, 0) + 1
-            click.echo(
-                "recorded changes: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
-            )
+        if kinds := plan.event_counts():
+            click.echo("recorded changes: " + ", ".join(f"{k} {n:,}" for k, n in kinds.items()))
 
 
 @contextmanager

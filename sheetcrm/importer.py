@@ -131,7 +131,9 @@ def _read_csv(path: Path) -> tuple[str, list[list[str]]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise ImportFileError(f"{path}: not UTF-8, UTF-16 or GBK/GB18030 text; save it as CSV UTF-8")
+        raise ImportFileError(
+            f"{path}: not UTF-8, UTF-16 or GBK/GB18030 text; save it as CSV UTF-8"
+        )
     sample = decoded[:20_000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")

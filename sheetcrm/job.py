@@ -142,9 +142,9 @@ class Job:
                      "written; nothing was written")  # fmt: skip
             self.done("write", 0)
             return None
-        events = plan.events()
+        kinds = plan.event_counts()
         error_list = None
-        if plan.rows_to_write or events:  # an unchanged workbook gets no new files either
+        if plan.rows_to_write or kinds:  # an unchanged workbook gets no new files either
             error_list = self.config.path(f"reports/校验错误清单-{self.now:%Y%m%d-%H%M}.xlsx")
         applied = apply_plan(plan, self.source, self.config, store=self.store,
                              error_list=error_list, run_id=self.run_id)  # fmt: skip
@@ -163,14 +163,9 @@ class Job:
             self.say("the status columns were already right; the workbook was not touched")
         if error_list is not None:
             self.say(f"error list: {error_list}")
-        if events:
-            kinds: dict[str, int] = {}
-            for e in events:
-                kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        if kinds:
             self.counts["events"] = kinds
-            self.say(
-                "changes recorded: " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
-            )
+            self.say("changes recorded: " + ", ".join(f"{k} {n:,}" for k, n in kinds.items()))
         if notes:
             self.say(f"queued {notes:,} notifications for the digest")
         self.done("write", rows)

@@ -114,6 +114,14 @@ class Plan:
     def events(self) -> list[Event]:
         return [e for c in self.changes.values() for e in c.events]
 
+    def event_counts(self) -> dict[str, int]:
+        """How many changes of each kind (created, changed, stage, ...) the run records."""
+        out: dict[str, int] = {}
+        for change in self.changes.values():
+            for kind, n in change.counts().items():
+                out[kind] = out.get(kind, 0) + n
+        return dict(sorted(out.items()))
+
     @property
     def rows_to_write(self) -> int:
         return sum(len(p.values) for p in self.patches.values())  # new-ID rows are in values too

@@ -48,6 +48,8 @@ from .cells import column_letter, id_text
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 GOOGLE = "https://sheets.googleapis.com"
 CELLS_PER_CALL = 100_000
+# values as stored, dates as serial numbers: what the check types the same way as Excel's cells
+RAW_VALUES = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
 RETRY_CODES = {408, 429, 500, 502, 503, 504}
 
 
@@ -240,8 +242,7 @@ class GSheetSource:
                 f"Google Sheet {self.key} has no sheet named {'、'.join(map(repr, absent))}; its "
                 f"sheets are: {'、'.join(grid) or '(none)'} (`sheetcrm templates --gsheet` adds them)"
             )
-        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
-                  "majorDimension": "ROWS"}  # fmt: skip
+        params = {**RAW_VALUES, "majorDimension": "ROWS"}
         ranges = [_quote(s.name) for s in sheets]
         got = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
         digest = hashlib.sha256()
@@ -272,9 +273,8 @@ class GSheetSource:
         todo = {key: p for key, p in patches.items() if p}
         if not todo:
             return results
-        for key in todo:
-            if key not in self._tables:
-                self._load()
+        if any(key not in self._tables for key in todo):
+            self._load()
         sheets = {key: self.config.sheet(key) for key in todo}
         ranges, layout = [], {}
         for key, sheet in sheets.items():
@@ -289,8 +289,7 @@ class GSheetSource:
             ranges += [
                 f"{_quote(sheet.name)}!{column_letter(c)}:{column_letter(c)}" for c in cols.values()
             ]
-        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER",
-                  "majorDimension": "COLUMNS"}  # fmt: skip
+        params = {**RAW_VALUES, "majorDimension": "COLUMNS"}
         fresh = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
         columns = iter(fresh.get("valueRanges", []))
         data: list[dict[str, Any]] = []
