@@ -21,10 +21,16 @@ HEADERS = {
 
 
 def write_error_list(
-    results: dict[str, CheckResult], config: Config, link: CellLink | None, out: Path
+    results: dict[str, CheckResult],
+    config: Config,
+    link: CellLink | None,
+    out: Path,
+    columns: dict[str, dict[str, int]] | None = None,
 ) -> int:
     """Write every problem of `results` to `out`; return how many rows were written. Each row
-    links to its cell: `link(sheet name, "B12")` is the address (the source's `cell_link`)."""
+    links to its cell: `link(sheet name, "B12")` is the address (the source's `cell_link`).
+    `columns`: per sheet, where each field sits in the sheet as read (0-based; `Table.columns`),
+    since people move columns; by default the configured order."""
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_urls": False})  # fmt: skip
@@ -39,7 +45,9 @@ def write_error_list(
     ws.freeze_panes(1, 0)
     r = 1
     for key, result in results.items():
-        columns = {f.key: i for i, f in enumerate(config.sheet(key).fields)}
+        where = (columns or {}).get(key) or {
+            f.key: i for i, f in enumerate(config.sheet(key).fields)
+        }
         p = result.problems
         for row, rid, fkey, label, code, value, message in p[
             ["row", "record_id", "field", "label", "code", "value", "message"]
@@ -52,7 +60,7 @@ def write_error_list(
             ws.write_string(r, 5, str(value))
             ws.write_string(r, 6, message)
             if link is not None and r <= MAX_LINKS:  # Excel holds 65,530 links a sheet
-                target = link(result.sheet_name, f"{column_letter(columns[fkey])}{int(row)}")
+                target = link(result.sheet_name, f"{column_letter(where[fkey])}{int(row)}")
                 ws.write_url(r, 7, target, blue, string="→" if len(target) < 2000 else "")
             r += 1
     ws.autofilter(0, 0, max(r - 1, 1), 7)

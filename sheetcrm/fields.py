@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -289,21 +290,30 @@ def parser_for(field: Field, config: Config, *, date1904: bool = False) -> Calla
 def coerce_column(raw: pd.Series, parse: Callable[[Any], Parsed]) -> tuple[pd.Series, pd.Series]:
     """Return (typed values, problems) for a column: problems hold a Bad where typing failed.
 
-    Formula errors and uncalculated formulas become Bad("formula_error" / "formula_uncalculated").
+    Each distinct value is typed once (a column of a million rows holds far fewer distinct values)
+    and spread back by position. Formula errors and uncalculated formulas become
+    Bad("formula_error" / "formula_uncalculated"); empty cells (blank, None, NaN) are empty.
     """
-    results: dict[Any, Parsed] = {}
-    for value in pd.unique(raw):
+    codes, uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=True)
+    parsed = np.empty(len(uniques) + 1, dtype=object)  # the last slot: empty cells (code -1)
+    bad = np.zeros(len(uniques) + 1, dtype=bool)
+    for i, value in enumerate(uniques):
         if isinstance(value, CellError):
-            results[value] = (
+            result = (
                 Bad("formula_error", value.code) if value.code else Bad("formula_uncalculated", "")
             )
-        elif value == "" or value is None:
-            results[value] = EMPTY
+        elif isinstance(value, str) and value == "":
+            result = EMPTY
         else:
-            results[value] = parse(value)
-    parsed = raw.map(results)
-    is_bad = parsed.map(lambda v: isinstance(v, Bad)) if any(isinstance(v, Bad) for v in results.values()) \
-        else pd.Series(False, index=raw.index)  # fmt: skip
-    typed = parsed.where(~is_bad, None).astype(object)
-    problems = parsed.where(is_bad, None)
-    return typed, problems
+            result = parse(value)
+        parsed[i] = result
+        bad[i] = isinstance(result, Bad)
+    values = parsed[codes]  # code -1 takes the last slot, None
+    if bad.any():
+        is_bad = bad[codes]
+        typed = np.where(is_bad, None, values)
+        problems = np.where(is_bad, values, None)
+    else:
+        typed, problems = values, np.full(len(values), None, dtype=object)
+    return (pd.Series(typed, index=raw.index, dtype=object, name=raw.name),
+            pd.Series(problems, index=raw.index, dtype=object, name=raw.name))  # fmt: skip

@@ -31,7 +31,7 @@ from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, Store, pair_hash
 from .table import Notification, StatusPatch, Table, WriteResult
-from .text import display
+from .text import display, display_column
 
 SEPARATOR = "；"
 
@@ -153,7 +153,12 @@ class Plan:
 
 
 def read_all(source: Source, config: Config) -> dict[str, Table]:
-    return {s.key: source.read(s.key) for s in config.sheets}
+    """Every configured sheet; a source that reads several sheets at once does so."""
+    keys = [s.key for s in config.sheets]
+    read_sheets = getattr(source, "read_sheets", None)
+    if read_sheets is not None:
+        return dict(read_sheets(keys))
+    return {key: source.read(key) for key in keys}
 
 
 def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
@@ -332,7 +337,7 @@ def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | N
     def differs(key: str) -> pd.Series:
         if key not in current:
             return pd.Series(True, index=index)
-        return current[key].map(display) != wanted[key]
+        return display_column(current[key]) != wanted[key]
 
     changed = differs("validation") | differs("problems")
     optional: dict[str, pd.Series] = {}
@@ -389,7 +394,9 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
         fingerprint = prints.pop() if len(prints) == 1 else None
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
         if error_list is not None:
-            write_error_list(plan.results, config, getattr(source, "cell_link", None), error_list)
+            columns = {key: t.columns for key, t in plan.tables.items()}
+            write_error_list(plan.results, config, getattr(source, "cell_link", None), error_list,
+                             columns)  # fmt: skip
     except Exception as e:
         if store is not None and run_id is not None:
             store.finish_run(run_id, now=now, outcome="failed", counts={}, warnings=[str(e)])

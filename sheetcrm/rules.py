@@ -22,7 +22,7 @@ from .config import Config, FieldType, Person, Role, SheetConfig
 from .expr import Env, compile_expression, to_datetime64
 from .store import Decision
 from .table import Notification, Table
-from .text import display
+from .text import display, display_column
 
 RULE = "rule"  # the event kind of a cell a rule wrote
 ROLE_NAMES = {"sales": "销售", "sales_manager": "销售经理", "sales_director": "销售总监",
@@ -455,14 +455,14 @@ class _Run:
             return
         # the name as the person typed it (raw, not the folded typed value: （ stays （)
         raw = self.tables[link.source].frame
-        values = pd.Series(raw[link.value].map(display).to_numpy() if link.value in raw else "",
+        values = pd.Series(display_column(raw[link.value]).to_numpy() if link.value in raw else "",
                            index=self.ids[link.source].to_numpy())  # fmt: skip
         values = values[~values.index.duplicated() & (values.index != "")]
         wanted = typed[link.key].map(values).astype(object)
         wanted = wanted.where(wanted.notna(), "")
         here = self.tables[link.sheet].frame  # compared raw, as typed, like the source value
         current = (
-            here[link.field].map(display)
+            display_column(here[link.field])
             if link.field in here
             else pd.Series("", index=typed.index)
         )
@@ -560,7 +560,7 @@ class _Run:
         key = notice.sheet
         table = self.tables[key]
         ids = self.ids[key]
-        before = table.status["duplicate_of"].reindex(ids.index).map(display) if "duplicate_of" in table.status \
+        before = display_column(table.status["duplicate_of"].reindex(ids.index)) if "duplicate_of" in table.status \
             else pd.Series("", index=ids.index)  # fmt: skip
         wanted = wanted.reindex(ids.index).fillna("")
         new = (wanted != "") & (wanted != before) & (ids != "")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # NFKC folds full-width forms and U+3000, but leaves these zero-width characters in place; control
@@ -20,7 +22,12 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x
 
 def clean(value: str) -> str:
     """Return `value` NFKC-folded, without zero-width and control characters, trimmed."""
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)).strip()
+    if value.isascii() and value.isprintable():  # NFKC leaves printable ASCII as it is
+        return value.strip()
+    folded = unicodedata.normalize("NFKC", value)
+    if folded.isprintable():  # every _INVISIBLE character is a format or control one
+        return folded.strip()
+    return _INVISIBLE.sub("", folded).strip()
 
 
 def fold_label(label: str) -> str:
@@ -52,10 +59,31 @@ def canonical(value: Any) -> str:
 def canonical_column(values: pd.Series) -> pd.Series:
     """A typed column as canonical text: strings stay as they are (typed text went through clean,
     so it holds no control characters), the rest is shown once per distinct value."""
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+    if _all_text(values):
+        return values.where(values.notna(), "").astype(object)
+    return map_distinct(values, canonical)
+
+
+def display_column(values: pd.Series) -> pd.Series:
+    """`display` of every value of a column, computed once per distinct value."""
+    if _all_text(values):
+        return values.where(values.notna(), "").astype(object)
+    return map_distinct(values, display)
+
+
+def map_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """`fn` of every value, called once per distinct value and spread back by position (a
+    million-row column holds far fewer distinct values). Empty cells (None, NaN) get fn(None)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    out = np.empty(len(uniques) + 1, dtype=object)
+    for i, value in enumerate(uniques):
+        out[i] = fn(value)
+    out[-1] = fn(None)  # code -1
+    return pd.Series(out[codes], index=values.index, dtype=object, name=values.name)
+
+
+def _all_text(values: pd.Series) -> bool:
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
         "string",
         "empty",
-    ):
-        return values.where(values.notna(), "").astype(object)
-    mapping = {u: canonical(u) for u in pd.unique(values.dropna())}
-    return values.map(mapping).where(values.notna(), "").astype(object)
+    )

@@ -282,6 +282,29 @@ def test_check_run_writes_status_and_a_rerun_writes_nothing(config, tmp_path):
     assert list(plan3.patches["customers"].values) == ["C000003"]
 
 
+def test_error_list_links_follow_columns_people_moved(config, tmp_path):
+    """Staff move columns; the error list's link must still land on the bad cell."""
+    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=4)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["客户信息"]
+    ws.insert_cols(1)  # everything shifts one column right: 联系电话 is now in K
+    ws["A1"] = "我们自己的备注"
+    ws["K3"] = "1385678"
+    wb.save(path)
+    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
+    plan = build_plan({"customers": src.read("customers")}, config, now=NOW)
+    apply_plan(plan, src, config, error_list=tmp_path / "errors.xlsx")
+    errors = openpyxl.load_workbook(tmp_path / "errors.xlsx").active
+    assert [c.value for c in errors[2]][:5] == [
+        "客户信息",
+        3,
+        "C000002",
+        "联系电话",
+        "invalid_phone",
+    ]
+    assert errors.cell(2, 8).hyperlink.location == "'客户信息'!K3"
+
+
 def test_cli_check_reports_and_writes(config, tmp_path):
     runner = CliRunner()
     assert runner.invoke(cli, ["init", str(tmp_path)]).exit_code == 0
