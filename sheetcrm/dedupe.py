@@ -26,7 +26,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .config import DedupeConfig, FieldType, SheetConfig
-from .text import clean, display
+from .text import clean, display, map_distinct
 
 REGION_PREFIXES = [
     "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
@@ -251,11 +251,8 @@ def _plain_key(value: Any) -> str:
 
 
 def _keys(values: pd.Series, key: Any) -> np.ndarray:
-    # one kind of missing value: None and NaN from frames joined together would be two map keys
-    values = values.astype(object).where(values.notna(), None)
-    uniques = pd.unique(values)
-    table = {u: key(u) for u in uniques}
-    return values.map(table).to_numpy(dtype=object)
+    """The match key of every value, computed once per distinct value (None, NaN: key(None))."""
+    return map_distinct(values, key).to_numpy(dtype=object)
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from .config import Config, FieldType, Person, Role, SheetConfig
 from .expr import Env, compile_expression, to_datetime64
 from .store import Decision
 from .table import Notification, Table
-from .text import display, display_column
+from .text import display, display_column, map_distinct
 
 RULE = "rule"  # the event kind of a cell a rule wrote
 ROLE_NAMES = {"sales": "销售", "sales_manager": "销售经理", "sales_director": "销售总监",
@@ -428,9 +428,9 @@ class _Run:
         out = self.out.sheets[link.target].status
         if "contact_count" in status:
             counts = keys.value_counts()
-            out["contact_count"] = (
-                ids.map(counts).map(lambda n: str(int(n)) if n == n else "").where(ids != "", "")
-            )
+            out["contact_count"] = map_distinct(
+                ids.map(counts), lambda n: str(int(n)) if n is not None and n == n else ""
+            ).where(ids != "", "")
         self.suggestions(source, keys, link)
         if "last_followup" in status and link.date in source:
             dates = pd.Series(
@@ -442,8 +442,8 @@ class _Run:
                 ok = stamps.notna().to_numpy()
                 stamps, who = stamps[ok], dates.index.to_numpy()[ok]
                 picked = stamps.groupby(who).idxmax()
-                last = pd.Series(dates.to_numpy()[picked.to_numpy()], index=picked.index).map(
-                    display
+                last = display_column(
+                    pd.Series(dates.to_numpy()[picked.to_numpy()], index=picked.index)
                 )
             mapped = ids.map(last).astype(object)
             out["last_followup"] = mapped.where(mapped.notna() & (ids != ""), "")

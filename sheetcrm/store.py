@@ -13,6 +13,7 @@ unchanged, so a pair confirmed distinct is not flagged again unless someone edit
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -56,6 +57,7 @@ from .errors import SheetCRMError
 
 SCHEMA_VERSION = 3
 CHUNK = 500  # IDs per IN (...) query: well under every database's parameter limit
+INSERT_BATCH = 50_000  # rows per executemany of a bulk insert
 
 metadata = MetaData()
 
@@ -554,15 +556,22 @@ def _write_changes(conn: Connection, run_id: int, change: ChangeSet, now: dateti
             conn.execute(delete(snapshots).where((snapshots.c.sheet == sheet)
                                                  & snapshots.c.record_id.in_(ids[i : i + CHUNK])))  # fmt: skip
     if ids:
-        conn.execute(insert(snapshots), [
+        _insert_in_batches(conn, snapshots, (
             {"sheet": sheet, "record_id": rid, "row_hash": h, "data": data, "missing": False,
-             "updated": now} for rid, (h, data) in change.upserts.items()])  # fmt: skip
+             "updated": now} for rid, (h, data) in change.upserts.items()))  # fmt: skip
     for i in range(0, len(change.missing), CHUNK):
         conn.execute(update(snapshots).where((snapshots.c.sheet == sheet)
                                              & snapshots.c.record_id.in_(change.missing[i : i + CHUNK]))
                      .values(missing=True, updated=now))  # fmt: skip
     if change.events:
-        conn.execute(insert(events), [_event_row(e, run_id, now) for e in change.events])
+        _insert_in_batches(conn, events, (_event_row(e, run_id, now) for e in change.events))
+
+
+def _insert_in_batches(conn: Connection, table: Table, rows: Iterator[dict[str, Any]]) -> None:
+    """Insert rows made on the fly, a batch at a time: the first night of a million customers
+    inserts two million snapshots, and a list of them all would be gigabytes of dicts."""
+    while batch := list(itertools.islice(rows, INSERT_BATCH)):
+        conn.execute(insert(table), batch)
 
 
 def _event_row(e: Event, run_id: int, now: datetime) -> dict[str, Any]:

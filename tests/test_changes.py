@@ -179,6 +179,19 @@ def test_dated_runs_record_snapshots_and_events(instance):
     assert unknown.exit_code == 1 and "no history for C999999" in unknown.output
 
 
+def test_bulk_inserts_in_batches_keep_every_row(instance, monkeypatch):
+    """Snapshots and events go in batches (a million customers would be gigabytes as one list);
+    a batch boundary must not lose or repeat a row."""
+    monkeypatch.setattr("sheetcrm.store.INSERT_BATCH", 2)
+    config, _ = instance
+    store = Store(config.store_url)
+    run(config, datetime(2026, 11, 20, 2, 0), store)
+    first = store.runs()[0]["id"]
+    created = [e["record_id"] for e in store.events(first) if e["kind"] == "created"]
+    assert sorted(created) == [f"C00000{i}" for i in range(1, 6)]
+    assert snapshot_ids(store) == {f"C00000{i}": False for i in range(1, 6)}
+
+
 def test_history_functions_see_the_last_run(instance):
     config, _ = instance
     store = Store(config.store_url)

@@ -109,8 +109,10 @@ def plan_new_ids(
     """Return {sheet row: new ID} for the rows without an ID, numbered after the highest ID in the
     sheet that fits the configured pattern (C000123 → C000124, ...), in sheet order. `issued` are IDs
     the store has seen: a deleted customer's ID is never given to someone else."""
-    next_number = next_id_number(table, sheet, issued)
     blank = table.ids.index[table.ids == ""]
+    if not len(blank):
+        return {}  # most nights: no need to scan every ID for the highest number
+    next_number = next_id_number(table, sheet, issued)
     return {int(row): sheet.id_for(next_number + i) for i, row in enumerate(blank)}
 
 
