@@ -33,7 +33,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from .config import Config, Field, FieldType
 from .table import CellError
-from .text import clean, fold_label
+from .text import clean, distinct, fold_label
 
 EXCEL_EPOCH_1900 = date(1899, 12, 30)
 EMPTY = None
@@ -294,7 +294,7 @@ def coerce_column(raw: pd.Series, parse: Callable[[Any], Parsed]) -> tuple[pd.Se
     and spread back by position. Formula errors and uncalculated formulas become
     Bad("formula_error" / "formula_uncalculated"); empty cells (blank, None, NaN) are empty.
     """
-    codes, uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = distinct(raw)
     parsed = np.empty(len(uniques) + 1, dtype=object)  # the last slot: empty cells (code -1)
     bad = np.zeros(len(uniques) + 1, dtype=bool)
     for i, value in enumerate(uniques):

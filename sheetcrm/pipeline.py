@@ -269,11 +269,14 @@ def _recheck_rule_cells(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Ser
         sheet = config.sheet(key)
         table = plan.tables[key]
         result = plan.results[key]
-        rows = [row for row, rid in ids[key].items() if rid in sheet_out.cells]
+        cells = sheet_out.cells
+        pairs = [(row, rid) for row, rid in zip(ids[key].index.tolist(), ids[key].tolist(), strict=True)
+                 if rid in cells]  # fmt: skip
+        rows = [row for row, _ in pairs]
         frame = table.frame.loc[rows].copy()
         by_field: dict[str, tuple[list[int], list[Any]]] = {}
-        for row in rows:
-            for fld, value in sheet_out.cells[ids[key][row]].items():
+        for row, rid in pairs:
+            for fld, value in cells[rid].items():
                 if fld in frame:
                     r, v = by_field.setdefault(fld, ([], []))
                     r.append(row)
@@ -282,8 +285,8 @@ def _recheck_rule_cells(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Ser
             frame.loc[r, fld] = pd.Series(v, index=r, dtype=object)
         conditioned = _condition_fields(sheet)
         problem_rows = set(result.problems.loc[result.problems["field"].isin(by_field), "row"])
-        recheck = [row for row in rows if row in problem_rows
-                   or conditioned & set(sheet_out.cells[ids[key][row]])]  # fmt: skip
+        recheck = [row for row, rid in pairs if row in problem_rows
+                   or (conditioned and not conditioned.isdisjoint(cells[rid]))]  # fmt: skip
         typed = outcome.typed[key]
         for fld, (r, _v) in by_field.items():
             values, _ = coerce_column(frame.loc[r, fld], parser_for(sheet.field(fld), config))

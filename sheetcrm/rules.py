@@ -128,17 +128,17 @@ class _Run:
         if not len(rows):
             return
         typed = self.out.typed[key]
-        old = typed.loc[rows, fld].map(display) if fld in typed else pd.Series("", index=rows)
-        rids = self.ids[key].loc[rows]
+        old = display_column(typed.loc[rows, fld]) if fld in typed else pd.Series("", index=rows)
+        rids = self.ids[key].loc[rows].tolist()
         cells = self.out.sheets[key].cells
         new = values.loc[rows]
-        for rid, value in zip(rids, new, strict=True):
+        for rid, value in zip(rids, new.tolist(), strict=True):
             cells.setdefault(rid, {})[fld] = value
         if fld in typed:
             typed.loc[rows, fld] = new.to_numpy()
         self.out.sheets[key].events.extend(
-            Event(key, rid, RULE, fld, o, display(v))
-            for rid, o, v in zip(rids, old, new, strict=True)
+            Event(key, rid, RULE, fld, o, v)
+            for rid, o, v in zip(rids, old.tolist(), display_column(new).tolist(), strict=True)
         )
 
     def recipients(self, key: str, row: int, words: list[str]) -> list[str]:

@@ -74,12 +74,33 @@ def display_column(values: pd.Series) -> pd.Series:
 def map_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """`fn` of every value, called once per distinct value and spread back by position (a
     million-row column holds far fewer distinct values). Empty cells (None, NaN) get fn(None)."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = distinct(values)
     out = np.empty(len(uniques) + 1, dtype=object)
     for i, value in enumerate(uniques):
         out[i] = fn(value)
     out[-1] = fn(None)  # code -1
     return pd.Series(out[codes], index=values.index, dtype=object, name=values.name)
+
+
+def distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) of a column: values[i] is uniques[codes[i]], -1 for None/NaN.
+
+    Python counts True == 1 == 1.0, so a column holding a boolean and a number the same would be
+    one value; there each cell is its own value (rare: a TRUE typed into a column of numbers)."""
+    array = values.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(array, use_na_sentinel=True)
+    if _bool_among_numbers(array):
+        missing = pd.isna(array)
+        codes = np.where(missing, -1, np.arange(len(array)))
+        uniques = array
+    return codes, uniques
+
+
+def _bool_among_numbers(array: np.ndarray) -> bool:
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("mixed", "mixed-integer"):
+        return False  # all text, all numbers, all booleans, dates...: nothing to confuse
+    kinds = {type(v) for v in array if isinstance(v, bool | int | float)}
+    return bool in kinds and len(kinds) > 1
 
 
 def _all_text(values: pd.Series) -> bool:

@@ -15,6 +15,7 @@ from sheetcrm.cli import cli
 from sheetcrm.demo import generate_demo
 from sheetcrm.fields import (
     Bad,
+    coerce_column,
     parse_credit_code,
     parse_date,
     parse_email,
@@ -353,3 +354,17 @@ def test_not_before_today_uses_the_time_passed_in(config):
     ]
     earlier = check_table(table, strict, config, now=datetime(2026, 11, 20, 9, 0))
     assert earlier.problems.empty
+
+
+def test_typing_once_per_distinct_value_keeps_true_apart_from_1():
+    """Values are typed once per distinct value; Python's True == 1 must not merge two cells."""
+    from sheetcrm.fields import parse_text
+    from sheetcrm.text import display_column
+
+    raw = pd.Series(
+        [1, True, 1.0, "1", None, float("nan"), "", 2.5, True], index=range(2, 11), dtype=object
+    )
+    typed, problems = coerce_column(raw, parse_text)
+    assert typed.tolist() == ["1", "True", "1", "1", None, None, None, "2.5", "True"]
+    assert problems.isna().all() and typed.index.tolist() == list(range(2, 11))
+    assert display_column(raw).tolist() == ["1", "True", "1", "1", "", "", "", "2.5", "True"]

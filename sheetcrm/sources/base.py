@@ -30,7 +30,7 @@ import pandas as pd
 from ..config import SheetConfig
 from ..errors import SheetLayoutError
 from ..table import StatusPatch, Table, WriteResult
-from ..text import fold_label
+from ..text import fold_label, map_distinct
 from .cells import column_letter, id_text
 
 
@@ -184,7 +184,7 @@ def build_table(sheet: SheetConfig, rows: Any, start: tuple[int, int] = (0, 0),
         missing=hmap.missing,
         extra=hmap.extra,
         status=status,
-        ids=fields[sheet.id_field].map(id_text),
+        ids=map_distinct(fields[sheet.id_field], id_text),  # object dtype: fast to iterate
     )
 
 
