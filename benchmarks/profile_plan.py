@@ -37,7 +37,9 @@ def main(n: int) -> None:
     )
     profile.disable()
     print(f"plan {time.perf_counter() - t:.1f} s")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+    out = Path(__file__).resolve().parent / "out" / f"profile-plan-{n}.pstats"
+    profile.dump_stats(out)
+    pstats.Stats(str(out)).sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

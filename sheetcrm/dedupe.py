@@ -184,7 +184,7 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
     config = sheet.dedupe
     assert config is not None
     n = len(typed)
-    parent = np.arange(n)
+    parent = list(range(n))  # a list: union-find touches single items, slow on a numpy array
     reason = np.full(n, "", dtype=object)
 
     def find(i: int) -> int:
@@ -241,7 +241,7 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
                 score /= total
                 for i in np.flatnonzero(score >= config.threshold):
                     union(int(a[i]), int(b[i]), f"名称相似 {score[i]:.2f}")
-    return np.array([find(i) for i in range(n)]), reason
+    return np.array([find(i) for i in range(n)], dtype=np.int64), reason
 
 
 def _plain_key(value: Any) -> str:
