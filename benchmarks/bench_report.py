@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 from sheetcrm.check import check_workbook  # noqa: E402
 from sheetcrm.config import load_config  # noqa: E402
+from sheetcrm.pipeline import read_all  # noqa: E402
 from sheetcrm.report import build_report, write_csv, write_report  # noqa: E402
 from sheetcrm.sources.excel import ExcelSource  # noqa: E402
 from sheetcrm.store import Store  # noqa: E402
@@ -31,7 +32,7 @@ def main(n: int) -> None:
     steps: dict[str, float] = {}
     t = time.perf_counter()
     source = ExcelSource(config.workbook_path, config)
-    tables = {s.key: source.read(s.key) for s in config.sheets}
+    tables = read_all(source, config)
     steps["read"] = time.perf_counter() - t
     t = time.perf_counter()
     results = check_workbook(tables, config, now=NOW)

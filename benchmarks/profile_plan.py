@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_excel import ROOT, demo_path  # noqa: E402
 
 from sheetcrm.config import load_config  # noqa: E402
-from sheetcrm.pipeline import build_plan  # noqa: E402
+from sheetcrm.pipeline import build_plan, read_all  # noqa: E402
 from sheetcrm.sources.excel import ExcelSource  # noqa: E402
 from sheetcrm.store import Store  # noqa: E402
 
@@ -27,7 +27,7 @@ def main(n: int) -> None:
     config = load_config(ROOT / "config.toml")
     source = ExcelSource(demo_path(n), config)
     t = time.perf_counter()
-    tables = {s.key: source.read(s.key) for s in config.sheets}
+    tables = read_all(source, config)
     print(f"read {time.perf_counter() - t:.1f} s")
     profile = cProfile.Profile()
     t = time.perf_counter()

@@ -19,9 +19,10 @@ from .check import check_table
 from .config import Config, load_config
 from .dedupe import find_duplicates
 from .demo import generate_demo
+from .errorlist import error_list_path
 from .errors import SheetCRMError
 from .instance import instance_files
-from .pipeline import Plan, apply_plan, build_plan
+from .pipeline import Plan, apply_plan, build_plan, read_all
 from .progress import Update
 from .progress import progress as _progress
 from .reviewbook import write_review
@@ -212,7 +213,7 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     config = _load(ctx)
     now = _parse_now(now_text, config)
     source = _source(config, workbook)
-    out = errors_path or config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
+    out = errors_path or error_list_path(config, now)
     try:
         store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
         with _job_lock(store if not dry_run else None, "check", now):
@@ -273,11 +274,10 @@ def _plan(config: Config, source: Source, store: Store | None, now: datetime, jo
 
 
 def _read_tables(config: Config, source: Source, progress: Update) -> dict[str, Table]:
-    """Every sheet, a progress step each (a Google Sheet fetches them all on the first)."""
-    tables = {}
-    for i, sheet in enumerate(config.sheets):
-        progress("read", i)
-        tables[sheet.key] = source.read(sheet.key)
+    """Every sheet (read together: a workbook parses two at a time)."""
+    progress("read", 0)
+    tables = read_all(source, config)
+    progress("read", len(tables))
     return tables
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import xlsxwriter
@@ -20,17 +21,22 @@ HEADERS = {
 }
 
 
+def error_list_path(config: Config, now: datetime) -> Path:
+    """Where a run at `now` writes its error list by default."""
+    return config.path(f"reports/校验错误清单-{now:%Y%m%d-%H%M}.xlsx")
+
+
 def write_error_list(
     results: dict[str, CheckResult],
     config: Config,
     link: CellLink | None,
     out: Path,
-    columns: dict[str, dict[str, int]] | None = None,
+    columns: dict[str, dict[str, int]],
 ) -> int:
     """Write every problem of `results` to `out`; return how many rows were written. Each row
     links to its cell: `link(sheet name, "B12")` is the address (the source's `cell_link`).
-    `columns`: per sheet, where each field sits in the sheet as read (0-based; `Table.columns`),
-    since people move columns; by default the configured order."""
+    `columns`: per sheet, where each field sits in the sheet as read (0-based; `Table.columns`):
+    people move and insert columns."""
     out.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_formulas": False,
                                           "strings_to_urls": False})  # fmt: skip
@@ -45,9 +51,7 @@ def write_error_list(
     ws.freeze_panes(1, 0)
     r = 1
     for key, result in results.items():
-        where = (columns or {}).get(key) or {
-            f.key: i for i, f in enumerate(config.sheet(key).fields)
-        }
+        where = columns[key]
         p = result.problems
         for row, rid, fkey, label, code, value, message in p[
             ["row", "record_id", "field", "label", "code", "value", "message"]

@@ -33,7 +33,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from .config import Config, Field, FieldType
 from .table import CellError
-from .text import clean, distinct, fold_label
+from .text import apply_distinct, clean, fold_label
 
 EXCEL_EPOCH_1900 = date(1899, 12, 30)
 EMPTY = None
@@ -294,21 +294,19 @@ def coerce_column(raw: pd.Series, parse: Callable[[Any], Parsed]) -> tuple[pd.Se
     and spread back by position. Formula errors and uncalculated formulas become
     Bad("formula_error" / "formula_uncalculated"); empty cells (blank, None, NaN) are empty.
     """
-    codes, uniques = distinct(raw)
-    parsed = np.empty(len(uniques) + 1, dtype=object)  # the last slot: empty cells (code -1)
-    bad = np.zeros(len(uniques) + 1, dtype=bool)
-    for i, value in enumerate(uniques):
+
+    def type_one(value: Any) -> Parsed:
         if isinstance(value, CellError):
-            result = (
+            return (
                 Bad("formula_error", value.code) if value.code else Bad("formula_uncalculated", "")
             )
-        elif isinstance(value, str) and value == "":
-            result = EMPTY
-        else:
-            result = parse(value)
-        parsed[i] = result
-        bad[i] = isinstance(result, Bad)
-    values = parsed[codes]  # code -1 takes the last slot, None
+        if value is None or (isinstance(value, str) and value == ""):
+            return EMPTY
+        return parse(value)
+
+    codes, parsed = apply_distinct(raw, type_one)
+    bad = np.fromiter((isinstance(p, Bad) for p in parsed), dtype=bool, count=len(parsed))
+    values = parsed[codes]
     if bad.any():
         is_bad = bad[codes]
         typed = np.where(is_bad, None, values)

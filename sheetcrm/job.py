@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from .config import Config
+from .errorlist import error_list_path
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .notify import Mail
@@ -145,7 +146,7 @@ class Job:
         kinds = plan.event_counts()
         error_list = None
         if plan.rows_to_write or kinds:  # an unchanged workbook gets no new files either
-            error_list = self.config.path(f"reports/校验错误清单-{self.now:%Y%m%d-%H%M}.xlsx")
+            error_list = error_list_path(self.config, self.now)
         applied = apply_plan(plan, self.source, self.config, store=self.store,
                              error_list=error_list, run_id=self.run_id)  # fmt: skip
         if applied.already_applied:

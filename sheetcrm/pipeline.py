@@ -153,12 +153,8 @@ class Plan:
 
 
 def read_all(source: Source, config: Config) -> dict[str, Table]:
-    """Every configured sheet; a source that reads several sheets at once does so."""
-    keys = [s.key for s in config.sheets]
-    read_sheets = getattr(source, "read_sheets", None)
-    if read_sheets is not None:
-        return dict(read_sheets(keys))
-    return {key: source.read(key) for key in keys}
+    """Every configured sheet, read the way the source reads several best."""
+    return source.read_sheets([s.key for s in config.sheets])
 
 
 def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,

@@ -57,43 +57,46 @@ def canonical(value: Any) -> str:
 
 
 def canonical_column(values: pd.Series) -> pd.Series:
-    """A typed column as canonical text: strings stay as they are (typed text went through clean,
-    so it holds no control characters), the rest is shown once per distinct value."""
-    if _all_text(values):
-        return values.where(values.notna(), "").astype(object)
-    return map_distinct(values, canonical)
+    """A typed column as canonical text (`canonical` of every value)."""
+    return _text_column(values, canonical)
 
 
 def display_column(values: pd.Series) -> pd.Series:
-    """`display` of every value of a column, computed once per distinct value."""
+    """`display` of every value of a column."""
+    return _text_column(values, display)
+
+
+def _text_column(values: pd.Series, show: Callable[[Any], str]) -> pd.Series:
+    """Strings stay as they are (typed text went through clean, so it holds no control
+    characters); the rest is shown once per distinct value."""
     if _all_text(values):
         return values.where(values.notna(), "").astype(object)
-    return map_distinct(values, display)
+    return map_distinct(values, show)
 
 
 def map_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """`fn` of every value, called once per distinct value and spread back by position (a
     million-row column holds far fewer distinct values). Empty cells (None, NaN) get fn(None)."""
-    codes, uniques = distinct(values)
-    out = np.empty(len(uniques) + 1, dtype=object)
-    for i, value in enumerate(uniques):
-        out[i] = fn(value)
-    out[-1] = fn(None)  # code -1
-    return pd.Series(out[codes], index=values.index, dtype=object, name=values.name)
+    codes, results = apply_distinct(values, fn)
+    return pd.Series(results[codes], index=values.index, dtype=object, name=values.name)
 
 
-def distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, distinct values) of a column: values[i] is uniques[codes[i]], -1 for None/NaN.
+def apply_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, results): `fn` of each distinct value, with fn(None) last for empty cells (code
+    -1), so `results[codes]` is fn of every value.
 
-    Python counts True == 1 == 1.0, so a column holding a boolean and a number the same would be
-    one value; there each cell is its own value (rare: a TRUE typed into a column of numbers)."""
+    Python counts True == 1 == 1.0, so in a column holding a boolean and a number each cell counts
+    as its own value (rare: a TRUE typed into a column of numbers)."""
     array = values.to_numpy(dtype=object)
-    codes, uniques = pd.factorize(array, use_na_sentinel=True)
     if _bool_among_numbers(array):
-        missing = pd.isna(array)
-        codes = np.where(missing, -1, np.arange(len(array)))
-        uniques = array
-    return codes, uniques
+        codes, uniques = np.where(pd.isna(array), -1, np.arange(len(array))), array
+    else:
+        codes, uniques = pd.factorize(array, use_na_sentinel=True)
+    results = np.empty(len(uniques) + 1, dtype=object)
+    for i, value in enumerate(uniques):
+        results[i] = fn(value)
+    results[-1] = fn(None)
+    return codes, results
 
 
 def _bool_among_numbers(array: np.ndarray) -> bool:

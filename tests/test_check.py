@@ -21,10 +21,12 @@ from sheetcrm.fields import (
     parse_email,
     parse_number,
     parse_phone,
+    parse_text,
 )
 from sheetcrm.pipeline import apply_plan, build_plan
 from sheetcrm.sources.excel import ExcelSource
 from sheetcrm.table import CellError, Table
+from sheetcrm.text import display_column
 
 from .workbooks import openpyxl_workbook
 
@@ -358,9 +360,6 @@ def test_not_before_today_uses_the_time_passed_in(config):
 
 def test_typing_once_per_distinct_value_keeps_true_apart_from_1():
     """Values are typed once per distinct value; Python's True == 1 must not merge two cells."""
-    from sheetcrm.fields import parse_text
-    from sheetcrm.text import display_column
-
     raw = pd.Series(
         [1, True, 1.0, "1", None, float("nan"), "", 2.5, True], index=range(2, 11), dtype=object
     )

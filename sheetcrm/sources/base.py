@@ -8,6 +8,9 @@ A source must:
   column, or a header that appears twice, raises SheetLayoutError naming the sheet and header. Fully
   empty rows are skipped. Values are raw: dates as dates, numbers as numbers, text as typed, formula
   errors as CellError.
+- `read_sheets(sheet_keys) -> {sheet_key: Table}`: the same for several sheets at once, the way
+  the source does that best (a workbook parses two sheets in parallel, a Google Sheet fetches all
+  tabs in one request).
 - `write_statuses({sheet_key: patch}, *, fingerprint, now) -> {sheet_key: WriteResult}`: write only
   the status cells (and new IDs) of the patches, finding rows by record ID at write time. It writes
   all sheets or nothing, and refuses (WorkbookLocked, WorkbookChanged, ...) rather than risk people's
@@ -47,6 +50,10 @@ class Source(Protocol):
         ...
 
     def read(self, sheet_key: str) -> Table: ...
+
+    def read_sheets(self, sheet_keys: Sequence[str]) -> dict[str, Table]:
+        """Several sheets in one go: what a run reads (a source may read them in parallel)."""
+        ...
 
     def write_status(
         self, sheet_key: str, patch: StatusPatch, *, fingerprint: str | None, now: datetime

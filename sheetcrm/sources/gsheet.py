@@ -28,7 +28,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,6 +227,10 @@ class GSheetSource:
         if sheet_key not in self._tables:
             self._load()
         return self._tables[sheet_key]
+
+    def read_sheets(self, sheet_keys: Sequence[str]) -> dict[str, Table]:
+        """Several sheets: one fetch serves them all."""
+        return {key: self.read(key) for key in sheet_keys}
 
     def _metadata(self) -> dict[str, dict[str, Any]]:
         meta = self._call("open", lambda: self.http.fetch_sheet_metadata(self.key))
