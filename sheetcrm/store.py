@@ -569,9 +569,46 @@ def _write_changes(conn: Connection, run_id: int, change: ChangeSet, now: dateti
 
 def _insert_in_batches(conn: Connection, table: Table, rows: Iterator[dict[str, Any]]) -> None:
     """Insert rows made on the fly, a batch at a time: the first night of a million customers
-    inserts two million snapshots, and a list of them all would be gigabytes of dicts."""
-    while batch := list(itertools.islice(rows, INSERT_BATCH)):
-        conn.execute(insert(table), batch)
+    inserts two million snapshots, and a list of them all would be gigabytes of dicts.
+
+    The statement is compiled once and the rows go to the driver's executemany with their values
+    already converted by each column type's own bind processor: SQLAlchemy's per-row parameter
+    handling was most of the time (100k customers: 13.6 of 16.1 s)."""
+    first = next(rows, None)
+    if first is None:
+        return
+    keys = list(first)
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=keys)
+    order = [compiled.binds[name].key for name in compiled.positiontup or ()] or keys
+    convert = [_bind_converter(table.c[k].type.bind_processor(conn.dialect)) for k in order]
+    positional = bool(compiled.positiontup)
+    sql = str(compiled)
+    for batch in _batched(itertools.chain([first], rows), INSERT_BATCH):
+        values = [[f(row[k]) for k, f in zip(order, convert, strict=True)] for row in batch]
+        if positional:
+            conn.exec_driver_sql(sql, [tuple(v) for v in values])
+        else:
+            conn.exec_driver_sql(sql, [dict(zip(order, v, strict=True)) for v in values])
+
+
+def _batched(rows: Iterator[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(itertools.islice(rows, n)):
+        yield batch
+
+
+def _bind_converter(processor: Any) -> Any:
+    """The column type's bind processor, remembering its last answer: a bulk insert repeats the
+    same run time and sheet name in every row."""
+    if processor is None:
+        return lambda value: value
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, processor(value)
+        return last[1]
+
+    return convert
 
 
 def _event_row(e: Event, run_id: int, now: datetime) -> dict[str, Any]:
@@ -592,7 +629,7 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
                                    ensure_ascii=False)}
             for n in notes if n.key not in known]  # fmt: skip
     if rows:
-        conn.execute(insert(notifications), rows)
+        _insert_in_batches(conn, notifications, iter(rows))
 
 
 def _mark(conn: Connection, keys: Sequence[str], values: dict[str, Any]) -> None:

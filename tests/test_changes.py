@@ -190,6 +190,11 @@ def test_bulk_inserts_in_batches_keep_every_row(instance, monkeypatch):
     created = [e["record_id"] for e in store.events(first) if e["kind"] == "created"]
     assert sorted(created) == [f"C00000{i}" for i in range(1, 6)]
     assert snapshot_ids(store) == {f"C00000{i}": False for i in range(1, 6)}
+    # the rows go to the driver already converted by each column type: read back as written
+    events = store.events(first)
+    assert {e["at"] for e in events} == {datetime(2026, 11, 20, 2, 0)}
+    assert all(e["run_id"] == first for e in events)
+    assert store.stage_since("customers")["C000001"] == datetime(2026, 11, 20, 2, 0)
 
 
 def test_history_functions_see_the_last_run(instance):
