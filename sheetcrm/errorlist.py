@@ -29,7 +29,7 @@ def error_list_path(config: Config, now: datetime) -> Path:
 def write_error_list(
     results: dict[str, CheckResult],
     config: Config,
-    link: CellLink | None,
+    link: CellLink,
     out: Path,
     columns: dict[str, dict[str, int]],
 ) -> int:
@@ -63,7 +63,7 @@ def write_error_list(
             ws.write_string(r, 4, code)
             ws.write_string(r, 5, str(value))
             ws.write_string(r, 6, message)
-            if link is not None and r <= MAX_LINKS:  # Excel holds 65,530 links a sheet
+            if r <= MAX_LINKS:  # Excel holds 65,530 links a sheet
                 target = link(result.sheet_name, f"{column_letter(where[fkey])}{int(row)}")
                 ws.write_url(r, 7, target, blue, string="→" if len(target) < 2000 else "")
             r += 1

@@ -244,7 +244,7 @@ class Job:
         loc, end = self.config.locale, p.end - timedelta(days=1)
         keys = {person.name: f"report:{period}:{p.start}:{person.name}" for person in recipients}
         known = self.store.notification_keys(list(keys.values()))
-        pending = {n["key"] for n in self.store.notifications("pending")}
+        pending = self.store.notification_keys(list(keys.values()), status="pending")
         notes, mails = [], []
         for person in recipients:
             key = keys[person.name]

@@ -394,8 +394,7 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
         if error_list is not None:
             columns = {key: t.columns for key, t in plan.tables.items()}
-            write_error_list(plan.results, config, getattr(source, "cell_link", None), error_list,
-                             columns)  # fmt: skip
+            write_error_list(plan.results, config, source.cell_link, error_list, columns)
     except Exception as e:
         if store is not None and run_id is not None:
             store.finish_run(run_id, now=now, outcome="failed", counts={}, warnings=[str(e)])

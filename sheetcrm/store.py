@@ -281,14 +281,16 @@ class Store:
         with self.engine.begin() as conn:
             _add_notifications(conn, run_id, notes, now)
 
-    def notification_keys(self, keys: Sequence[str]) -> set[str]:
-        """Which of these notifications exist already (pending or sent)."""
+    def notification_keys(self, keys: Sequence[str], status: str | None = None) -> set[str]:
+        """Which of these notifications exist already (any status, or only `status`)."""
         found: set[str] = set()
         with self.engine.connect() as conn:
             for i in range(0, len(keys), CHUNK):
                 q = select(notifications.c.key).where(
                     notifications.c.key.in_(list(keys[i : i + CHUNK]))
                 )
+                if status is not None:
+                    q = q.where(notifications.c.status == status)
                 found.update(conn.execute(q).scalars())
         return found
 
@@ -583,12 +585,12 @@ def _insert_in_batches(conn: Connection, table: Table, rows: Iterator[dict[str, 
     convert = [_bind_converter(table.c[k].type.bind_processor(conn.dialect)) for k in order]
     positional = bool(compiled.positiontup)
     sql = str(compiled)
+    pairs = list(zip(order, convert, strict=True))
     for batch in _batched(itertools.chain([first], rows), INSERT_BATCH):
-        values = [[f(row[k]) for k, f in zip(order, convert, strict=True)] for row in batch]
         if positional:
-            conn.exec_driver_sql(sql, [tuple(v) for v in values])
+            conn.exec_driver_sql(sql, [tuple([f(row[k]) for k, f in pairs]) for row in batch])
         else:
-            conn.exec_driver_sql(sql, [dict(zip(order, v, strict=True)) for v in values])
+            conn.exec_driver_sql(sql, [{k: f(row[k]) for k, f in pairs} for row in batch])
 
 
 def _batched(rows: Iterator[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:

@@ -27,9 +27,10 @@ from sqlalchemy import (
 
 from sheetcrm.cli import cli
 from sheetcrm.config import Config, load_config
-from sheetcrm.pipeline import Plan, apply_plan, build_plan
+from sheetcrm.pipeline import Plan, apply_plan, build_plan, read_all
 from sheetcrm.sources.excel import ExcelSource
 from sheetcrm.store import RunLocked, Store, metadata
+from sheetcrm.table import Notification
 
 from .conftest import ROOT
 from .workbooks import openpyxl_workbook
@@ -76,9 +77,7 @@ def col(config: Config, key: str) -> str:
 
 def run(config: Config, when: datetime, store: Store) -> Plan:
     source = ExcelSource(config.workbook_path, config)
-    plan = build_plan(
-        {s.key: source.read(s.key) for s in config.sheets}, config, now=when, store=store
-    )
+    plan = build_plan(read_all(source, config), config, now=when, store=store)
     apply_plan(plan, source, config, store=store)
     return plan
 
@@ -193,8 +192,18 @@ def test_bulk_inserts_in_batches_keep_every_row(instance, monkeypatch):
     # the rows go to the driver already converted by each column type: read back as written
     events = store.events(first)
     assert {e["at"] for e in events} == {datetime(2026, 11, 20, 2, 0)}
-    assert all(e["run_id"] == first for e in events)
     assert store.stage_since("customers")["C000001"] == datetime(2026, 11, 20, 2, 0)
+    # notifications take the same path: five across batches of two, one already known
+    notes = [Notification(f"k{i}", "reminder", "王明", "customers", f"C00000{i}", f"s{i}")
+             for i in range(1, 6)]  # fmt: skip
+    store.queue(first, notes[:1], now=datetime(2026, 11, 20, 3, 0))
+    store.queue(first, notes, now=datetime(2026, 11, 20, 4, 0))
+    queued = {n["key"]: (n["record_id"], n["subject"], n["status"], n["created"])
+              for n in store.notifications()}  # fmt: skip
+    assert queued == {f"k{i}": (f"C00000{i}", f"s{i}", "pending",
+                                datetime(2026, 11, 20, 3 if i == 1 else 4, 0)) for i in range(1, 6)}  # fmt: skip
+    assert store.notification_keys(["k1", "k9"], status="pending") == {"k1"}
+    assert store.notification_keys(["k1"], status="sent") == set()
 
 
 def test_history_functions_see_the_last_run(instance):

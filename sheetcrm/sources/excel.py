@@ -97,6 +97,8 @@ class ExcelSource:
         a minute). The file is fingerprinted once before and once after, not per sheet."""
         pkg = open_package(self.path)  # first: it names a missing, damaged or mislabelled file
         before = file_fingerprint(self.path)
+        with zipfile.ZipFile(self.path) as zf:  # the other parts once, not once a sheet
+            self._verify(zf, pkg, [self.config.sheet(key) for key in sheet_keys])
         if len(sheet_keys) == 1:
             tables = {sheet_keys[0]: self._read_one(sheet_keys[0], pkg, before)}
         else:
@@ -114,7 +116,6 @@ class ExcelSource:
     def _read_one(self, sheet_key: str, pkg: XlsxPackage, before: str) -> Table:
         sheet = self.config.sheet(sheet_key)
         with zipfile.ZipFile(self.path) as zf:
-            self._verify(zf, pkg, [sheet])
             member = self._member(pkg, sheet)
             try:
                 with zf.open(member) as fh:
