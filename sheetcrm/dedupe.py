@@ -226,8 +226,9 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
         keys = {m.field: _keys(typed[m.field], name_key if i == 0 else _plain_key)
                 for i, m in enumerate(fuzzy)}  # fmt: skip
         main = keys[fuzzy[0].field]
+        empty = {f: k == "" for f, k in keys.items()}  # once, not once per window step
         total = sum(m.weight for m in fuzzy)
-        has_main = main != ""
+        has_main = ~empty[fuzzy[0].field]
         for sort_key in (main, np.array([k[::-1] for k in main], dtype=object)):
             order = np.argsort(sort_key, kind="stable")
             order = order[has_main[order]]
@@ -237,11 +238,17 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
                     break
                 score = np.zeros(len(a))
                 for m in fuzzy:
-                    score += m.weight * _similarity(keys[m.field][a], keys[m.field][b])
+                    field_keys, blank = keys[m.field], empty[m.field]
+                    similar = _similarity(field_keys[a], field_keys[b])
+                    similar[blank[a] | blank[b]] = 0.0  # empty never matches
+                    score += m.weight * similar
                 score /= total
                 for i in np.flatnonzero(score >= config.threshold):
                     union(int(a[i]), int(b[i]), f"名称相似 {score[i]:.2f}")
-    return np.array([find(i) for i in range(n)], dtype=np.int64), reason
+    roots = np.array(parent, dtype=np.int64)
+    while not np.array_equal(jumped := roots[roots], roots):  # pointer jumping: log(depth) passes
+        roots = jumped
+    return roots, reason
 
 
 def _plain_key(value: Any) -> str:
@@ -256,10 +263,9 @@ def _keys(values: pd.Series, key: Any) -> np.ndarray:
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return element-wise similarity (0-1) of two aligned arrays of keys; empty never matches."""
-    scores = process.cpdist(a.tolist(), b.tolist(), scorer=fuzz.ratio, workers=-1) / 100.0
-    scores[(a == "") | (b == "")] = 0.0
-    return scores
+    """Return element-wise similarity (0-1) of two aligned arrays of keys (the caller zeroes the
+    pairs with an empty key: two empty keys are "equal" to rapidfuzz)."""
+    return process.cpdist(a.tolist(), b.tolist(), scorer=fuzz.ratio, workers=-1) / 100.0
 
 
 def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, Any]:
