@@ -102,8 +102,8 @@ def apply_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> tuple[np.ndar
 def _bool_among_numbers(array: np.ndarray) -> bool:
     if pd.api.types.infer_dtype(array, skipna=True) not in ("mixed", "mixed-integer"):
         return False  # all text, all numbers, all booleans, dates...: nothing to confuse
-    kinds = {type(v) for v in array if isinstance(v, bool | int | float)}
-    return bool in kinds and len(kinds) > 1
+    kinds = set(map(type, array))  # in C: a set comprehension over a million cells took seconds
+    return bool in kinds and any(k is not bool and issubclass(k, int | float) for k in kinds)
 
 
 def _all_text(values: pd.Series) -> bool:
