@@ -74,6 +74,8 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
 
     def fire(rule: Reminder, rows: pd.Index, occasion: pd.Series | str, subject: str, *, kind: str = "reminder",
              cc: list[str] | None = None, detail: pd.Series | None = None) -> None:  # fmt: skip
+        """Queue `rule` for `rows`. `occasion` and `detail` need to cover `rows` only: callers make
+        those texts for the due rows, not for a million (that cost seconds a night)."""
         if not working or not len(rows):
             return
         copy_words = cc if cc is not None else rule.cc
@@ -103,11 +105,10 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             days = (today - contact.dt.normalize()).dt.days
             due = hit & (days >= rule.every_days)
             rows = typed.index[due.fillna(False).to_numpy(dtype=bool)]
-            if working and len(rows):  # texts only for the rows that fire, not a million
-                gap = days[rows]
-                window = (gap // rule.every_days).astype("Int64").astype(str)
-                fire(rule, rows, _day(contact[rows]) + "#" + window, "该跟进了",
-                     detail=gap.astype("Int64").astype(str).radd("距上次联系 ").add(" 天"))  # fmt: skip
+            gap = days[rows]
+            window = (gap // rule.every_days).astype("Int64").astype(str)
+            fire(rule, rows, _day(contact[rows]) + "#" + window, "该跟进了",
+                 detail=gap.astype("Int64").astype(str).radd("距上次联系 ").add(" 天"))  # fmt: skip
             nxt = contact.dt.normalize() + pd.to_timedelta(((days.clip(lower=0) // rule.every_days) + 1)
                                                              * rule.every_days, unit="D")  # fmt: skip
             next_due = next_due.where(~hit | (next_due <= nxt), nxt)
@@ -132,15 +133,15 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             since = (today - anchor.dt.normalize()).dt.days
             stale = hit & (since >= rule.stale_days)
             rows = typed.index[stale.fillna(False).to_numpy(dtype=bool)]
-            if working and len(rows):  # texts only for the stale rows (the late ones among them)
-                occasion = _day(anchor[rows])
-                detail = since[rows].astype("Int64").astype(str).add(" 天")
-                fire(rule, rows, occasion, "已多日没有跟进", cc=[], detail=detail)
-                if rule.escalate_after_hours is not None:
-                    limit = rule.stale_days + rule.escalate_after_hours / 24
-                    late = rows[(since[rows] >= limit).fillna(False).to_numpy(dtype=bool)]
-                    fire(rule, late, occasion, "仍未跟进（已抄送主管）", kind="escalation",
-                         detail=detail)  # fmt: skip
+            occasion = _day(anchor[rows])  # the late rows below are among these
+            detail = since[rows].astype("Int64").astype(str).add(" 天")
+            fire(rule, rows, occasion, "已多日没有跟进", cc=[], detail=detail)
+            if rule.escalate_after_hours is not None:
+                limit = rule.stale_days + rule.escalate_after_hours / 24
+                late = stale & (since >= limit)
+                rows = typed.index[late.fillna(False).to_numpy(dtype=bool)]
+                fire(rule, rows, occasion, "仍未跟进（已抄送主管）", kind="escalation",
+                     detail=detail)  # fmt: skip
             nxt = anchor.dt.normalize() + pd.Timedelta(days=rule.stale_days)
             next_due = next_due.where(~hit | (next_due <= nxt) | nxt.isna(), nxt)
         elif rule.date_field is not None and rule.date_field in typed:
@@ -151,9 +152,8 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             # due from the target day on (the first working day if it falls on a holiday), for a week
             due = hit & (target <= today) & (target > today - pd.Timedelta(days=7))
             rows = typed.index[due.fillna(False).to_numpy(dtype=bool)]
-            if working and len(rows):
-                fire(rule, rows, _day(target[rows]), rule.name,
-                     detail=base[rows].dt.strftime("%Y-%m-%d"))  # fmt: skip
+            fire(rule, rows, _day(target[rows]), rule.name,
+                 detail=base[rows].dt.strftime("%Y-%m-%d"))  # fmt: skip
             upcoming = target.where(target > today)
             next_due = next_due.where(~hit | (next_due <= upcoming) | upcoming.isna(), upcoming)
     shown = next_due.dt.strftime("%Y-%m-%d").where(next_due.notna() & active, "")

@@ -548,3 +548,14 @@ def test_libreoffice_opens_the_written_workbook_and_shows_the_status(config, tmp
         "9",
     )
     assert "统计" in out  # the chart's sheet survived
+
+
+def test_a_sheet_part_missing_from_the_package_is_named(config, tmp_path):
+    path = openpyxl_workbook(tmp_path / "book.xlsx", config, n=2)
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(info, src.read(info))
+    with pytest.raises(WorkbookFormatError, match="part xl/worksheets/sheet1.xml is missing"):
+        source(broken, config, tmp_path).read("customers")

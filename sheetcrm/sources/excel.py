@@ -102,9 +102,12 @@ class ExcelSource:
         with zipfile.ZipFile(self.path) as zf:  # the other parts once, not once a sheet
             self._verify(zf, pkg, sheets)  # first: damage is named before a missing sheet
             members = {sheet.key: self._member(pkg, sheet) for sheet in sheets}
-            sizes = {key: zf.getinfo(m).file_size if m in zf.NameToInfo else 0
-                     for key, m in members.items()}  # fmt: skip
-        order = sorted(sheets, key=lambda s: -sizes[s.key])
+            for member in members.values():
+                if member not in zf.NameToInfo:
+                    raise WorkbookFormatError(
+                        f"{describe(self.path)} is damaged (part {member} is missing)"
+                    )
+            order = sorted(sheets, key=lambda s: -zf.getinfo(members[s.key]).file_size)
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as scans,
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="read") as reads,
@@ -167,6 +170,7 @@ class ExcelSource:
                 table = build_table(sheet, ws.iter_rows(), start, special())
                 return table, merges, last_col
         except CalamineError as e:
+            special()  # the scan checks the part's CRC: a damaged sheet is named as damaged
             raise WorkbookFormatError(f"{describe(self.path)} cannot be read: {e}") from None
 
     # -- writing ---------------------------------------------------------------------------------
