@@ -559,3 +559,19 @@ def test_a_sheet_part_missing_from_the_package_is_named(config, tmp_path):
                 dst.writestr(info, src.read(info))
     with pytest.raises(WorkbookFormatError, match="part xl/worksheets/sheet1.xml is missing"):
         source(broken, config, tmp_path).read("customers")
+
+
+def test_a_damaged_sheet_is_called_damaged_even_when_calamine_fails_first(config, tmp_path):
+    """The scan checks the sheet's CRC beside calamine's parse; its word wins over calamine's."""
+    path = openpyxl_workbook(tmp_path / "book.xlsx", config, n=50)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF  # one byte in the middle of the sheet's data
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(
+        WorkbookFormatError, match=r"is damaged \(xl/worksheets/sheet1.xml: Bad CRC"
+    ):
+        source(broken, config, tmp_path).read("customers")
