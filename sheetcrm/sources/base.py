@@ -171,7 +171,11 @@ def build_table(sheet: SheetConfig, rows: Any, start: tuple[int, int] = (0, 0),
         records.append(values)
         numbers.append(r)
     columns = keys + [f"status:{k}" for k in status_keys]
-    frame = pd.DataFrame.from_records(records, columns=columns, index=numbers, coerce_float=False)
+    # the index is set after: from_records takes `index` as names of index *fields* first, and an
+    # empty one (a sheet with headers only) fails in pandas 2.x ("Must pass non-zero number of
+    # levels/codes")
+    frame = pd.DataFrame.from_records(records, columns=columns, coerce_float=False)
+    frame.index = pd.Index(numbers, dtype="int64")
     frame = frame.astype(object)
     frame.index.name = "row"
     for (sr, sc), err in special.items():
