@@ -22,7 +22,7 @@ from .demo import generate_demo
 from .errorlist import error_list_path
 from .errors import SheetCRMError
 from .instance import instance_files
-from .pipeline import Plan, apply_plan, build_plan, read_all
+from .pipeline import Plan, apply_plan, build_plan, finish_interrupted, read_all
 from .progress import Update
 from .progress import progress as _progress
 from .reviewbook import write_review
@@ -217,6 +217,9 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     try:
         store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
         with _job_lock(store if not dry_run else None, "check", now):
+            if not dry_run:
+                for line in finish_interrupted(store, source, now=now):
+                    click.echo(f"warning: {line}")
             plan = _plan(config, source, store, now, "check")
             if not dry_run:
                 applied = apply_plan(plan, source, config, store=store, error_list=out)

@@ -33,7 +33,7 @@ from .errorlist import error_list_path
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .notify import Mail
-from .pipeline import Applied, Plan, apply_plan, build_plan, read_all
+from .pipeline import Applied, Plan, apply_plan, build_plan, finish_interrupted, read_all
 from .progress import Update, log_line, progress
 from .sources import open_source
 from .sources.base import Source
@@ -96,13 +96,23 @@ class Job:
         if self._stop():
             raise JobStopped(f"stopped before the step {step!r}")
         self._started[step] = time.monotonic()
+        self.counts["step"] = step
+        self._record_progress()
         self._update(step, 0)
 
     def done(self, step: str, count: int) -> None:
         """End a step: its count and seconds go into the log line and the run's record."""
         seconds = time.monotonic() - self._started.get(step, time.monotonic())
         self.counts.setdefault("steps", {})[step] = round(seconds, 2)
+        self.counts.pop("step", None)
+        self._record_progress()
         self._update(step, count)
+
+    def _record_progress(self) -> None:
+        """The store keeps where the run is, so a run that is killed is recorded with what it had
+        finished (by the next run that takes the lock)."""
+        if self.run_id is not None and not self.dry_run:
+            self.store.record_progress(self.run_id, {**self.counts, "summary": self.lines})
 
     @property
     def source(self) -> Source:
@@ -112,8 +122,12 @@ class Job:
 
     # -- steps --------------------------------------------------------------------------------
     def read(self) -> dict[str, Table]:
-        """Read every sheet (headers by label)."""
+        """Read every sheet (headers by label), after finishing the store record of a run that was
+        killed between its workbook swap and its commit."""
         self.begin("read")
+        if not self.dry_run:
+            for line in finish_interrupted(self.store, self.source, now=self.now):
+                self.warn(line)
         tables = read_all(self.source, self.config)
         self.done("read", sum(len(t) for t in tables.values()))
         return tables
@@ -359,7 +373,7 @@ def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
         report.outcome, report.error = "failed", f"the state store cannot be opened: {e}"
         return report
     try:
-        with nullcontext() if dry_run else store.locked(name, now=wall()):
+        with nullcontext() if dry_run else store.locked(name, now=wall(), clock=wall):
             _run(run, name, config, store, report, now=now, dry_run=dry_run, stop=stop, log=log)
     except RunLocked as e:  # another run holds the job: recorded, so `sheetcrm runs` shows it
         report.outcome, report.error = "skipped", str(e)

@@ -24,12 +24,13 @@ from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import find_duplicates, match_data
 from .errorlist import write_error_list
+from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
 from .reminders import due_reminders, last_contacts
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
-from .store import Decision, Store, pair_hash
+from .store import Decision, RunCommit, Store, pair_hash
 from .table import Notification, StatusPatch, Table, WriteResult
 from .text import display, display_column
 
@@ -382,28 +383,70 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     the store in one transaction. The workbook must be what was read (every table carries the same
     fingerprint). A failure before the store commit leaves the store as it was, so the next run
     sees the same changes again; the run is recorded as failed. `run_id`: a run already started
-    (by a job) to record this under; by default the plan starts its own."""
+    (by a job) to record this under; by default the plan starts its own.
+
+    Just before the written workbook is swapped in, the store commit is journalled with the
+    fingerprint of the workbook as written: a process killed between the swap and the commit is
+    finished by the next run (`finish_interrupted`), never taken for people's edits. The error
+    list comes last: it is a report, and a full disk there loses no record of the run."""
     if store is not None and store.plan_applied(plan.key):
         return Applied(already_applied=True)
     now = plan.now
     if store is not None and run_id is None:
         run_id = store.start_run(plan.job, now=now)
+    commit = RunCommit(list(plan.changes.values()), plan.decisions, plan.notifications, plan.state,
+                       plan.counts(), plan.key)  # fmt: skip
+    prints = {t.fingerprint for t in plan.tables.values()}
+    fingerprint = prints.pop() if len(prints) == 1 else None
+
+    def journal(expected: str) -> None:
+        if store is not None and run_id is not None:
+            store.save_pending(run_id, plan.job, commit, expected=expected, before=fingerprint,
+                               now=now)  # fmt: skip
+
+    written: dict[str, WriteResult] | None = None
     try:
-        prints = {t.fingerprint for t in plan.tables.values()}
-        fingerprint = prints.pop() if len(prints) == 1 else None
-        written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now)
-        if error_list is not None:
-            columns = {key: t.columns for key, t in plan.tables.items()}
-            write_error_list(plan.results, config, source.cell_link, error_list, columns)
+        written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now,
+                                        on_ready=journal)  # fmt: skip
+        crash_point("after-swap")
     except Exception as e:
         if store is not None and run_id is not None:
+            store.drop_pending(run_id)  # the workbook was not swapped in: nothing to finish
             store.finish_run(run_id, now=now, outcome="failed", counts={}, warnings=[str(e)])
         raise
     if store is not None and run_id is not None:
-        store.commit_run(run_id, now=now, changes=list(plan.changes.values()),
-                         decisions_made=plan.decisions, counts=plan.counts(), plan_key=plan.key,
-                         notes=plan.notifications, state=plan.state)  # fmt: skip
+        store.commit(run_id, commit, now=now)
+        crash_point("after-commit")
+    if error_list is not None:  # after the commit: a full disk here loses no record of the run
+        columns = {key: t.columns for key, t in plan.tables.items()}
+        write_error_list(plan.results, config, source.cell_link, error_list, columns)
     return Applied(run_id, written, error_list=error_list)
+
+
+def finish_interrupted(store: Store, source: Source, *, now: datetime) -> list[str]:
+    """Finish the store commit of runs killed between their workbook swap and their commit, or drop
+    it when the workbook is not the one they wrote. Returns what was done, in words (warnings).
+
+    Call before reading for a new plan: the snapshots must include what that run wrote."""
+    out: list[str] = []
+    pending = store.pending()
+    if not pending:
+        return out
+    current = source.current_fingerprint()
+    for p in pending:
+        commit = RunCommit.decode(p["payload"])
+        if current is not None and current == p["expected"]:
+            store.commit(p["run_id"], commit, now=now, outcome="interrupted",
+                         warnings=[f"interrupted after writing {source.where}; the run at "
+                                   f"{now:%Y-%m-%d %H:%M} recorded what it had written"])  # fmt: skip
+            out.append(f"run {p['run_id']} ({p['job']}) was interrupted after writing the "
+                       "workbook; its changes and notifications are now recorded")  # fmt: skip
+        else:
+            store.drop_pending(p["run_id"])
+            if current != p["before"]:
+                out.append(f"run {p['run_id']} ({p['job']}) was interrupted and the workbook has "
+                           "changed since; its record was dropped and this run reads it afresh")  # fmt: skip
+    return out
 
 
 def _not_duplicates(key: str, sheet: Any, results: dict[str, CheckResult], table: Table,

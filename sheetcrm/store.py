@@ -17,10 +17,12 @@ import itertools
 import json
 import os
 import socket
+import threading
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -54,10 +57,15 @@ from sqlalchemy.pool import NullPool
 
 from .changes import ChangeSet, Event, Snapshot
 from .errors import SheetCRMError
+from .processes import pid_alive, process_started
+from .table import Notification
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHUNK = 500  # IDs per IN (...) query: well under every database's parameter limit
 INSERT_BATCH = 50_000  # rows per executemany of a bulk insert
+# A lock lives this long unless its holder renews it (a heartbeat every LOCK_TTL / 5 while the job
+# works): a runner on another machine that died is taken over after this, one on this machine at once.
+LOCK_TTL = timedelta(minutes=10)
 
 metadata = MetaData()
 
@@ -167,6 +175,17 @@ locks = Table(
     Column("expires", DateTime, nullable=False),
 )
 
+pending_commits = Table(  # v4: a run's store commit, journalled before its workbook swap
+    "pending_commits",
+    metadata,
+    Column("run_id", Integer, primary_key=True),
+    Column("job", String(64), nullable=False),
+    Column("expected", String(64), nullable=False),  # fingerprint of the workbook as written
+    Column("before", String(64)),  # fingerprint of the workbook as read
+    Column("payload", LargeBinary, nullable=False),  # RunCommit.encode()
+    Column("created", DateTime, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -192,8 +211,67 @@ class RunLocked(SheetCRMError):
 
 
 def runner_id() -> str:
-    """Who holds a lock: host, process and a random part (two stores in one process differ)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds a lock: host, process, the process's start time (a PID is reused) and a random
+    part (two stores in one process differ)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_started(pid) or 0}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_gone(owner: str) -> bool:
+    """Whether the runner named by a lock's owner is certainly gone: it ran on this machine and its
+    process has ended (or its PID now belongs to a process that started later). A runner on another
+    machine, or an owner in another form, is never judged gone here: its lock expires instead."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid, started = int(parts[1]), parts[2]
+    if pid == os.getpid():
+        return False  # this very process (another Store in it)
+    alive = pid_alive(pid)
+    if alive is None:
+        return False
+    if not alive:
+        return True
+    now_started = process_started(pid)
+    return now_started is not None and started != "0" and str(now_started) != started
+
+
+@dataclass
+class RunCommit:
+    """Everything a run records in the store in one transaction: snapshots and events (changes),
+    decisions, notifications, small state and the run's counts. It can wait in the store as a
+    journal (encode/decode) between the workbook's swap and the commit, so a run killed in between
+    is finished by the next one instead of leaving the rules' own writes to look like people's."""
+
+    changes: list[ChangeSet] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    notes: list[Notification] = field(default_factory=list)
+    state: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    plan_key: str | None = None
+
+    def encode(self) -> bytes:
+        data = {
+            "changes": [{"sheet": c.sheet, "fields": c.fields, "events": [list(e) for e in c.events],
+                         "upserts": [[rid, h, t] for rid, (h, t) in c.upserts.items()],
+                         "missing": list(c.missing), "first_run": c.first_run}
+                        for c in self.changes],
+            "decisions": [asdict(d) for d in self.decisions],
+            "notes": [asdict(n) for n in self.notes],
+            "state": self.state, "counts": self.counts, "plan_key": self.plan_key,
+        }  # fmt: skip
+        return zlib.compress(json.dumps(data, ensure_ascii=False, default=str).encode(), 1)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> RunCommit:
+        data = json.loads(zlib.decompress(payload))
+        changes = [ChangeSet(c["sheet"], c["fields"], events=[Event(*e) for e in c["events"]],
+                             upserts={rid: (h, t) for rid, h, t in c["upserts"]},
+                             missing=c["missing"], first_run=c["first_run"])
+                   for c in data["changes"]]  # fmt: skip
+        notes = [Notification(**{**n, "cc": tuple(n["cc"])}) for n in data["notes"]]
+        return cls(changes, [Decision(**d) for d in data["decisions"]], notes, data["state"],
+                   data["counts"], data["plan_key"])  # fmt: skip
 
 
 def _add_run_columns(conn: Connection) -> None:
@@ -205,7 +283,7 @@ def _add_run_columns(conn: Connection) -> None:
 
 # version → step that brings a store of the version before it up to it. Version 1 (the first
 # release) had runs and decisions only; create_all adds whole new tables, steps add columns.
-MIGRATIONS = {2: _add_run_columns, 3: lambda conn: None}  # 3: a new table only
+MIGRATIONS = {2: _add_run_columns, 3: lambda conn: None, 4: lambda conn: None}  # new tables only
 
 
 class Store:
@@ -361,33 +439,67 @@ class Store:
                 is not None
             )
 
-    def acquire(self, job: str, *, now: datetime, ttl: timedelta = timedelta(hours=6)) -> bool:
-        """Take the job's lock; False when another runner holds it and it has not expired.
+    def acquire(self, job: str, *, now: datetime, ttl: timedelta = LOCK_TTL) -> bool:
+        """Take the job's lock; False when another runner holds it and is alive.
 
-        The insert of the lock row is atomic on every database (primary key); an expired lock (a
-        runner that died) is taken over with an update that only one runner can win."""
+        The insert of the lock row is atomic on every database (primary key). A lock is taken over,
+        with an update only one runner can win, when it expired (its holder stopped renewing it) or
+        when its holder ran on this machine and its process is gone (kill -9, a power cut). Runs of
+        the job that never finished are then recorded as interrupted."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(locks).values(job=job, owner=self.owner, acquired=now,
                                                   expires=now + ttl))  # fmt: skip
+            self._close_interrupted(job, None, now)
             return True
         except IntegrityError:
             pass
+        held = self.holder(job)
+        if held is None:  # released between our insert and our look
+            return self.acquire(job, now=now, ttl=ttl)
+        stale = held["expires"] < now or holder_gone(held["owner"])
+        if not stale:
+            return False
         with self.engine.begin() as conn:
-            taken = conn.execute(update(locks).where((locks.c.job == job) & (locks.c.expires < now))
+            taken = conn.execute(update(locks).where((locks.c.job == job)
+                                                     & (locks.c.owner == held["owner"]))
                                  .values(owner=self.owner, acquired=now, expires=now + ttl))  # fmt: skip
-            return taken.rowcount == 1
+        if taken.rowcount != 1:
+            return False
+        self._close_interrupted(job, held, now)
+        return True
+
+    def _close_interrupted(self, job: str, held: dict[str, Any] | None, now: datetime) -> None:
+        """Runs of `job` left without an end hold no lock now (we do): their process was stopped
+        (killed, the machine went down). Record them as interrupted, with the step they were in."""
+        who = f" ({held['owner'].rsplit(':', 2)[0]})" if held else ""
+        with self.engine.begin() as conn:
+            for run_id, counts in conn.execute(select(runs.c.id, runs.c.counts).where(
+                    (runs.c.job == job) & runs.c.finished.is_(None))).all():  # fmt: skip
+                done = json.loads(counts or "{}")
+                step = done.get("step")
+                finished = [k for k in done.get("steps", {}) if k != step]
+                why = (f"interrupted: the run's process{who} stopped"
+                       + (f" during the step {step!r}" if step else "")
+                       + (f" after finishing {', '.join(finished)}" if finished else ""))  # fmt: skip
+                _finish(conn, run_id, now, "interrupted", done, [why], None)
 
     def release(self, job: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(locks).where((locks.c.job == job) & (locks.c.owner == self.owner)))
 
+    def renew(self, job: str, *, now: datetime, ttl: timedelta = LOCK_TTL) -> bool:
+        """Push the lock's expiry on (the heartbeat); False if it is no longer ours."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(locks).where((locks.c.job == job) & (locks.c.owner == self.owner))
+                                .values(expires=now + ttl))  # fmt: skip
+        return done.rowcount == 1
+
     def active_locks(self, now: datetime) -> list[dict[str, Any]]:
-        """Locks held now (not expired): which jobs are running, and where."""
+        """Locks held now (not expired, holder alive): which jobs are running, and where."""
         with self.engine.connect() as conn:
-            return [
-                dict(r._mapping) for r in conn.execute(select(locks).where(locks.c.expires > now))
-            ]
+            rows = conn.execute(select(locks).where(locks.c.expires > now)).all()
+        return [dict(r._mapping) for r in rows if not holder_gone(r.owner)]
 
     def holder(self, job: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -395,18 +507,58 @@ class Store:
             return dict(row._mapping) if row else None
 
     @contextmanager
-    def locked(
-        self, job: str, *, now: datetime, ttl: timedelta = timedelta(hours=6)
-    ) -> Iterator[None]:
-        """Hold the job's lock for the block; RunLocked (naming the holder) if someone else has it."""
+    def locked(self, job: str, *, now: datetime, ttl: timedelta = LOCK_TTL,
+               clock: Any = datetime.now) -> Iterator[None]:  # fmt: skip
+        """Hold the job's lock for the block, renewed every ttl/5 by a heartbeat thread (`clock` is
+        the wall clock); RunLocked (naming the holder) if someone else has it."""
         if not self.acquire(job, now=now, ttl=ttl):
             h = self.holder(job) or {}
             raise RunLocked(f"job {job!r} is already running ({h.get('owner', '?')}, since "
                             f"{h.get('acquired', '?')}); this run was skipped")  # fmt: skip
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(ttl.total_seconds() / 5):
+                try:
+                    self.renew(job, now=clock(), ttl=ttl)
+                except Exception:  # a busy database: the next beat tries again
+                    continue
+
+        heart = threading.Thread(target=beat, name=f"lock-{job}", daemon=True)
+        heart.start()
         try:
             yield
         finally:
+            stop.set()
+            heart.join()
             self.release(job)
+
+    def record_progress(self, run_id: int, counts: dict[str, Any]) -> None:
+        """Keep a running job's counts (the step it is in, the steps done) with its run, so a run
+        that is killed is recorded with what it had finished."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                counts=json.dumps(counts, ensure_ascii=False, default=str)))  # fmt: skip
+
+    # -- the journal of a run between its workbook swap and its commit ---------------------------
+    def save_pending(self, run_id: int, job: str, commit: RunCommit, *, expected: str,
+                     before: str | None, now: datetime) -> None:  # fmt: skip
+        """Journal a run's commit just before its workbook is swapped in (see RunCommit)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(pending_commits).where(pending_commits.c.run_id == run_id))
+            conn.execute(insert(pending_commits).values(run_id=run_id, job=job, expected=expected,
+                                                        before=before, payload=commit.encode(),
+                                                        created=now))  # fmt: skip
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Journalled commits of runs that stopped between their workbook swap and their commit."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(pending_commits).order_by(pending_commits.c.run_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def drop_pending(self, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(pending_commits).where(pending_commits.c.run_id == run_id))
 
     # -- snapshots and events ------------------------------------------------------------------
     def snapshot(self, sheet: str) -> Snapshot:
@@ -498,19 +650,27 @@ class Store:
                    counts: dict[str, Any] | None = None, warnings: Sequence[str] = (),
                    plan_key: str | None = None, notes: Sequence[Any] = (),
                    state: dict[str, str] | None = None) -> None:  # fmt: skip
-        """Record everything a run learned: snapshots, events, decisions, and the run's outcome.
-        All or nothing: a crash halfway leaves the store as it was, and the next run sees the same
-        changes again."""
+        """`commit` with its parts as arguments."""
+        self.commit(run_id, RunCommit(list(changes), list(decisions_made), list(notes), state or {},
+                                      counts or {}, plan_key), now=now, outcome=outcome,
+                    warnings=warnings)  # fmt: skip
+
+    def commit(self, run_id: int, commit: RunCommit, *, now: datetime, outcome: str = "ok",
+               warnings: Sequence[str] = ()) -> None:  # fmt: skip
+        """Record everything a run learned: snapshots, events, decisions, notifications, state, and
+        the run's outcome; its journal (if any) goes in the same transaction. All or nothing: a
+        crash halfway leaves the store as it was, and the next run sees the same changes again."""
         with self.engine.begin() as conn:
-            for change in changes:
+            for change in commit.changes:
                 _write_changes(conn, run_id, change, now)
-            for decision in decisions_made:
+            for decision in commit.decisions:
                 _record_decision(conn, decision, now)
-            _add_notifications(conn, run_id, notes, now)
-            for key, value in (state or {}).items():
+            _add_notifications(conn, run_id, commit.notes, now)
+            for key, value in commit.state.items():
                 conn.execute(delete(meta).where(meta.c.key == key))
                 conn.execute(insert(meta).values(key=key, value=value))
-            _finish(conn, run_id, now, outcome, counts or {}, warnings, plan_key)
+            conn.execute(delete(pending_commits).where(pending_commits.c.run_id == run_id))
+            _finish(conn, run_id, now, outcome, commit.counts, warnings, commit.plan_key)
 
 
 def _finish(conn: Connection, run_id: int, now: datetime, outcome: str, counts: dict[str, Any],

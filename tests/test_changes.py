@@ -29,7 +29,7 @@ from sheetcrm.cli import cli
 from sheetcrm.config import Config, load_config
 from sheetcrm.pipeline import Plan, apply_plan, build_plan, read_all
 from sheetcrm.sources.excel import ExcelSource
-from sheetcrm.store import RunLocked, Store, metadata
+from sheetcrm.store import SCHEMA_VERSION, RunLocked, Store, metadata
 from sheetcrm.table import Notification
 
 from .conftest import ROOT
@@ -334,10 +334,10 @@ def test_a_first_release_store_is_migrated_on_open(store_url):
         )
     engine.dispose()
     store = Store(url)
-    assert store.schema_version == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     columns = {c["name"] for c in inspect(store.engine).get_columns("runs")}
     assert {"plan_key", "warnings"} <= columns
-    assert {"snapshots", "events", "notifications", "locks", "imports"} <= set(
+    assert {"snapshots", "events", "notifications", "locks", "imports", "pending_commits"} <= set(
         inspect(store.engine).get_table_names()
     )
     assert store.runs()[0]["job"] == "check"  # old rows kept

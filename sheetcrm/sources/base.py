@@ -11,10 +11,14 @@ A source must:
 - `read_sheets(sheet_keys) -> {sheet_key: Table}`: the same for several sheets at once, the way
   the source does that best (a workbook parses two sheets in parallel, a Google Sheet fetches all
   tabs in one request).
-- `write_statuses({sheet_key: patch}, *, fingerprint, now) -> {sheet_key: WriteResult}`: write only
-  the status cells (and new IDs) of the patches, finding rows by record ID at write time. It writes
-  all sheets or nothing, and refuses (WorkbookLocked, WorkbookChanged, ...) rather than risk people's
-  work. `write_status` is the same for one sheet.
+- `write_statuses({sheet_key: patch}, *, fingerprint, now, on_ready) -> {sheet_key: WriteResult}`:
+  write only the status cells (and new IDs) of the patches, finding rows by record ID at write time.
+  It writes all sheets or nothing, and refuses (WorkbookLocked, WorkbookChanged, ...) rather than
+  risk people's work. A source that writes by swapping in a finished file calls `on_ready` with the
+  fingerprint of that file just before the swap (the store journals the run there). `write_status`
+  is the same for one sheet.
+- `current_fingerprint() -> str | None`: the fingerprint of the content as it is now (None where the
+  source has none to compare cheaply).
 
 The core receives a source; it never picks one itself.
 """
@@ -22,7 +26,7 @@ The core receives a source; it never picks one itself.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,8 +64,15 @@ class Source(Protocol):
     ) -> WriteResult: ...
 
     def write_statuses(
-        self, patches: dict[str, StatusPatch], *, fingerprint: str | None, now: datetime
+        self,
+        patches: dict[str, StatusPatch],
+        *,
+        fingerprint: str | None,
+        now: datetime,
+        on_ready: Callable[[str], None] | None = None,
     ) -> dict[str, WriteResult]: ...
+
+    def current_fingerprint(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

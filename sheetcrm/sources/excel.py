@@ -10,6 +10,7 @@ xlsxpatch into a temporary file in the same folder; replaces the original atomic
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -24,7 +25,15 @@ from typing import IO, Any
 from python_calamine import CalamineError, CalamineWorkbook
 
 from ..config import Config, SheetConfig
-from ..errors import SheetLayoutError, WorkbookChanged, WorkbookFormatError, WorkbookLocked
+from ..errors import (
+    SheetLayoutError,
+    WorkbookChanged,
+    WorkbookError,
+    WorkbookFormatError,
+    WorkbookLocked,
+)
+from ..faults import crash_point
+from ..processes import pid_alive
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
 from .xlsxfile import (
@@ -187,6 +196,10 @@ class ExcelSource:
         return self.write_statuses({sheet_key: patch}, fingerprint=fingerprint, now=now,
                                    dry_run=dry_run)[sheet_key]  # fmt: skip
 
+    def current_fingerprint(self) -> str | None:
+        """The SHA-256 of the workbook file as it is now."""
+        return file_fingerprint(self.path) if self.path.is_file() else None
+
     def write_statuses(
         self,
         patches: dict[str, StatusPatch],
@@ -194,12 +207,15 @@ class ExcelSource:
         fingerprint: str | None,
         now: datetime,
         dry_run: bool = False,
+        on_ready: Callable[[str], None] | None = None,
     ) -> dict[str, WriteResult]:
         """Write the patches of several sheets in one rewrite of the file: all or nothing, one
         backup. See `sources.base` for the contract.
 
         `fingerprint` is the tables': the write is refused if the file changed since that read
         (pass None to skip the check; new IDs are then not written, as their rows cannot be found).
+        `on_ready(fingerprint of the new file)` is called when it is complete and checked, just
+        before the backup and the swap: after it, the swap may happen at any moment.
         """
         results = {key: WriteResult(unchanged=not patch) for key, patch in patches.items()}
         todo = {key: patch for key, patch in patches.items() if patch}
@@ -207,6 +223,7 @@ class ExcelSource:
             return results
         name = describe(self.path)
         self._refuse_if_locked()
+        self._refuse_if_read_only()
         pkg = open_package(self.path)
         if pkg.strict:
             raise WorkbookFormatError(
@@ -229,19 +246,27 @@ class ExcelSource:
             reports = self._rewrite(pkg, edits, io.BytesIO(), dry_run=True)
         else:
             folder = self.path.parent
+            self._remove_leftovers()
             tmp = folder / f".{self.path.name}.sheetcrm-{os.getpid()}.tmp"
             try:
-                with tmp.open("wb") as out:
-                    reports = self._rewrite(pkg, edits, out, dry_run=False)
-                    out.flush()
-                    os.fsync(out.fileno())
+                try:
+                    with tmp.open("wb") as out:
+                        reports = self._rewrite(pkg, edits, out, dry_run=False)
+                        out.flush()
+                        os.fsync(out.fileno())
+                except OSError as e:
+                    raise _write_error(e, f"the new {name} in {folder}") from None
                 shutil.copymode(self.path, tmp)
                 # last look before replacing: nobody opened or saved it while we wrote
                 self._refuse_if_locked()
                 if file_fingerprint(self.path) != current:
                     raise WorkbookChanged(f"{name} was saved by someone while sheetcrm was writing; "
                                           "nothing was written, the next run will try again")  # fmt: skip
+                if on_ready is not None:
+                    on_ready(file_fingerprint(tmp))
+                crash_point("before-backup")
                 backup = str(self._backup(now))
+                crash_point("before-swap")
                 os.replace(tmp, self.path)
                 for key in todo:
                     results[key].backup = backup
@@ -285,6 +310,26 @@ class ExcelSource:
                 f"{describe(self.path)} is open by {who}; nothing was written, sheetcrm will try "
                 "again next run (close the workbook to let it write)"
             )
+
+    def _refuse_if_read_only(self) -> None:
+        """A workbook (or its folder) made read-only on purpose is left alone, also by an
+        administrator's account, which the file system would let replace it."""
+        if not self.path.stat().st_mode & 0o222:
+            raise WorkbookError(f"{describe(self.path)} is read-only; nothing was written (make it "
+                                "writable to let sheetcrm write the status columns)")  # fmt: skip
+        check_writable_folder(self.path.parent, "the workbook's folder")
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a write that was killed (kill -9, a power cut) are removed; a write
+        in progress elsewhere holds the job's lock, and its process is alive."""
+        for old in self.path.parent.glob(f".{self.path.name}.sheetcrm-*.tmp"):
+            pid = old.name.rsplit("-", 1)[-1].removesuffix(".tmp")
+            if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)) is not False:
+                continue
+            old.unlink(missing_ok=True)
+        if self.backup_dir.is_dir():
+            for old in self.backup_dir.glob(".*.partial"):
+                old.unlink(missing_ok=True)
 
     def _place_status(self, sheet: SheetConfig, headers: dict[int, str], edit: SheetEdit,
                       merges: list[Any], last_col: int) -> tuple[dict[str, int], dict[int, str]]:  # fmt: skip
@@ -385,15 +430,38 @@ class ExcelSource:
                 raise WorkbookFormatError(f"{name} is damaged ({e}); nothing was written") from None
 
     def _backup(self, now: datetime) -> Path:
-        """Copy the workbook to the backup folder with the run's time in its name; prune old ones."""
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        """Copy the workbook to the backup folder with the run's time in its name; prune old ones.
+
+        The copy is written under a temporary name, checked (every part's CRC) and only then given
+        its name: a backup that exists is a good one. A full disk leaves nothing behind."""
+        try:
+            self.backup_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _write_error(e, f"the backup folder {self.backup_dir}") from None
+        check_writable_folder(self.backup_dir, "the backup folder")
         stem, suffix = self.path.stem, self.path.suffix
         target = self.backup_dir / f"{stem}.{now:%Y%m%d-%H%M%S}{suffix}"
         n = 1
         while target.exists():
             target = self.backup_dir / f"{stem}.{now:%Y%m%d-%H%M%S}-{n}{suffix}"
             n += 1
-        shutil.copy2(self.path, target)
+        partial = self.backup_dir / f".{target.name}.partial"
+        try:
+            shutil.copy2(self.path, partial)
+            with zipfile.ZipFile(partial) as zf:
+                bad = zf.testzip()
+            if bad is not None:
+                raise WorkbookError(f"the backup {target} did not read back ({bad} is damaged); "
+                                    "nothing was written")  # fmt: skip
+            os.replace(partial, target)
+        except OSError as e:
+            raise _write_error(e, f"the backup to {self.backup_dir}") from None
+        except zipfile.BadZipFile as e:
+            raise WorkbookError(
+                f"the backup {target} did not read back ({e}); nothing was written"
+            ) from None
+        finally:
+            partial.unlink(missing_ok=True)
         if self.keep_days:
             limit = now - timedelta(days=self.keep_days)
             pattern = re.compile(
@@ -406,6 +474,25 @@ class ExcelSource:
                 ):
                     old.unlink()
         return target
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Refuse a folder whose write bits are off (read-only on purpose), naming it."""
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not mode & 0o222 or not os.access(folder, os.W_OK):
+        raise WorkbookError(f"{what} {folder} is read-only; nothing was written")
+
+
+def _write_error(e: OSError, what: str) -> WorkbookError:
+    """One sentence for a write that failed: a full disk, a read-only place, anything else."""
+    if e.errno == errno.ENOSPC:
+        return WorkbookError(f"disk full while writing {what}; nothing was written")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return WorkbookError(f"no permission to write {what}; nothing was written")
+    return WorkbookError(f"cannot write {what} ({e.strerror or e}); nothing was written")
 
 
 class _Discard(io.RawIOBase):

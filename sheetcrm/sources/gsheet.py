@@ -270,9 +270,14 @@ class GSheetSource:
                      now: datetime) -> WriteResult:  # fmt: skip
         return self.write_statuses({sheet_key: patch}, fingerprint=fingerprint, now=now)[sheet_key]
 
+    def current_fingerprint(self) -> str | None:
+        return None  # it would take a fetch of every tab; the sheet has no file to swap either
+
     def write_statuses(self, patches: dict[str, StatusPatch], *, fingerprint: str | None,
-                       now: datetime) -> dict[str, WriteResult]:  # fmt: skip
-        """Write the patches' cells, finding rows by ID in a fresh read; see the module text."""
+                       now: datetime, on_ready: Callable[[str], None] | None = None,
+                       ) -> dict[str, WriteResult]:  # fmt: skip
+        """Write the patches' cells, finding rows by ID in a fresh read; see the module text.
+        (`on_ready` is not called: cells are updated in place, there is no finished file to swap.)"""
         results = {key: WriteResult(unchanged=not p) for key, p in patches.items()}
         todo = {key: p for key, p in patches.items() if p}
         if not todo:

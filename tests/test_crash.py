@@ -1,0 +1,121 @@
+"""A crash at any moment leaves the next run able to go on: the nightly job is killed (SIGKILL, as
+kill -9 does) at each named point of its write (sheetcrm/faults.py), then run again; the workbook,
+the history, the notifications and the snapshots must equal those of a run that was never
+interrupted, the next run must not be refused, and nothing of the killed run may be left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
+
+from sheetcrm.config import Config, load_config
+from sheetcrm.demo import generate_demo
+from sheetcrm.store import Store, snapshots
+
+from .conftest import ROOT
+
+NIGHT = datetime(2026, 11, 23, 2, 0)
+POINTS = ["before-backup", "before-swap", "after-swap", "after-commit"]
+
+
+def instance(folder: Path) -> Config:
+    folder.mkdir(parents=True)
+    shutil.copyfile(ROOT / "config.toml", folder / "config.toml")
+    config = load_config(folder / "config.toml")
+    generate_demo(config, config.workbook_path, rows=120, seed=5, today=NIGHT.date())
+    return config
+
+
+def nightly(config: Config, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SHEETCRM_CRASH_AT"}
+    if crash_at:
+        env["SHEETCRM_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "sheetcrm.cli", "--config", str(config.base_dir / "config.toml"),
+         "run", "nightly", "--now", NIGHT.isoformat()],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+
+
+def state(config: Config) -> dict[str, object]:
+    """What a run leaves behind that a person or the next run relies on (run IDs left out)."""
+    store = Store(config.store_url)
+    with CalamineWorkbook.from_path(str(config.workbook_path)) as wb:
+        cells = {name: wb.get_sheet_by_name(name).to_python() for name in wb.sheet_names}
+    with store.engine.connect() as conn:
+        snaps = sorted(conn.execute(select(snapshots.c.sheet, snapshots.c.record_id,
+                                           snapshots.c.row_hash, snapshots.c.data)).all())  # fmt: skip
+    store.engine.dispose()
+    return {
+        "workbook": cells,
+        "history": sorted(
+            (
+                e["sheet"],
+                e["record_id"],
+                e["kind"],
+                e["field"] or "",
+                e["old"] or "",
+                e["new"] or "",
+            )
+            for e in store.events()
+        ),  # fmt: skip
+        "notifications": sorted(
+            (n["key"], n["kind"], n["recipient"], n["status"], n["subject"])
+            for n in store.notifications()
+        ),  # fmt: skip
+        "snapshots": snaps,
+        "round_robin": {k: store.get(k) for k in ("round_robin:customers:华东销售部",)},
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, object]:
+    config = instance(tmp_path_factory.mktemp("uninterrupted") / "team")
+    done = nightly(config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return state(config)
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_run_killed_at_each_point_of_its_write_is_finished_by_the_next(
+    point, tmp_path, reference
+):
+    config = instance(tmp_path / "team")
+    before = config.workbook_path.read_bytes()
+    killed = nightly(config, crash_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    if point in ("before-backup", "before-swap"):
+        assert (
+            config.workbook_path.read_bytes() == before
+        )  # not swapped: the file as people left it
+    again = nightly(config)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "skipped" not in again.stdout  # the dead run's lock was taken over at once
+    assert state(config) == reference
+    leftovers = [p.name for p in config.workbook_path.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # the killed run's temporary workbook is gone
+    backups = sorted(config.path(config.backup.dir).iterdir())
+    assert backups and all(not p.name.startswith(".") for p in backups)
+    for backup in backups:  # every backup under a real name reads back whole
+        with zipfile.ZipFile(backup) as zf:
+            assert zf.testzip() is None
+    runs = Store(config.store_url).runs("nightly")
+    if point == "after-commit":  # everything was recorded: that run did its work
+        assert [r["outcome"] for r in runs] == ["ok", "ok"]
+        return
+    assert [r["outcome"] for r in runs] == ["ok", "interrupted"]
+    warning = json.loads(runs[1]["warnings"])[0]
+    assert warning.startswith("interrupted")
+    if point == "before-backup":
+        assert "during the step 'write'" in warning and "after finishing read, plan" in warning
