@@ -14,6 +14,7 @@ tools (pg_dump) do that better, and the archive says so.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from . import __version__
 from .config import Config
 from .errors import SheetCRMError
+from .faults import crash_point
 from .sources.xlsxfile import lock_owner
 from .store import Store, sqlite_file
 
@@ -101,10 +103,30 @@ def archives(config: Config) -> list[Path]:
 
 def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive:
     """Archive the workbook, the state store and config.toml into [backup] archive_dir, then keep
-    only the newest [backup] keep_archives. The archive appears under its final name only when
-    complete."""
+    only the newest [backup] keep_archives. The archive is checked (every part's CRC) and appears
+    under its final name only when complete: a full disk or a kill leaves nothing under an
+    archive's name, and what a killed run left in the folder is removed by the next one."""
     folder = config.path(config.backup.archive_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(".backup-*"):  # a run killed mid-way (its lock is ours now)
+            shutil.rmtree(old, ignore_errors=True)
+        return _make_archive(config, folder, now=now, key=key)
+    except (
+        OSError,
+        sqlite3.OperationalError,
+    ) as e:  # SQLite's copy says "database or disk is full"
+        if getattr(e, "errno", None) == errno.ENOSPC or "disk is full" in str(e):
+            raise BackupError(f"disk full while writing the backup to {folder}; no archive was "
+                              "made") from None  # fmt: skip
+        if isinstance(e, sqlite3.OperationalError):
+            raise BackupError(f"the state store could not be copied into the backup ({e}); no "
+                              "archive was made") from None  # fmt: skip
+        raise BackupError(f"cannot write the backup to {folder} ({e.strerror or e}); no archive "
+                          "was made") from None  # fmt: skip
+
+
+def _make_archive(config: Config, folder: Path, *, now: datetime, key: bytes | None) -> Archive:
     target = folder / f"sheetcrm-{now:%Y%m%d-%H%M%S}.zip{'.enc' if key else ''}"
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as tmp:
@@ -137,12 +159,19 @@ def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive
                                              ensure_ascii=False, indent=1))  # fmt: skip
             for name, _role, p, _origin in sources:
                 zf.write(p, name)
+        with zipfile.ZipFile(plain) as zf:
+            bad = zf.testzip()
+        if bad is not None:
+            raise BackupError(
+                f"the archive did not read back ({bad} is damaged); no archive was made"
+            )
         staged = Path(tmp) / "staged"
         if key:
             with plain.open("rb") as src, staged.open("wb") as dst:
                 _encrypt(src, dst, key)
         else:
             plain.rename(staged)
+        crash_point("archive-staged")
         os.replace(staged, target)
     pruned = archives(config)[config.backup.keep_archives :]
     for p in pruned:
@@ -299,11 +328,24 @@ def _decrypt(src: IO[bytes], dst: IO[bytes], key: bytes, path: Path) -> None:
 
 
 def _copy_sqlite(db: Path, copy: Path) -> None:
+    """A consistent copy of the store, without what only means something while a job runs: its
+    locks (the backup job holds its own) and the runs not finished yet are recorded as archived
+    mid-run, so a restore never brings back a lock or a run that shows "running" forever."""
     src = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     dst = sqlite3.connect(copy)
     try:
         with dst:
             src.backup(dst)
+        with dst:
+            tables = {
+                r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if "locks" in tables:
+                dst.execute("DELETE FROM locks")
+            if "runs" in tables:
+                dst.execute("UPDATE runs SET outcome = 'interrupted', finished = started, warnings = ? "
+                            "WHERE finished IS NULL",
+                            (json.dumps(["was running when this archive was made"]),))  # fmt: skip
     finally:
         src.close()
         dst.close()

@@ -558,6 +558,39 @@ class Backup(Strict):
 class Store(Strict):
     url: str = "sqlite:///state/sheetcrm.sqlite"
 
+    @field_validator("url")
+    @classmethod
+    def _driver_installed(cls, url: str) -> str:
+        if (problem := driver_problem(url)) is not None:
+            raise ValueError(problem)
+        return url
+
+
+DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
+
+
+def driver_problem(url: str) -> str | None:
+    """Why a SQLAlchemy URL cannot be used here (not a URL, no such database, its driver not
+    installed, with what to install), or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        dialect = make_url(url).get_dialect()
+        dialect.import_dbapi()
+    except ArgumentError:
+        return f"{url!r} is not a database URL (e.g. sqlite:///state/sheetcrm.sqlite)"
+    except NoSuchModuleError:
+        return f"{url.split(':', 1)[0]!r} is not a database SQLAlchemy knows"
+    except ModuleNotFoundError as e:
+        module = (e.name or "").split(".")[0]
+        extra = DRIVER_EXTRAS.get(module)
+        hint = f"pip install 'sheetcrm[{extra}]'" if extra else f"pip install {module}"
+        return (
+            f"the database driver {module!r} for {url.split(':', 1)[0]!r} is not installed; {hint}"
+        )
+    return None
+
 
 class GSheet(Strict):
     """How to reach a Google Sheet source. `credentials` is the path of a service-account JSON key

@@ -52,10 +52,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from .changes import ChangeSet, Event, Snapshot
+from .config import driver_problem
 from .errors import SheetCRMError
 from .processes import pid_alive, process_started
 from .table import Notification
@@ -293,14 +294,21 @@ class Store:
         # A run is a short batch job: on a shared server it holds no idle connections between steps
         # (NullPool closes each one when its block ends); SQLite keeps SQLAlchemy's default.
         args: dict[str, Any] = {"poolclass": NullPool}
+        db = sqlite_file(url)
         if url.startswith("sqlite"):
             args = {}
             args["connect_args"] = {"timeout": 30}  # wait for another writer rather than fail
-            if (db := sqlite_file(url)) is not None:
-                db.parent.mkdir(parents=True, exist_ok=True)
+            if db is not None:
+                _state_folder(db.parent)
+        if (problem := driver_problem(url)) is not None:
+            raise SheetCRMError(f"[store] url: {problem}")
         self.engine: Engine = create_engine(url, **args)
         self.owner = runner_id()
-        self._migrate()
+        try:
+            self._migrate()
+        except OperationalError as e:
+            where = f"the state store {db}" if db is not None else "the state store"
+            raise SheetCRMError(f"{where} cannot be opened: {e.orig}") from None
 
     def _migrate(self) -> None:
         with self.engine.begin() as conn:
@@ -801,6 +809,20 @@ def _mark(conn: Connection, keys: Sequence[str], values: dict[str, Any]) -> None
             .where(notifications.c.key.in_(list(keys[i : i + CHUNK])))
             .values(**values)
         )
+
+
+def _state_folder(folder: Path) -> None:
+    """Make the SQLite store's folder; one sentence when it cannot be written (read-only on
+    purpose, which an administrator's account would otherwise write through)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SheetCRMError(
+            f"the state folder {folder} cannot be made ({e.strerror or e})"
+        ) from None
+    if not folder.stat().st_mode & 0o222 or not os.access(folder, os.W_OK):
+        raise SheetCRMError(f"the state folder {folder} is read-only; sheetcrm keeps its memory "
+                            "there (make it writable, or point [store] url elsewhere)")  # fmt: skip
 
 
 def open_for_reading(url: str) -> Store:

@@ -1,0 +1,215 @@
+"""What a real machine does to a run: a lock left by a killed process, a lock renewed while its job
+works, a full disk while the backup is written, folders and workbooks made read-only on purpose, a
+database driver that is not installed, a restore of an archive taken while the backup job ran."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sheetcrm.backup import archives, make_archive, restore
+from sheetcrm.cli import cli
+from sheetcrm.config import Config, load_config
+from sheetcrm.demo import generate_demo
+from sheetcrm.errors import ConfigError
+from sheetcrm.job import run_job
+from sheetcrm.processes import process_started
+from sheetcrm.store import Store
+
+from .conftest import ROOT
+
+NIGHT = datetime(2026, 11, 23, 2, 0)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def example(tmp_path) -> Config:
+    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
+    config = load_config(tmp_path / "config.toml")
+    generate_demo(config, config.workbook_path, rows=60, seed=4, today=NIGHT.date())
+    return config
+
+
+def dead_pid() -> int:
+    """The PID of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# -- the run lock ---------------------------------------------------------------------------------
+def test_a_lock_left_by_a_killed_process_on_this_machine_is_taken_over_at_once(example):
+    config = example
+    killed = Store(config.store_url)
+    killed.owner = f"{socket.gethostname()}:{dead_pid()}:12345:deadbeef"
+    wall = datetime.now()
+    assert killed.acquire("nightly", now=wall)
+    run = killed.start_run("nightly", now=NIGHT)
+    killed.record_progress(run, {"step": "plan", "steps": {"read": 0.4}})
+    report = run_job("nightly", config, now=NIGHT)  # minutes later, not hours
+    assert report.outcome == "ok", report.error
+    runs = {r["id"]: r for r in Store(config.store_url).runs("nightly")}
+    assert runs[run]["outcome"] == "interrupted"
+    assert "during the step 'plan' after finishing read" in runs[run]["warnings"]
+
+
+def test_a_live_holder_keeps_its_lock_by_its_heartbeat_and_a_silent_one_expires(example):
+    config = example
+    holder, other = Store(config.store_url), Store(config.store_url)
+    ttl = timedelta(seconds=0.6)
+    with holder.locked("nightly", now=datetime.now(), ttl=ttl):
+        time.sleep(1.5)  # more than twice the lock's life: only the heartbeat keeps it
+        assert not other.acquire("nightly", now=datetime.now(), ttl=ttl)
+    assert holder.holder("nightly") is None
+    far = Store(config.store_url)
+    far.owner = "another-host:4242:999:cafe"  # alive as far as we can tell, but silent
+    assert far.acquire("nightly", now=datetime.now(), ttl=ttl)
+    assert not other.acquire("nightly", now=datetime.now(), ttl=ttl)
+    time.sleep(0.7)
+    assert other.acquire("nightly", now=datetime.now(), ttl=ttl)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_runners_lock(example):
+    config = example
+    me = os.getppid()  # alive, but started at another time than the lock says
+    stale = Store(config.store_url)
+    stale.owner = f"{socket.gethostname()}:{me}:{(process_started(me) or 0) + 1}:0ld"
+    assert stale.acquire("nightly", now=datetime.now())
+    assert Store(config.store_url).acquire("nightly", now=datetime.now())
+
+
+# -- a full disk ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def full_disk(folder: Path, size_kb: int = 24):
+    """`folder` on a tiny file system of its own that fills up (a tmpfs: the kernel's own ENOSPC).
+    Mounting needs root, which CI and this project's machines have."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)], check=True
+    )
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_during_the_workbook_backup_leaves_nothing_and_says_so(example):
+    config = example
+    backups = config.path(config.backup.dir)
+    before = sha(config.workbook_path)
+    with full_disk(backups):
+        report = run_job("nightly", config, now=NIGHT)
+        assert report.outcome == "failed"
+        assert (
+            report.error == f"disk full while writing the backup to {backups}; nothing was written"
+        )
+        assert list(backups.iterdir()) == []  # no damaged or empty backup under any name
+    assert sha(config.workbook_path) == before
+    assert [p.name for p in config.workbook_path.parent.iterdir() if p.name.startswith(".")] == []
+    again = run_job("nightly", config, now=NIGHT)  # room again: the next run does it all
+    assert again.outcome == "ok" and again.counts["rows_written"] > 0
+
+
+def test_a_full_disk_during_the_archive_leaves_nothing_and_says_so(example):
+    config = example
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    folder = config.path(config.backup.archive_dir)
+    with full_disk(folder, size_kb=48):
+        report = run_job("backup", config, now=NIGHT.replace(hour=3))
+        assert report.outcome == "failed"
+        assert report.error.startswith(f"disk full while writing the backup to {folder}")
+        assert list(folder.iterdir()) == []
+    assert run_job("backup", config, now=NIGHT.replace(hour=3)).outcome == "ok"
+    (archive,) = archives(config)
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+
+
+def test_an_archive_killed_before_its_name_leaves_nothing_the_next_one_keeps(example):
+    config = example
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    env = {**os.environ, "SHEETCRM_CRASH_AT": "archive-staged"}
+    killed = subprocess.run([sys.executable, "-m", "sheetcrm.cli", "--config",
+                             str(config.base_dir / "config.toml"), "run", "backup"],
+                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert killed.returncode == -9
+    folder = config.path(config.backup.archive_dir)
+    assert archives(config) == [] and any(p.name.startswith(".backup-") for p in folder.iterdir())
+    assert run_job("backup", config, now=NIGHT.replace(hour=3)).outcome == "ok"
+    assert [p.name for p in folder.iterdir()] == ["sheetcrm-20261123-030000.zip"]
+
+
+# -- read-only on purpose -------------------------------------------------------------------------
+def test_a_read_only_workbook_is_refused_not_replaced(example):
+    config = example
+    config.workbook_path.chmod(0o444)
+    before = sha(config.workbook_path)
+    report = run_job("nightly", config, now=NIGHT)
+    assert report.outcome == "failed"
+    assert report.error.startswith("workbook 'customers.xlsx' is read-only; nothing was written")
+    assert (
+        sha(config.workbook_path) == before and config.workbook_path.stat().st_mode & 0o777 == 0o444
+    )
+
+
+@pytest.mark.parametrize("folder", ["data", "backups", "state"])
+def test_a_read_only_folder_gets_one_sentence_naming_it(example, folder):
+    config = example
+    path = config.base_dir / folder
+    path.mkdir(exist_ok=True)
+    if folder == "state":
+        Store(config.store_url).engine.dispose()  # the store exists; its folder is then locked
+    path.chmod(0o555)
+    try:
+        result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "run",
+                                          "nightly", "--now", NIGHT.isoformat()])  # fmt: skip
+    finally:
+        path.chmod(0o755)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path} is read-only" in result.output, result.output
+
+
+# -- the state store ------------------------------------------------------------------------------
+def test_a_store_url_whose_driver_is_missing_fails_at_load_naming_the_extra(example, monkeypatch):
+    config = example
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # not installed, whatever this machine has
+    text = (config.base_dir / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('url = "sqlite:///state/sheetcrm.sqlite"',
+                        'url = "postgresql+psycopg://crm@db.example/crm"')  # fmt: skip
+    (config.base_dir / "config.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"store\.url.*pip install 'sheetcrm\[postgres\]'"):
+        load_config(config.base_dir / "config.toml")
+    result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "config",
+                                      "check"])  # fmt: skip
+    assert result.exit_code == 1 and "sheetcrm[postgres]" in result.output
+
+
+def test_a_restored_archive_brings_back_no_lock_and_no_running_run(example):
+    config = example
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    assert run_job("backup", config, now=NIGHT.replace(hour=3)).outcome == "ok"
+    (archive,) = archives(config)
+    restore(archive, config, key=None, now=NIGHT.replace(hour=9))
+    store = Store(config.store_url)
+    assert store.active_locks(datetime.now()) == [] and store.holder("backup") is None
+    assert all(r["outcome"] for r in store.runs())  # none shows "running"
+    assert run_job("backup", config, now=NIGHT.replace(hour=4, day=24)).outcome == "ok"
+    assert len(archives(config)) == 2
+    make_archive(config, now=NIGHT.replace(hour=5, day=24), key=None)  # and by hand, too
