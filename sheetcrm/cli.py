@@ -431,8 +431,8 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
     )
     for line in report.warnings():
         click.echo(line)
-    if report.stopped:
-        raise click.ClickException(report.stopped)
+    if (problem := report.problem()) is not None:
+        raise click.ClickException(str(problem))
 
 
 @cli.command()

@@ -623,6 +623,7 @@ class Mail(Strict):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     user: str | None = None
     password_env: str = "SHEETCRM_SMTP_PASSWORD"
+    per_minute: int = PydField(default=60, ge=0)  # SMTP: at most this many mails a minute (0: any)
     brochure_url: str = ""  # linked from the welcome mail to customers
     webhook_url: str | None = None  # a group robot: digests are posted there as markdown
     webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"

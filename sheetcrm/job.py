@@ -8,6 +8,8 @@ run can end into a RunReport instead of an exception, so a scheduler survives a 
 - ok: every step finished;
 - failed: a step failed as a whole (workbook locked, mail server down, a bug); the message says why,
   and whatever the step had not committed is left as it was (the write-back is all or nothing);
+- partly failed: the mail server refused some mails (they wait for the next run);
+- interrupted: the process was killed; the next run that takes the lock records it so;
 - stopped: asked to stop (SIGTERM) between steps;
 - skipped: another run of the job holds the lock;
 - dry-run: computed and shown, nothing written, sent or recorded.
@@ -32,6 +34,7 @@ from .config import Config
 from .errorlist import error_list_path
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
+from .mailer import PartlyDelivered
 from .notify import Mail
 from .pipeline import Applied, Plan, apply_plan, build_plan, finish_interrupted, read_all
 from .progress import Update, log_line, progress
@@ -199,8 +202,6 @@ class Job:
 
     def send(self, mails: list[Mail]) -> None:
         """Send over one connection; each mail is recorded as sent, so none goes twice."""
-        from .mailer import destination
-
         self.begin("send")
         if self.dry_run or not mails:
             if not self.dry_run:
@@ -211,21 +212,28 @@ class Job:
                                                   "nothing to send"))  # fmt: skip
             self.done("send", 0)
             return
-        sent = self._deliver(mails, "send")
-        self.counts["mails_sent"] = len(sent)
-        self.say(f"sent {len(sent)} mail(s) via {self.config.mail.transport} "
-                 f"({destination(self.config)})")  # fmt: skip
+        self._deliver(mails, "send")
 
     def _deliver(self, mails: list[Mail], step: str) -> list[str]:
-        """Deliver, note what did not go as warnings, end the step; a mail server that went away
-        fails the run (after what was sent is recorded). Returns who got a mail."""
-        from .mailer import DeliveryError, deliver, mailer_for
+        """Deliver, count and say what went, note what did not as warnings, end the step. A mail
+        server that went away or refused every mail fails the run, one that refused some makes it
+        "partly failed" (after what was sent is recorded). Returns who got a mail."""
+        from .mailer import deliver, destination, mailer_for
 
         report = deliver(mails, self.store, mailer_for(self.config), self.config, now=self.now)
         self.warnings += report.warnings()
+        counts = {"mails_sent": len(report.sent), "mails_refused": len(report.failed),
+                  "mails_in_doubt": len(report.in_doubt) + len(report.unknown)}  # fmt: skip
+        for key, n in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        doubt = (f"; {counts['mails_in_doubt']} in doubt (see the warnings)"
+                 if counts["mails_in_doubt"] else "")  # fmt: skip
+        refused = f", {len(report.failed)} refused" if report.failed else ""
+        self.say(f"sent {len(report.sent)} mail(s) via {self.config.mail.transport} "
+                 f"({destination(self.config)}){refused}{doubt}")  # fmt: skip
         self.done(step, len(report.sent))
-        if report.stopped:
-            raise DeliveryError(report.stopped)
+        if (problem := report.problem()) is not None:
+            raise problem
         return report.sent
 
     def report(self, tables: dict[str, Table], *, period: str = "week") -> Path | None:
@@ -398,6 +406,8 @@ def _run(run: Callable[[Job], None], name: str, config: Config, store: Store, re
             report.outcome = "dry-run" if dry_run else "ok"
         except JobStopped as e:
             report.outcome, report.error = "stopped", str(e)
+        except PartlyDelivered as e:
+            report.outcome, report.error = "partly failed", str(e)
         except SheetCRMError as e:
             report.outcome, report.error = "failed", str(e)
         except Exception as e:  # a bug: logged in full, the run recorded, the scheduler lives

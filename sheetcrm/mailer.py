@@ -6,6 +6,11 @@ died between the two is reconciled at the start of the next one: in the outbox t
 whether it went; over SMTP it cannot be known, so such mails are marked `unknown` and reported,
 never sent twice.
 
+A connection lost after the server received the whole message (the final "." of DATA went out,
+its answer never came) leaves the mail *in doubt*: it may have been delivered. It is sent once
+more over a new connection with the same Message-ID and Date, so mail clients that see both keep
+one; if that fails too it is marked `unknown` and never sent again. Runs count them.
+
 yagmail is used to connect and log in (SSL, STARTTLS, or no login on a trusted relay). The message
 itself is built with the standard library and handed to the connection as bytes: yagmail's own
 `send` would attach any content string that happens to be a file path, does not escape text put in
@@ -17,6 +22,7 @@ from __future__ import annotations
 import email.policy
 import json
 import os
+import re
 import smtplib
 import time
 import urllib.request
@@ -31,6 +37,7 @@ import yagmail
 
 from .config import Config
 from .errors import SheetCRMError
+from .faults import crash_point
 from .notify import Mail
 from .store import Store
 
@@ -42,12 +49,21 @@ class DeliveryError(SheetCRMError):
     """The mail server cannot be reached or refuses everything: the rest waits for the next run."""
 
 
+class PartlyDelivered(SheetCRMError):
+    """Some mails went, the server refused others: those wait for the next run."""
+
+
+class MailInDoubt(smtplib.SMTPServerDisconnected):
+    """The server had the whole message but its answer never came: it may have been delivered."""
+
+
 class Mailer(Protocol):
     """A transport: `send` raises OSError or smtplib.SMTPException when a mail is not accepted;
     `delivered` says whether a message ID went out (None: cannot know)."""
 
     def send(self, message: EmailMessage, recipients: list[str]) -> None: ...
     def delivered(self, message_id: str) -> bool | None: ...
+    def reconnect(self) -> None: ...
     def __enter__(self) -> Mailer: ...
     def __exit__(self, *exc: object) -> None: ...
 
@@ -78,6 +94,9 @@ class OutboxMailer:
     def delivered(self, message_id: str) -> bool | None:
         return self._path(message_id).exists()
 
+    def reconnect(self) -> None:
+        return None
+
 
 KEYRING_SERVICE = "sheetcrm"
 
@@ -104,8 +123,9 @@ def smtp_password(config: Config) -> str:
 class SmtpMailer:
     """One connection for the whole batch, at most `per_minute` mails a minute."""
 
-    def __init__(self, config: Config, *, per_minute: int = 60) -> None:
+    def __init__(self, config: Config, *, per_minute: int | None = None) -> None:
         mail = config.mail
+        per_minute = mail.per_minute if per_minute is None else per_minute
         password = smtp_password(config) if mail.user else None
         self.sender = mail.sender
         self.interval = 60.0 / per_minute if per_minute else 0.0
@@ -117,28 +137,95 @@ class SmtpMailer:
         )  # fmt: skip
 
     def __enter__(self) -> SmtpMailer:
-        try:
-            self.client.login()
-        except (OSError, smtplib.SMTPException) as e:
-            raise DeliveryError(
-                f"cannot reach the mail server {self.client.host}:{self.client.port}: {e}"
-            ) from e
+        self._connect()
         return self
 
+    def _connect(self) -> None:
+        where = f"{self.client.host}:{self.client.port}"
+        try:
+            self.client.login()
+        except smtplib.SMTPAuthenticationError as e:
+            raise DeliveryError(
+                f"the mail server {where} refused the login for {self.client.user} "
+                f"({e.smtp_code} {_text(e.smtp_error)}); check the SMTP password"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise DeliveryError(f"the mail server {where} offers no login (AUTH); leave [mail] user "
+                                "empty for a relay that needs none, or use security = "
+                                "\"starttls\" or \"ssl\"") from None  # fmt: skip
+        except (OSError, smtplib.SMTPException) as e:
+            raise DeliveryError(f"cannot reach the mail server {where}: {e}") from e
+
+    def reconnect(self) -> None:
+        try:
+            self.client.close()
+        except (OSError, smtplib.SMTPException):
+            pass
+        self._connect()
+
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        try:
+            self.client.close()
+        except (OSError, smtplib.SMTPException):
+            pass  # the connection is gone already
 
     def send(self, message: EmailMessage, recipients: list[str]) -> None:
+        """smtplib's sendmail in its steps, so that a connection lost after the final "." of DATA
+        (MailInDoubt: the server may have the mail) is told apart from one lost before it."""
         wait = self._last + self.interval - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        self.client.smtp.sendmail(
-            self.sender, recipients, message.as_bytes(policy=email.policy.SMTP)
-        )
+        smtp = self.client.smtp
+        data = message.as_bytes(policy=email.policy.SMTP)
+        smtp.ehlo_or_helo_if_needed()
+        code, resp = smtp.mail(self.sender)
+        if code != 250:
+            _reset(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, resp, self.sender)
+        refused = {}
+        for rcpt in recipients:
+            code, resp = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, resp)
+        if len(refused) == len(recipients):
+            _reset(smtp, max(c for c, _ in refused.values()))
+            raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+        smtp.putcmd("data")
+        code, resp = smtp.getreply()
+        if code != 354:
+            _reset(smtp, code)
+            raise smtplib.SMTPDataError(code, resp)
+        body = DOT_AT_LINE_START.sub(b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body + b".\r\n")
+        try:
+            code, resp = smtp.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as e:
+            raise MailInDoubt(f"the connection was lost after the mail was handed over: {e}") from e
         self._last = time.monotonic()
+        if code != 250:
+            _reset(smtp, code)
+            raise smtplib.SMTPDataError(code, resp)
 
     def delivered(self, message_id: str) -> bool | None:
         return None  # a server does not say what it accepted earlier
+
+
+DOT_AT_LINE_START = re.compile(rb"(?m)^\.")  # SMTP's dot-stuffing (RFC 5321 4.5.2)
+
+
+def _reset(smtp: smtplib.SMTP, code: int = 0) -> None:
+    """After a refusal: RSET for the next mail, or (421, the server is closing the channel) close,
+    as smtplib's sendmail does."""
+    try:
+        smtp.close() if code == 421 else smtp.rset()
+    except (OSError, smtplib.SMTPException):
+        pass
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class WebhookRefused(OSError):
@@ -183,6 +270,9 @@ class WebhookMailer:
     def delivered(self, message_id: str) -> bool | None:
         return None
 
+    def reconnect(self) -> None:
+        return None
+
 
 def mailer_for(config: Config) -> Mailer:
     if config.mail.transport == "smtp":
@@ -197,16 +287,33 @@ def mailer_for(config: Config) -> Mailer:
 class DeliveryReport:
     sent: list[str] = field(default_factory=list)  # recipients
     failed: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why): pending again
-    unknown: list[str] = field(default_factory=list)  # message IDs a crashed run left unclear
+    unknown: list[str] = field(default_factory=list)  # message IDs that may or may not have gone
+    in_doubt: list[str] = field(default_factory=list)  # recipients whose mail was sent once more
     stopped: str | None = None  # why the batch stopped early (server gone)
 
     def warnings(self) -> list[str]:
         """What a person must know about the mails that did not go (the sent ones are counted)."""
         out = [f"not sent to {who} (will retry next run): {why}" for who, why in self.failed]
+        if self.in_doubt:
+            out.append(f"{len(self.in_doubt)} mail(s) were in doubt (the connection was lost after "
+                       "the server had them) and were sent once more with the same Message-ID: "
+                       + ", ".join(self.in_doubt))  # fmt: skip
         if self.unknown:
-            out.append(f"{len(self.unknown)} mail(s) of an interrupted run may or may not have been "
-                       "sent; they are not sent again")  # fmt: skip
+            out.append(f"{len(self.unknown)} mail(s) may or may not have been sent (a run was "
+                       "interrupted, or the connection was lost twice); they are not sent again")  # fmt: skip
         return out
+
+    def problem(self) -> SheetCRMError | None:
+        """How the delivery failed as a whole (server gone, every mail refused), or partly."""
+        if self.stopped:
+            return DeliveryError(self.stopped)
+        if self.failed and not self.sent:
+            return DeliveryError(f"the mail server refused every mail ({len(self.failed)}): "
+                                 f"{self.failed[0][1]}; they wait for the next run")  # fmt: skip
+        if self.failed:
+            return PartlyDelivered(f"{len(self.sent)} mail(s) sent, {len(self.failed)} refused by the "
+                                   "mail server; those wait for the next run")  # fmt: skip
+        return None
 
 
 def destination(config: Config) -> str:
@@ -227,17 +334,31 @@ def deliver(mails: list[Mail], store: Store, mailer: Mailer, config: Config,
             for mail in mails:
                 message_id = make_msgid(domain=domain)
                 store.mark_notifications(mail.keys, "sending", message_id=message_id)
+                message = mail.message(config.mail.sender, message_id, now)
+                doubt = False
                 try:
-                    mailer.send(mail.message(config.mail.sender, message_id, now), mail.to)
-                except (OSError, smtplib.SMTPException) as e:
-                    store.mark_notifications(mail.keys, "pending")  # tried again next run
-                    report.failed.append((mail.recipient, str(e)))
+                    try:
+                        mailer.send(message, mail.to)
+                    except MailInDoubt:
+                        doubt = True
+                        mailer.reconnect()
+                        mailer.send(message, mail.to)  # the same Message-ID and Date: once more
+                except (OSError, smtplib.SMTPException, DeliveryError) as e:
+                    if doubt:  # it may have gone the first time: never a third try
+                        store.mark_notifications(mail.keys, "unknown", message_id=message_id)
+                        report.unknown.append(message_id)
+                    else:
+                        store.mark_notifications(mail.keys, "pending")  # tried again next run
+                        report.failed.append((mail.recipient, str(e)))
                     if isinstance(e, REFUSED_ONE):
                         continue  # this mail was refused; the connection still serves the others
                     report.stopped = f"the mail server went away: {e}"
                     break
+                crash_point("mail-sent")
                 store.mark_notifications(mail.keys, "sent", message_id=message_id, sent_at=now)
                 report.sent.append(mail.recipient)
+                if doubt:
+                    report.in_doubt.append(mail.recipient)
     except DeliveryError as e:
         report.stopped = str(e)
     return report
@@ -259,6 +380,8 @@ def _reconcile(store: Store, mailer: Mailer, report: DeliveryReport) -> None:
 __all__ = [
     "DeliveryError",
     "DeliveryReport",
+    "MailInDoubt",
+    "PartlyDelivered",
     "Mailer",
     "OutboxMailer",
     "SmtpMailer",
