@@ -164,7 +164,8 @@ def refresh_snapshot(
     """Store these records as they will be after this run's own writes (a rule assigned an owner),
     so the next run does not see the tool's writes as people's changes."""
     wanted = set(record_ids)
-    rows = [row for row, rid in ids.items() if rid in wanted]
+    first = ~ids.duplicated()  # a repeated ID is tracked by its first row, as in detect_changes
+    rows = [row for row, rid in ids[first].items() if rid in wanted]
     if not rows:
         return
     canon = canonical_frame(typed.loc[rows], change.fields)

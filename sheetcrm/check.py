@@ -128,7 +128,9 @@ def _field_checks(f: Field, sheet: SheetConfig, typed: pd.DataFrame, is_bad: pd.
         checks.append(check("pattern_mismatch", lambda s: s.astype(str).str.fullmatch(pattern)))
     if f.not_before_today:
         checks.append(check("date_in_past", lambda s: s.map(lambda d: d >= today)))
-    if f.unique:
+    if f.key == sheet.id_field:  # a copied row: both rows are wrong until one gets its own ID
+        checks.append(check("duplicate_id", lambda s: ~s.duplicated(keep=False)))
+    elif f.unique:
         checks.append(check("not_unique", lambda s: ~s.duplicated(keep="first")))
     if f.references:
         ids = known_ids.get(f.references)
@@ -147,10 +149,18 @@ def _problem_frame(found: list[tuple[pd.Index, str, str, pd.Series]], table: Tab
         f = sheet.field(key)
         part = pd.DataFrame({"row": rows.astype(int), "field": key, "label": f.label, "code": code,
                              "value": shown.reindex(rows).astype(str).to_numpy()})  # fmt: skip
+        rows_of = {}
+        if code == "duplicate_id":  # each row names all the rows that carry its ID
+            rows_of = {v: "、".join(map(str, sorted(r))) for v, r in part.groupby("value")["row"]}
         part["message"] = [
             problem_message(
-                config.locale, code, f, value, sheet_names={s.key: s.name for s in config.sheets}
-            )
+                config.locale,
+                code,
+                f,
+                value,
+                rows=rows_of.get(value, ""),
+                sheet_names={s.key: s.name for s in config.sheets},
+            )  # fmt: skip
             for value in part["value"]
         ]
         parts.append(part)

@@ -197,6 +197,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "{label}: {value} 早于今天",
         "en": "{label}: {value} is before today",
     },
+    "problem.duplicate_id": {
+        "zh_CN": '{label} 重复："{value}" 出现在第 {rows} 行（复制的行请清空{label}，会自动编号）',
+        "en": '{label} "{value}" is used by rows {rows} (clear it in a copied row to get a new ID)',
+    },
     "problem.not_unique": {
         "zh_CN": '{label}: "{value}" 与上面某行重复',
         "en": '{label}: "{value}" is used by an earlier row',
@@ -223,7 +227,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 
 def problem_message(locale: Locale, code: str, field: Any, value: str, *,
-                    sheet_names: dict[str, str]) -> str:  # fmt: skip
+                    sheet_names: dict[str, str], rows: str = "") -> str:  # fmt: skip
     """Return the message for one problem: it names the field and says what is expected."""
     lo, hi = field.bounds
     if lo is not None and hi is not None:
@@ -240,7 +244,7 @@ def problem_message(locale: Locale, code: str, field: Any, value: str, *,
     return text(
         locale, message_id, label=field.label, value=value, condition=field.required_if or "",
         choices="、".join(field.choices or []), range=rng, max_length=field.max_length or "",
-        sheet=sheet_names.get(field.references or "", field.references or ""),
+        sheet=sheet_names.get(field.references or "", field.references or ""), rows=rows,
     )  # fmt: skip
 
 

@@ -200,7 +200,10 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         plan.state = outcome.state
         _add_reminders(plan, outcome, ids, config, now, store)
         known = store.notification_keys([n.key for n in outcome.notifications]) if store else set()
-        plan.notifications = [n for n in outcome.notifications if n.key not in known]
+        for n in outcome.notifications:  # one per key: a row copied with its ID makes twins
+            if n.key not in known:
+                known.add(n.key)
+                plan.notifications.append(n)
         for key, change in plan.changes.items():
             sheet_out = outcome.sheets.get(key)
             if sheet_out is not None and sheet_out.cells:
@@ -329,6 +332,19 @@ def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | N
         else pd.Series(dtype=object)
     )
     wanted = {"problems": joined.reindex(index, fill_value="").astype(object)}
+    repeated = ((ids != "") & ids.duplicated(keep=False)).to_numpy()
+    if repeated.any():  # one ID on several rows: cells are found by ID, so they share one status
+        wanted["problems"] = wanted["problems"].copy()
+        shared = (
+            wanted["problems"][repeated]
+            .groupby(ids[repeated].to_numpy())
+            .agg(
+                lambda v: SEPARATOR.join(
+                    dict.fromkeys(p for m in v for p in m.split(SEPARATOR) if p)
+                )
+            )
+        )
+        wanted["problems"][repeated] = ids[repeated].map(shared).to_numpy()
     wanted["validation"] = pd.Series(bad, index=index, dtype=object).where(
         wanted["problems"] != "", ok
     )

@@ -101,6 +101,7 @@ class _Run:
         self.now, self.state, self.approvals = now, state, approvals
         self.out = RulesOutcome()
         self.people = {p.name: p for p in config.people}
+        self._invalid: dict[tuple[str, str], pd.Series] = {}
         self._rows: dict[str, dict[str, int]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
@@ -114,7 +115,25 @@ class _Run:
     def when(self, key: str, text: str) -> pd.Series:
         return self.config.sheet(key).condition(text)(self.env(key)) & (self.ids[key] != "")
 
+    def invalid(self, key: str, fld: str) -> pd.Series:
+        """Rows where a person typed something in `fld` that failed typing (a name that is not a
+        member, a date that is no date): the check reports it; no rule writes over it."""
+        cached = self._invalid.get((key, fld))
+        if cached is None:
+            raw = self.tables[key].frame
+            typed = self.out.typed[key]
+            if fld not in raw or fld not in typed:
+                cached = pd.Series(False, index=typed.index)
+            else:
+                typed_blank = typed[fld].isna().to_numpy()
+                raw_blank = (display_column(raw[fld]).str.strip() == "").to_numpy()
+                cached = pd.Series(typed_blank & ~raw_blank, index=typed.index)
+            self._invalid[(key, fld)] = cached
+        return cached
+
     def set_cell(self, key: str, row: int, fld: str, value: Any) -> None:
+        if self.invalid(key, fld).get(row, False):
+            return  # what a person typed stays until they fix it
         typed = self.out.typed[key]
         old = display(typed.at[row, fld]) if fld in typed else ""
         rid = self.ids[key][row]
@@ -125,6 +144,7 @@ class _Run:
 
     def set_cells(self, key: str, rows: pd.Index, fld: str, values: pd.Series) -> None:
         """`set_cell` for many rows of one field at once (a link filling a whole column)."""
+        rows = rows[~self.invalid(key, fld).reindex(rows, fill_value=False).to_numpy()]
         if not len(rows):
             return
         typed = self.out.typed[key]
@@ -193,9 +213,10 @@ class _Run:
     def assign(self, rule: Any) -> None:
         key = rule.sheet
         typed = self.out.typed[key]
-        empty = (
-            typed[rule.field].isna() if rule.field in typed else pd.Series(True, index=typed.index)
-        )
+        empty = (  # blank as typed: 马云 (not a person) failed typing, and is reported, not replaced
+            (typed[rule.field].isna() & ~self.invalid(key, rule.field))
+            if rule.field in typed else pd.Series(True, index=typed.index)
+        )  # fmt: skip
         rows = typed.index[(self.when(key, rule.when) & empty).to_numpy()]
         if not len(rows):
             return

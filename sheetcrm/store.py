@@ -790,6 +790,7 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
     """Queue notifications as pending; one already known by its key is not queued again."""
     keys = [n.key for n in notes]
     known: set[str] = set()
+    seen: set[str] = set()  # a key twice in one batch is queued once
     for i in range(0, len(keys), CHUNK):
         known.update(conn.execute(select(notifications.c.key)
                                   .where(notifications.c.key.in_(keys[i : i + CHUNK]))).scalars())  # fmt: skip
@@ -797,7 +798,7 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
              "record_id": n.record_id, "subject": n.subject, "status": "pending", "created": now,
              "payload": json.dumps({"text": n.text, "cc": list(n.cc), "template": n.template},
                                    ensure_ascii=False)}
-            for n in notes if n.key not in known]  # fmt: skip
+            for n in notes if n.key not in known and not (n.key in seen or seen.add(n.key))]  # fmt: skip
     if rows:
         _insert_in_batches(conn, notifications, iter(rows))
 

@@ -241,8 +241,10 @@ def test_unique_and_references_across_sheets(config):
     table = Table("followups", sheet.name, frame, {}, {}, 1, ids=frame["followup_id"])
     result = check_table(table, sheet, config, now=NOW, known_ids={"customers": {"C000001"}})
     got = set(zip(result.problems["row"], result.problems["code"], strict=True))
-    assert got == {(3, "not_unique"), (3, "unknown_reference")}
+    # a repeated record ID marks both rows (a copied row: either may be the wrong one)
+    assert got == {(2, "duplicate_id"), (3, "duplicate_id"), (3, "unknown_reference")}
     assert "在“客户信息”表中不存在" in result.problems["message"].iloc[-1]
+    assert '记录编号 重复："F0000001" 出现在第 2、3 行' in result.problems["message"].iloc[0]
 
 
 def test_check_run_writes_status_and_a_rerun_writes_nothing(config, tmp_path):

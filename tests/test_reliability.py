@@ -26,6 +26,7 @@ from sheetcrm.demo import generate_demo
 from sheetcrm.errors import ConfigError
 from sheetcrm.job import run_job
 from sheetcrm.processes import process_started
+from sheetcrm.sources.excel import ExcelSource
 from sheetcrm.store import Store
 
 from .conftest import ROOT
@@ -213,3 +214,58 @@ def test_a_restored_archive_brings_back_no_lock_and_no_running_run(example):
     assert run_job("backup", config, now=NIGHT.replace(hour=4, day=24)).outcome == "ok"
     assert len(archives(config)) == 2
     make_archive(config, now=NIGHT.replace(hour=5, day=24), key=None)  # and by hand, too
+
+
+# -- bad input that used to wedge the store or change what a person typed ------------------------
+def copy_row(path: Path, sheet_name: str, row: int) -> int:
+    """Append a copy of `row` (ID and all), as a person copying a row does; returns its row number."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet_name]
+    ws.append([c.value for c in ws[row]])
+    wb.save(path)
+    return ws.max_row
+
+
+def test_a_copied_row_with_its_id_is_flagged_on_both_rows_and_the_run_finishes(example):
+    config = example
+    sheet = config.sheet("customers")
+    copy = copy_row(config.workbook_path, sheet.name, 3)
+    report = run_job("nightly", config, now=NIGHT)
+    assert report.outcome == "ok", report.error
+    table = ExcelSource(config.workbook_path, config).read("customers")
+    rid = table.ids[3]
+    assert table.ids[copy] == rid
+    for row in (3, copy):
+        assert table.status.at[row, "validation"] == "✗"
+        assert f'客户ID 重复："{rid}" 出现在第 3、{copy} 行' in table.status.at[row, "problems"]
+    for day in (24, 25):  # later nights on the unchanged sheet: the store took the first commit
+        later = run_job("nightly", config, now=NIGHT.replace(day=day))
+        assert later.outcome == "ok", later.error
+        assert "changed" not in later.counts.get("events", {})
+    kinds = [e["kind"] for e in Store(config.store_url).history(rid, "customers")]
+    assert kinds[0] == "created" and "changed" not in kinds
+
+
+@pytest.mark.parametrize("typed_name", ["马云", "周杰"])  # not a person; a person of another role
+def test_an_invalid_owner_is_reported_never_overwritten(example, typed_name):
+    import openpyxl
+
+    config = example
+    sheet = config.sheet("customers")
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb[sheet.name]
+    header = [str(c.value or "").lstrip("*").strip() for c in ws[1]]
+    col = header.index(sheet.field("owner").label) + 1
+    for row in range(2, ws.max_row + 1):
+        ws.cell(row, col).value = typed_name  # every customer: the assignment rule would match some
+    wb.save(config.workbook_path)
+    report = run_job("nightly", config, now=NIGHT)
+    assert report.outcome == "ok", report.error
+    table = ExcelSource(config.workbook_path, config).read("customers")
+    assert set(table.frame["owner"]) == {typed_name}  # what people typed, untouched
+    assert (table.status["validation"] == "✗").all()
+    assert table.status["problems"].str.contains(f'负责人: "{typed_name}"').all()
+    events = Store(config.store_url).events()
+    assert not [e for e in events if e["kind"] == "rule" and e["field"] == "owner"]

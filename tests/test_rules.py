@@ -178,6 +178,7 @@ def test_least_loaded_assignment(instance):  # noqa: F811
 
     typed = check_table(table, cfg.sheet("customers"), cfg, now=datetime(2026, 11, 20)).typed
     typed.loc[[2, 3, 4], "owner"] = None  # 王明 keeps C000004 and C000005; 李明 has none
+    table.frame.loc[[2, 3, 4], "owner"] = ""  # blank as typed (a name that fails typing is kept)
     ids = pd.Series(["C000001", "C000002", "C000003", "C000004", "C000005"], index=typed.index)
     tables = {"customers": table}
     out = evaluate_rules(
