@@ -197,8 +197,14 @@ def compile_expression(text: str, names: Mapping[str, str], kinds: Mapping[str, 
     source = text.strip()
     if not source:
         raise ExprError("the condition is empty", source, 0)
+    if len(source) > MAX_LENGTH:
+        raise ExprError(f"the condition is too long ({len(source):,} characters; at most "
+                        f"{MAX_LENGTH:,}): split it into several rules", source[:60] + " …")  # fmt: skip
     try:
         tree = ast.parse(source, mode="eval")
+    except (RecursionError, MemoryError):
+        raise ExprError(f"the condition is nested too deeply (at most {MAX_DEPTH} levels)",
+                        source) from None  # fmt: skip
     except SyntaxError as e:
         column = (e.offset - 1) if e.offset else len(source)
         if e.lineno and e.lineno > 1:
@@ -206,7 +212,30 @@ def compile_expression(text: str, names: Mapping[str, str], kinds: Mapping[str, 
         raise ExprError(
             f"not a valid condition: {e.msg}", source, min(column, len(source))
         ) from None
+    _check_size(tree.body, source)
     return _Compiler(source, names, kinds).node(tree.body)
+
+
+MAX_LENGTH = 2_000  # characters in one condition: far more than a rule a person writes
+MAX_DEPTH = 100  # levels of nesting (each operator, call or comparison is one)
+MAX_NUMBER = 1e15  # a literal beyond this is a typo (or an attack), and float would round it
+
+
+def _check_size(tree: ast.AST, source: str) -> None:
+    """Refuse what would exhaust the compiler (recursion) or lose precision (huge literals),
+    without recursing ourselves."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExprError(f"the condition is nested too deeply (at most {MAX_DEPTH} levels): "
+                            "split it into several rules", source)  # fmt: skip
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
+                and not isinstance(node.value, bool):  # fmt: skip
+            if not abs(node.value) <= MAX_NUMBER:  # also inf and nan
+                raise ExprError(f"the number is too large (at most {MAX_NUMBER:,.0f})", source,
+                                node.col_offset)  # fmt: skip
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 class _Compiler:

@@ -116,6 +116,17 @@ BAD = [
     ("import synonym of no field", _set(("import", "synonyms", "phone"), ["手机"]),
      "import.synonyms.phone"),
     ("import into a renamed sheet", _set(("sheets", 0, "key"), "clients"), "import.sheet"),
+    # conditions that exhausted the compiler or float (OverflowError, RecursionError) before
+    ("401-digit literal", _field("industry", "required_if", "expected_amount > " + "9" * 401),
+     "required_if: the number is too large"),
+    ("5,000 nested nots", _field("industry", "required_if", "not " * 5000 + "is_empty(name)"),
+     "required_if: the condition is too long"),
+    ("20,000-term sum", _field("industry", "required_if", " + ".join(["expected_amount"] * 20000) + " > 1"),
+     "required_if: the condition is too long"),
+    ("150 nested nots", _field("industry", "required_if", "not " * 150 + "is_empty(name)"),
+     "required_if: the condition is nested too deeply"),
+    ("store driver missing", _set(("store", "url"), "mysql+mysqldb://crm@db/crm"),
+     "store.url: the database driver 'MySQLdb' for 'mysql+mysqldb' is not installed"),
 ]  # fmt: skip
 
 

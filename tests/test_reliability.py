@@ -269,3 +269,29 @@ def test_an_invalid_owner_is_reported_never_overwritten(example, typed_name):
     assert table.status["problems"].str.contains(f'负责人: "{typed_name}"').all()
     events = Store(config.store_url).events()
     assert not [e for e in events if e["kind"] == "rule" and e["field"] == "owner"]
+
+
+def test_a_sheet_whose_only_field_is_its_id_under_a_numeric_header(tmp_path):
+    import tomllib
+
+    import openpyxl
+
+    from sheetcrm.config import parse_config
+
+    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    raw["sheets"].append({"key": "tags", "name": "标签", "id_field": "tag_id", "id_prefix": "T",
+                          "fields": [{"key": "tag_id", "label": "123"}],
+                          "status": raw["sheets"][0]["status"][:2]})  # fmt: skip
+    config = parse_config(raw, base_dir=tmp_path)
+    generate_demo(config, config.workbook_path, rows=20, seed=1, today=NIGHT.date())
+    wb = openpyxl.load_workbook(config.workbook_path)
+    del wb["标签"]
+    ws = wb.create_sheet("标签")
+    for row in ([123], ["T000001"], ["T000002"], ["T000001"]):  # the header typed as a number
+        ws.append(row)
+    wb.save(config.workbook_path)
+    report = run_job("nightly", config, now=NIGHT)
+    assert report.outcome == "ok", report.error
+    table = ExcelSource(config.workbook_path, config).read("tags")
+    assert table.status["validation"].to_dict() == {2: "✗", 3: "✓", 4: "✗"}
+    assert run_job("nightly", config, now=NIGHT.replace(day=24)).outcome == "ok"

@@ -37,7 +37,7 @@ import pandas as pd
 from ..config import SheetConfig
 from ..errors import SheetLayoutError
 from ..table import StatusPatch, Table, WriteResult
-from ..text import fold_label, map_distinct
+from ..text import display, fold_label, map_distinct
 from .cells import column_letter, id_text
 
 
@@ -94,17 +94,18 @@ def map_headers(sheet: SheetConfig, headers: list[object]) -> HeaderMap:
         wanted[fold_label(st.label)] = ("status", str(st.key))
     found: dict[tuple[str, str], int] = {}
     extra: list[str] = []
-    for col, value in enumerate(headers):
-        if value is None or str(value).strip() == "":
+    for col, cell in enumerate(headers):
+        value = display(cell)  # a header typed as a number (123) reads as 123.0: it says "123"
+        if value.strip() == "":
             continue
-        target = wanted.get(fold_label(str(value)))
+        target = wanted.get(fold_label(value))
         if target is None:
-            extra.append(str(value))
+            extra.append(value)
             continue
         if target in found:
             first = found[target]
             raise SheetLayoutError(
-                f"sheet {sheet.name!r}: the header {str(value).strip()!r} appears twice, in columns "
+                f"sheet {sheet.name!r}: the header {value.strip()!r} appears twice, in columns "
                 f"{column_letter(first)} and {column_letter(col)}; rename or remove one of them"
             )
         found[target] = col
