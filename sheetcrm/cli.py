@@ -22,7 +22,7 @@ from .demo import generate_demo
 from .errorlist import error_list_path
 from .errors import SheetCRMError
 from .instance import instance_files
-from .pipeline import Plan, apply_plan, build_plan, finish_interrupted, read_all
+from .pipeline import Plan, apply_plan, build_plan, finish_interrupted, missing_sheets, read_all
 from .progress import Update
 from .progress import progress as _progress
 from .reviewbook import write_review
@@ -280,6 +280,8 @@ def _read_tables(config: Config, source: Source, progress: Update) -> dict[str, 
     """Every sheet (read together: a workbook parses two at a time)."""
     progress("read", 0)
     tables = read_all(source, config)
+    for line in missing_sheets(tables, config):
+        click.echo(f"warning: {line}", err=True)
     progress("read", len(tables))
     return tables
 
@@ -875,6 +877,25 @@ def config_check(ctx: click.Context) -> None:
                      rows)  # fmt: skip
     click.echo(f"ok: {len(config.sheets)} sheets, {len(config.people)} people, "
                f"{len(config.jobs)} jobs; source {config.source}")  # fmt: skip
+    if not config.is_gsheet and not config.workbook_path.is_file():
+        click.echo(f"note: the workbook {config.workbook_path} does not exist yet (`sheetcrm demo` "
+                   "writes an example there, `sheetcrm templates` an empty template)")  # fmt: skip
+        return
+    try:
+        present = set(_source(config, None).sheet_names())
+    except SheetCRMError as e:
+        click.echo(f"note: the workbook cannot be opened to see its sheets: {e}")
+        return
+    for sheet in config.sheets:
+        if sheet.name in present:
+            continue
+        if not sheet.optional:
+            click.echo(f"problem: the workbook has no sheet {sheet.name!r}; runs fail until it "
+                       "does (or mark the sheet optional = true)")  # fmt: skip
+            continue
+        needs = config.needs(sheet.key)
+        click.echo(f"inactive: the workbook has no sheet {sheet.name!r} (optional)"
+                   + (": " + "; ".join(needs) if needs else ""))  # fmt: skip
 
 
 def main() -> None:

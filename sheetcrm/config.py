@@ -255,6 +255,8 @@ class SheetConfig(Strict):
     status: list[StatusColumn] = PydField(default_factory=list)
     dedupe: DedupeConfig | None = None
     stage_field: Identifier | None = None  # its moves are "stage" events in a record's history
+    # a workbook may leave this sheet out: runs skip it, and what needs it, with one warning each
+    optional: bool = False
 
     @field_validator("name")
     @classmethod
@@ -711,6 +713,36 @@ class Config(Strict):
         return v
 
     # -- look-ups -----------------------------------------------------------------------------
+    def needs(self, sheet_key: str) -> list[str]:
+        """What in this config works on sheet `sheet_key` (key paths, with the rule's name): what is
+        inactive while the workbook has no such sheet."""
+        r = self.rules
+        out: list[str] = []
+        for kind in ("assign", "score", "derive", "approvals", "triggers", "permissions"):
+            for i, rule in enumerate(getattr(r, kind)):
+                if rule.sheet == sheet_key:
+                    name = getattr(rule, "name", "") or ""
+                    out.append(f"rules.{kind}[{i}]" + (f" ({name})" if name else ""))
+        for i, link in enumerate(r.links):
+            if sheet_key in (link.sheet, link.source):
+                out.append(f"rules.links[{i}] ({link.sheet}.{link.field})")
+        for part, rule in (("stage_order", r.stage_order), ("duplicates", r.duplicates)):
+            if rule is not None and rule.sheet == sheet_key:
+                out.append(f"rules.{part}")
+        if r.followups is not None and sheet_key in (r.followups.sheet, r.followups.target):
+            out.append("rules.followups (最近跟进、跟进次数, stale reminders' last contact)")
+            out += [f"rules.suggest[{i}]" for i in range(len(r.suggest))]
+        out += [f"reminders[{i}] ({rem.name})" for i, rem in enumerate(self.reminders)
+                if rem.sheet == sheet_key]  # fmt: skip
+        for s in self.sheets:
+            if s.key == sheet_key:
+                continue
+            out += [f"the check of {s.name}.{f.label} against {sheet_key}" for f in s.fields
+                    if f.references == sheet_key]  # fmt: skip
+            if s.dedupe is not None and s.dedupe.decisions_sheet == sheet_key:
+                out.append(f"people's duplicate decisions for {s.name}")
+        return out
+
     def sheet(self, key: str) -> SheetConfig:
         """Return the sheet with this key (KeyError if none)."""
         for s in self.sheets:

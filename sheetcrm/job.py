@@ -36,7 +36,15 @@ from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .mailer import PartlyDelivered
 from .notify import Mail
-from .pipeline import Applied, Plan, apply_plan, build_plan, finish_interrupted, read_all
+from .pipeline import (
+    Applied,
+    Plan,
+    apply_plan,
+    build_plan,
+    finish_interrupted,
+    missing_sheets,
+    read_all,
+)
 from .progress import Update, log_line, progress
 from .sources import open_source
 from .sources.base import Source
@@ -132,6 +140,8 @@ class Job:
             for line in finish_interrupted(self.store, self.source, now=self.now):
                 self.warn(line)
         tables = read_all(self.source, self.config)
+        for line in missing_sheets(tables, self.config):
+            self.warn(line)
         self.done("read", sum(len(t) for t in tables.values()))
         return tables
 

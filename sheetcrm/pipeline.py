@@ -154,8 +154,21 @@ class Plan:
 
 
 def read_all(source: Source, config: Config) -> dict[str, Table]:
-    """Every configured sheet, read the way the source reads several best."""
-    return source.read_sheets([s.key for s in config.sheets])
+    """Every configured sheet, read the way the source reads several best; a sheet marked
+    optional that the workbook does not have is left out (`missing_sheets` says what that skips)."""
+    present = set(source.sheet_names())
+    return source.read_sheets([s.key for s in config.sheets if s.name in present or not s.optional])
+
+
+def missing_sheets(tables: dict[str, Table], config: Config) -> list[str]:
+    """One warning per optional sheet the workbook does not have, naming what is skipped."""
+    out = []
+    for s in config.sheets:
+        if s.key not in tables:
+            needs = config.needs(s.key)
+            out.append(f"the workbook has no sheet {s.name!r} (optional): skipped"
+                       + (f", and with it {'; '.join(needs)}" if needs else ""))  # fmt: skip
+    return out
 
 
 def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,

@@ -276,7 +276,10 @@ class _Data:
     def response_days(self, start: date, end: date) -> pd.Series:
         """Days from first contact to first follow-up of the customers new in [start, end)."""
         new = _in(self.created, start, end)
-        days = (self.ids[new].map(self.first_followup) - self.created[new]).dt.days.dropna()
+        ids = self.ids[new]  # NaT where a customer has no follow-up (or there is no such sheet)
+        first = pd.Series(pd.to_datetime(self.first_followup.reindex(ids.to_numpy())).to_numpy(),
+                          index=ids.index)  # fmt: skip
+        days = (first - self.created[new]).dt.days.dropna()
         return days[days >= 0].astype(float)
 
 

@@ -17,6 +17,7 @@ A source must:
   risk people's work. A source that writes by swapping in a finished file calls `on_ready` with the
   fingerprint of that file just before the swap (the store journals the run there). `write_status`
   is the same for one sheet.
+- `sheet_names() -> list[str]`: the tabs there are (a sheet marked optional may be absent).
 - `current_fingerprint() -> str | None`: the fingerprint of the content as it is now (None where the
   source has none to compare cheaply).
 
@@ -73,6 +74,8 @@ class Source(Protocol):
     ) -> dict[str, WriteResult]: ...
 
     def current_fingerprint(self) -> str | None: ...
+
+    def sheet_names(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)

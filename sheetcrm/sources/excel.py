@@ -196,6 +196,9 @@ class ExcelSource:
         return self.write_statuses({sheet_key: patch}, fingerprint=fingerprint, now=now,
                                    dry_run=dry_run)[sheet_key]  # fmt: skip
 
+    def sheet_names(self) -> list[str]:
+        return list(open_package(self.path).sheets)
+
     def current_fingerprint(self) -> str | None:
         """The SHA-256 of the workbook file as it is now."""
         return file_fingerprint(self.path) if self.path.is_file() else None

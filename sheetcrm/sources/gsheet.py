@@ -183,6 +183,7 @@ class GSheetSource:
         self._widths: dict[str, int] = {}
         self._heights: dict[str, int] = {}
         self._grid: dict[str, dict[str, Any]] = {}  # title → sheet properties
+        self._listed: dict[str, dict[str, Any]] | None = None  # metadata fetched by sheet_names
 
     @classmethod
     def from_config(cls, config: Config) -> GSheetSource:
@@ -238,8 +239,8 @@ class GSheetSource:
         return self._grid
 
     def _load(self) -> None:
-        grid = self._metadata()
-        sheets = self.config.sheets
+        grid, self._listed = (self._listed or self._metadata()), None  # one metadata call a read
+        sheets = [s for s in self.config.sheets if s.name in grid or not s.optional]
         absent = [s.name for s in sheets if s.name not in grid]
         if absent:
             raise SheetLayoutError(
@@ -269,6 +270,10 @@ class GSheetSource:
     def write_status(self, sheet_key: str, patch: StatusPatch, *, fingerprint: str | None,
                      now: datetime) -> WriteResult:  # fmt: skip
         return self.write_statuses({sheet_key: patch}, fingerprint=fingerprint, now=now)[sheet_key]
+
+    def sheet_names(self) -> list[str]:
+        self._listed = self._metadata()  # the read that follows uses it instead of asking again
+        return list(self._listed)
 
     def current_fingerprint(self) -> str | None:
         return None  # it would take a fetch of every tab; the sheet has no file to swap either
