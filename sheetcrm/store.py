@@ -314,14 +314,18 @@ class Store:
         with self.engine.begin() as conn:
             existing = set(inspect(conn).get_table_names())
             metadata.create_all(conn)
+            stored = None
             if "meta" in existing:
-                version = int(
-                    conn.execute(
-                        select(meta.c.value).where(meta.c.key == "schema_version")
-                    ).scalar_one()
-                )
+                stored = conn.execute(
+                    select(meta.c.value).where(meta.c.key == "schema_version")
+                ).scalar()
+            if stored is not None:
+                version = int(stored)
             else:
-                version = 1 if "runs" in existing else SCHEMA_VERSION
+                # no meta table: the first release (runs only) or a new store; a meta table without
+                # its row: a first run killed while creating the tables (SQLite commits each
+                # CREATE at once), so they are all of this version
+                version = 1 if "runs" in existing and "meta" not in existing else SCHEMA_VERSION
                 conn.execute(insert(meta).values(key="schema_version", value=str(version)))
             if version > SCHEMA_VERSION:
                 raise SheetCRMError(f"the state store has schema version {version}, newer than this "

@@ -295,3 +295,18 @@ def test_a_sheet_whose_only_field_is_its_id_under_a_numeric_header(tmp_path):
     table = ExcelSource(config.workbook_path, config).read("tags")
     assert table.status["validation"].to_dict() == {2: "✗", 3: "✓", 4: "✗"}
     assert run_job("nightly", config, now=NIGHT.replace(day=24)).outcome == "ok"
+
+
+def test_a_first_run_killed_while_creating_the_store_leaves_it_usable(example):
+    """SQLite commits each CREATE TABLE at once: a first run killed in between leaves the tables
+    without the schema version row (found by benchmarks/kill_loop.py)."""
+    import sqlite3
+
+    from sheetcrm.store import SCHEMA_VERSION, sqlite_file
+
+    config = example
+    Store(config.store_url).engine.dispose()
+    with sqlite3.connect(sqlite_file(config.store_url)) as db:
+        db.execute("DELETE FROM meta")
+    assert Store(config.store_url).schema_version == SCHEMA_VERSION
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
