@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -433,7 +434,6 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
             store.save_pending(run_id, plan.job, commit, expected=expected, before=fingerprint,
                                now=now)  # fmt: skip
 
-    written: dict[str, WriteResult] | None = None
     try:
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now,
                                         on_ready=journal)  # fmt: skip
@@ -452,13 +452,17 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     return Applied(run_id, written, error_list=error_list)
 
 
-def finish_interrupted(store: Store, source: Source, *, now: datetime) -> list[str]:
+def finish_interrupted(store: Store, source: Source, *, now: datetime,
+                       wall: Callable[[], datetime] = datetime.now) -> list[str]:  # fmt: skip
     """Finish the store commit of runs killed between their workbook swap and their commit, or drop
     it when the workbook is not the one they wrote. Returns what was done, in words (warnings).
 
-    Call before reading for a new plan: the snapshots must include what that run wrote."""
+    Call before reading for a new plan: the snapshots must include what that run wrote. A journal
+    whose job's lock is held by another live runner belongs to a run still at work: left alone
+    (`wall` is the clock the locks live in)."""
     out: list[str] = []
-    pending = store.pending()
+    held = {lock["job"] for lock in store.active_locks(wall()) if lock["owner"] != store.owner}
+    pending = [p for p in store.pending() if p["job"] not in held]
     if not pending:
         return out
     current = source.current_fingerprint()

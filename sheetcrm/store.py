@@ -252,9 +252,14 @@ class RunCommit:
     plan_key: str | None = None
 
     def encode(self) -> bytes:
+        """JSON, compressed; the big parts (a first night has millions of snapshots and events)
+        as parallel flat lists, which json encodes several times faster than lists of lists."""
         data = {
-            "changes": [{"sheet": c.sheet, "fields": c.fields, "events": [list(e) for e in c.events],
-                         "upserts": [[rid, h, t] for rid, (h, t) in c.upserts.items()],
+            "changes": [{"sheet": c.sheet, "fields": c.fields,
+                         "events": [list(column) for column in zip(*c.events, strict=True)]
+                         if c.events else [], "upsert_ids": list(c.upserts),
+                         "upserts": [list(column) for column in zip(*c.upserts.values(), strict=True)]
+                         if c.upserts else [[], []],
                          "missing": list(c.missing), "first_run": c.first_run}
                         for c in self.changes],
             "decisions": [asdict(d) for d in self.decisions],
@@ -266,8 +271,10 @@ class RunCommit:
     @classmethod
     def decode(cls, payload: bytes) -> RunCommit:
         data = json.loads(zlib.decompress(payload))
-        changes = [ChangeSet(c["sheet"], c["fields"], events=[Event(*e) for e in c["events"]],
-                             upserts={rid: (h, t) for rid, h, t in c["upserts"]},
+        changes = [ChangeSet(c["sheet"], c["fields"],
+                             events=[Event(*e) for e in zip(*c["events"], strict=True)],
+                             upserts=dict(zip(c["upsert_ids"], zip(*c["upserts"], strict=True),
+                                              strict=True)),
                              missing=c["missing"], first_run=c["first_run"])
                    for c in data["changes"]]  # fmt: skip
         notes = [Notification(**{**n, "cc": tuple(n["cc"])}) for n in data["notes"]]

@@ -119,3 +119,29 @@ def test_a_run_killed_at_each_point_of_its_write_is_finished_by_the_next(
     assert warning.startswith("interrupted")
     if point == "before-backup":
         assert "during the step 'write'" in warning and "after finishing read, plan" in warning
+
+
+def test_a_journal_of_a_run_still_at_work_is_left_to_it(tmp_path, reference):
+    """Another job (the weekly report) reading while the nightly holds its lock must not finish or
+    drop the nightly's journal: only a run whose lock is free or dead is finished by others."""
+    from sheetcrm.job import run_job
+
+    config = instance(tmp_path / "team")
+    assert nightly(config, crash_at="after-swap").returncode == -signal.SIGKILL
+    busy = Store(config.store_url)
+    busy.owner = "another-host:4242:999:cafe"  # alive as far as this machine can tell
+    busy.release("nightly")
+    busy.engine.dispose()
+    with Store(config.store_url).engine.begin() as conn:  # the dead run's lock now another's
+        from sheetcrm.store import locks
+
+        conn.execute(locks.delete())
+    assert busy.acquire("nightly", now=datetime.now())
+    assert run_job("weekly_report", config, now=NIGHT.replace(hour=7)).outcome == "ok"
+    assert len(Store(config.store_url).pending()) == 1  # untouched
+    busy.release("nightly")
+    assert nightly(config).returncode == 0
+    assert Store(config.store_url).pending() == []
+    after = state(config)  # the report job queued its own mails; the rest is the nightly's
+    after["notifications"] = [n for n in after["notifications"] if n[1] != "report"]
+    assert after == reference
