@@ -202,29 +202,29 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         sheet = config.sheet(key)
         plan.changes[key] = detect_changes(key, results[key].typed, ids[key], tracked_fields(sheet),
                                            snapshot, stage_field=sheet.stage_field)  # fmt: skip
-    outcome = None
-    if _has_rules(config):
-        outcome = evaluate_rules(
-            tables, {k: r.typed for k, r in results.items()}, ids, plan.changes, config, now=now,
-            state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
-            duplicates=duplicates,
-        )  # fmt: skip
-        _recheck_rule_cells(plan, outcome, ids, config, now)
-        plan.decisions += outcome.decisions
-        plan.state = outcome.state
-        _add_reminders(plan, outcome, ids, config, now, store)
-        known = store.notification_keys([n.key for n in outcome.notifications]) if store else set()
-        for n in outcome.notifications:  # one per key: a row copied with its ID makes twins
-            if n.key not in known:
-                known.add(n.key)
-                plan.notifications.append(n)
-        for key, change in plan.changes.items():
-            sheet_out = outcome.sheets.get(key)
-            if sheet_out is not None and sheet_out.cells:
-                refresh_snapshot(change, outcome.typed[key], ids[key], list(sheet_out.cells))
-                change.events += sheet_out.events
+    # every rule kind and reminder runs, each doing nothing when nothing of its kind is configured:
+    # no list of which features are on (one left out silenced reminders without [rules])
+    outcome = evaluate_rules(
+        tables, {k: r.typed for k, r in results.items()}, ids, plan.changes, config, now=now,
+        state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
+        duplicates=duplicates,
+    )  # fmt: skip
+    _recheck_rule_cells(plan, outcome, ids, config, now)
+    plan.decisions += outcome.decisions
+    plan.state = outcome.state
+    _add_reminders(plan, outcome, ids, config, now, store)
+    known = store.notification_keys([n.key for n in outcome.notifications]) if store else set()
+    for n in outcome.notifications:  # one per key: a row copied with its ID makes twins
+        if n.key not in known:
+            known.add(n.key)
+            plan.notifications.append(n)
+    for key, change in plan.changes.items():
+        sheet_out = outcome.sheets.get(key)
+        if sheet_out is not None and sheet_out.cells:
+            refresh_snapshot(change, outcome.typed[key], ids[key], list(sheet_out.cells))
+            change.events += sheet_out.events
     for key, table in tables.items():
-        extra = outcome.sheets[key] if outcome is not None and key in outcome.sheets else None
+        extra = outcome.sheets.get(key)
         plan.patches[key] = _status_patch(table, results[key], duplicates.get(key), new_ids[key], ids[key],
                                           extra, ok=ok, bad=bad, stamp=stamp)  # fmt: skip
     return plan
@@ -253,13 +253,6 @@ def _add_reminders(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series],
         outcome.notifications += notes
         if "next_reminder" in {c.key.value for c in config.sheet(key).status}:
             outcome.sheets[key].status["next_reminder"] = next_due
-
-
-def _has_rules(config: Config) -> bool:
-    r = config.rules
-    return bool(
-        r.assign or r.score or r.derive or r.stage_order or r.approvals or r.triggers or r.followups
-    )
 
 
 def _rule_state(store: Store | None, config: Config) -> dict[str, str]:
