@@ -19,10 +19,10 @@ from .check import check_table
 from .config import Config, load_config
 from .dedupe import find_duplicates
 from .demo import generate_demo
-from .errorlist import error_list_path
 from .errors import SheetCRMError
 from .instance import instance_files
-from .pipeline import Plan, apply_plan, build_plan, finish_interrupted, missing_sheets, read_all
+from .job import Job, RunReport, StepOptions, run_steps
+from .pipeline import Plan, build_plan, missing_sheets, read_all
 from .progress import Update
 from .progress import progress as _progress
 from .reviewbook import write_review
@@ -212,48 +212,42 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     """
     config = _load(ctx)
     now = _parse_now(now_text, config)
-    source = _source(config, workbook)
-    out = errors_path or error_list_path(config, now)
-    try:
-        store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
-        with _job_lock(store if not dry_run else None, "check", now):
-            if not dry_run:
-                for line in finish_interrupted(store, source, now=now):
-                    click.echo(f"warning: {line}")
-            plan = _plan(config, source, store, now, "check")
-            if not dry_run:
-                applied = apply_plan(plan, source, config, store=store, error_list=out)
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
-    summary = plan.summary()
-    rows = []
-    for key, info in summary.items():
-        rows.append([config.sheet(key).name, f"{info['rows']:,}", f"{info['rows_with_problems']:,}",
+    if workbook is not None:  # another workbook than config.toml's: the same steps on it
+        config = config.model_copy(update={"source": str(workbook.resolve())})
+
+    def steps(job: Job) -> None:  # what the nightly job does, by hand
+        job.apply(job.plan(job.read()))
+
+    report = run_steps("check", steps, config, now=now, dry_run=dry_run,
+                       options=StepOptions(error_list=errors_path))  # fmt: skip
+    sheets = {s.key: s for s in config.sheets}
+    rows, by_code = [], {}
+    for key, info in report.counts.items():
+        if key not in sheets or not isinstance(info, dict):
+            continue
+        rows.append([sheets[key].name, f"{info['rows']:,}", f"{info['rows_with_problems']:,}",
                      f"{info['problems']:,}", f"{info['duplicates']:,}",
                      f"{info['rows_to_write']:,}"])  # fmt: skip
-    columns = ["sheet", "rows", "rows with problems", "problems", "duplicates", "rows to write"]
-    _print_table("check", columns, rows)
-    by_code: dict[tuple[str, str], int] = {}
-    for info in summary.values():
-        for (label, code), n in info["by_field_and_code"].items():
-            by_code[(label, code)] = by_code.get((label, code), 0) + n
+        for label_code, n in info.get("problems_by", {}).items():
+            by_code[label_code] = by_code.get(label_code, 0) + n
+    if rows:
+        columns = ["sheet", "rows", "rows with problems", "problems", "duplicates", "rows to write"]
+        _print_table("check", columns, rows)
     top = sorted(by_code.items(), key=lambda kv: -kv[1])[:15]
     if top:
         _print_table("problems by field", ["field", "problem", "count"],
-                     [[label, code, f"{n:,}"] for (label, code), n in top])  # fmt: skip
-    if dry_run:
-        click.echo(f"dry run: {plan.rows_to_write:,} rows would be written; nothing was written")
-    else:
-        written = applied.written
-        n = sum(w.rows_written for w in written.values())
-        backup = next((w.backup for w in written.values() if w.backup), None)
-        click.echo(
-            f"wrote status of {n:,} rows into {source.where}"
-            + (f" (backup {backup})" if backup else "")
-        )
-        click.echo(f"wrote error list {out}")
-        if kinds := plan.event_counts():
-            click.echo("recorded changes: " + ", ".join(f"{k} {n:,}" for k, n in kinds.items()))
+                     [[*lc.split("/", 1), f"{n:,}"] for lc, n in top])  # fmt: skip
+    _echo_report(report)
+
+
+def _echo_report(report: RunReport) -> None:
+    """A run's summary lines and warnings; exit code 1 (with the reason) unless it went well."""
+    for line in report.lines:
+        click.echo(line)
+    for w in report.warnings:
+        click.echo(f"warning: {w}")
+    if not report.ok:
+        raise click.ClickException(f"{report.outcome}: {report.error}")
 
 
 @contextmanager
@@ -404,37 +398,26 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
     \b
         sheetcrm digest --dry-run --to 王明
     """
-    from .mailer import deliver, destination, mailer_for
     from .notify import build_mails
 
     config = _load(ctx)
     now = _parse_now(now_text, config)
     if only is not None and only not in {p.name for p in config.people}:
         raise click.ClickException(f"{only!r} is not a person in [[people]]")
-    store = open_for_reading(config.store_url)
-    # a group chat gets the team's digests, never mail meant for a customer (it waits for mail)
-    mails = build_mails(store.notifications("pending"), config, now=now, only=only,
-                        customers=config.mail.transport != "webhook")  # fmt: skip
-    if dry_run or not mails:
+    if dry_run:  # a preview: every mail as it would go, nothing recorded
+        store = open_for_reading(config.store_url)
+        mails = build_mails(store.notifications("pending"), config, now=now, only=only,
+                            customers=config.mail.transport != "webhook")  # fmt: skip
         for mail in mails:
             click.echo(f"--- to {', '.join(mail.to)}: {mail.subject}")
             click.echo(mail.text)
-        click.echo(
-            f"{len(mails)} mail(s); "
-            + ("nothing was sent (dry run)" if dry_run else "nothing to send")
-        )
+        click.echo(f"{len(mails)} mail(s); nothing was sent (dry run)")
         return
-    try:
-        report = deliver(mails, store, mailer_for(config), config, now=now)
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(
-        f"sent {len(report.sent)} mail(s) via {config.mail.transport} ({destination(config)})"
-    )
-    for line in report.warnings():
-        click.echo(line)
-    if (problem := report.problem()) is not None:
-        raise click.ClickException(str(problem))
+
+    def steps(job: Job) -> None:  # what the digest job does, by hand
+        job.send(job.digests())
+
+    _echo_report(run_steps("digest", steps, config, now=now, options=StepOptions(only=only)))
 
 
 @cli.command()

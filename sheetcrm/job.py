@@ -77,6 +77,15 @@ class RunReport:
         return self.outcome in ("ok", "dry-run")
 
 
+@dataclass(frozen=True)
+class StepOptions:
+    """What a person may choose when running steps by hand (the CLI's options); a scheduled job
+    takes the defaults."""
+
+    error_list: Path | None = None  # where the error list goes (default: reports/, by time)
+    only: str | None = None  # the digest of this person only
+
+
 class Job:
     """What a job file's `run` receives: the config, the run's time, the store and the steps.
 
@@ -84,9 +93,11 @@ class Job:
     between steps."""
 
     def __init__(self, name: str, config: Config, *, now: datetime, store: Store, dry_run: bool,
-                 run_id: int | None, stop: Callable[[], bool], update: Update) -> None:  # fmt: skip
+                 run_id: int | None, stop: Callable[[], bool], update: Update,
+                 options: StepOptions | None = None) -> None:  # fmt: skip
         self.name, self.config, self.now, self.store = name, config, now, store
         self.dry_run, self.run_id = dry_run, run_id
+        self.options = options or StepOptions()
         self._stop, self._update = stop, update
         self.counts: dict[str, Any] = {}
         self.warnings: list[str] = []
@@ -171,8 +182,8 @@ class Job:
             self.done("write", 0)
             return None
         kinds = plan.event_counts()
-        error_list = None
-        if plan.rows_to_write or kinds:  # an unchanged workbook gets no new files either
+        error_list = self.options.error_list  # asked for by name: always written
+        if error_list is None and (plan.rows_to_write or kinds):  # unchanged: no new files either
             error_list = error_list_path(self.config, self.now)
         applied = apply_plan(plan, self.source, self.config, store=self.store,
                              error_list=error_list, run_id=self.run_id)  # fmt: skip
@@ -206,7 +217,7 @@ class Job:
         self.begin("digests")
         chat = self.config.mail.transport == "webhook"  # customers' mails never go to a group chat
         mails = build_mails(self.store.notifications("pending"), self.config, now=self.now,
-                            customers=not chat)  # fmt: skip
+                            only=self.options.only, customers=not chat)  # fmt: skip
         self.done("digests", len(mails))
         return mails
 
@@ -376,13 +387,26 @@ def _import(path: Path, name: str) -> ModuleType:
 def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
             stop: Callable[[], bool] = lambda: False, wall: Callable[[], datetime] = datetime.now,
             log: Callable[[str], None] = log_line) -> RunReport:  # fmt: skip
-    """Run job `name` at time `now` and return how it ended; never raises for a failing job.
+    """Run job `name` (jobs/NAME.py) at time `now` and return how it ended; never raises for a
+    failing job. See `run_steps`."""
+    try:
+        run = load_job(name, config)
+    except SheetCRMError as e:
+        return RunReport(name, now, "failed", error=str(e))
+    return run_steps(name, run, config, now=now, dry_run=dry_run, stop=stop, wall=wall, log=log)
+
+
+def run_steps(name: str, run: Callable[[Job], None], config: Config, *, now: datetime,
+              dry_run: bool = False, stop: Callable[[], bool] = lambda: False,
+              wall: Callable[[], datetime] = datetime.now, log: Callable[[str], None] = log_line,
+              options: StepOptions | None = None) -> RunReport:  # fmt: skip
+    """Run `run(job)` as job `name`: the one way steps run, for a job file and for the CLI's
+    commands alike (lock, run record, interrupted runs finished, every ending a RunReport).
 
     `wall` is the real clock, used for the lock's expiry only (a lock must expire in real time
     even when `now` is a date in a test)."""
     report = RunReport(name, now, "ok")
     try:
-        run = load_job(name, config)
         store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
     except SheetCRMError as e:
         report.outcome, report.error = "failed", str(e)
@@ -392,7 +416,8 @@ def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
         return report
     try:
         with nullcontext() if dry_run else store.locked(name, now=wall(), clock=wall):
-            _run(run, name, config, store, report, now=now, dry_run=dry_run, stop=stop, log=log)
+            _run(run, name, config, store, report, now=now, dry_run=dry_run, stop=stop, log=log,
+                 options=options)  # fmt: skip
     except RunLocked as e:  # another run holds the job: recorded, so `sheetcrm runs` shows it
         report.outcome, report.error = "skipped", str(e)
         report.run_id = store.start_run(name, now=now)
@@ -403,14 +428,14 @@ def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
 
 def _run(run: Callable[[Job], None], name: str, config: Config, store: Store, report: RunReport,
          *, now: datetime, dry_run: bool, stop: Callable[[], bool],
-         log: Callable[[str], None]) -> None:  # fmt: skip
+         log: Callable[[str], None], options: StepOptions | None) -> None:  # fmt: skip
     """One run under the job's lock: record it, run the job file, record how it ended."""
     started = time.monotonic()
     if not dry_run:
         report.run_id = store.start_run(name, now=now)
     with progress(name, 0) as update:
         job = Job(name, config, now=now, store=store, dry_run=dry_run, run_id=report.run_id,
-                  stop=stop, update=update)  # fmt: skip
+                  stop=stop, update=update, options=options)  # fmt: skip
         try:
             run(job)
             report.outcome = "dry-run" if dry_run else "ok"
