@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh machine, then run it twice:
 #   - LibreOffice headless (tests prove Excel-class software opens what we write)
-#   - .venv: sheetcrm and its test extra at the newest versions pyproject.toml allows; ruff, then
-#     the whole suite
+#   - .venv: sheetcrm and its test extra at the newest versions pyproject.toml allows; ruff and
+#     mypy, then the whole suite
 #   - .venv-lowest: the same at the lowest versions it allows (.ci/lowest.txt), the whole suite
 #     again: every range in pyproject.toml is a promise (SHEETCRM_SKIP_LOWEST=1 skips this run
 #     while developing)
@@ -32,6 +32,7 @@ pip_install() {  # venv, then pip's arguments
 pip_install .venv -e '.[test]'
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy  # the package's types ([tool.mypy] in pyproject.toml)
 echo "== the suite at the newest allowed versions"
 .venv/bin/python -m pytest "$@"
 

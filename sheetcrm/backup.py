@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -257,7 +257,22 @@ def _manifest(now: datetime, files: list[ArchivedFile], encrypted: bool) -> dict
             "files": [f.__dict__ for f in files]}  # fmt: skip
 
 
-def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, object]:
+class _ManifestFile(TypedDict):  # an ArchivedFile's fields
+    name: str
+    role: str
+    size: int
+    sha256: str
+    origin: str
+
+
+class _Manifest(TypedDict):  # what _manifest writes
+    created: str
+    sheetcrm: str
+    encrypted: bool
+    files: list[_ManifestFile]
+
+
+def _read_manifest(zf: zipfile.ZipFile, path: Path) -> _Manifest:
     try:
         return json.loads(zf.read(MANIFEST))
     except (KeyError, ValueError):

@@ -4,7 +4,6 @@ callers cannot do themselves."""
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -221,7 +220,8 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     report = run_steps("check", steps, config, now=now, dry_run=dry_run,
                        options=StepOptions(error_list=errors_path))  # fmt: skip
     sheets = {s.key: s for s in config.sheets}
-    rows, by_code = [], {}
+    rows: list[list[str]] = []
+    by_code: dict[str, int] = {}
     for key, info in report.counts.items():
         if key not in sheets or not isinstance(info, dict):
             continue
@@ -887,4 +887,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -466,6 +466,11 @@ class ImportSettings(Strict):
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _weekend() -> list[Weekday]:
+    return ["saturday", "sunday"]  # a function: a lambda's list[str] is no list[Weekday] to mypy
 
 
 class Reminder(Strict):
@@ -507,7 +512,7 @@ class Calendar(Strict):
     """Working days: reminders are sent on these only. `snooze_field` (暂缓至) silences a record."""
 
     weekend: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = \
-        PydField(default_factory=lambda: ["saturday", "sunday"])  # fmt: skip
+        PydField(default_factory=_weekend)  # fmt: skip
     holidays: list[date] = PydField(default_factory=list)
     snooze_field: Identifier | None = "snooze_until"
     contact_field: Identifier = "first_contact"  # the last contact when there is no follow-up yet
@@ -1066,9 +1071,9 @@ def _check_report(config: Config) -> list[tuple[str, str]]:
                                      f"{fields[stage].label}: {'、'.join(choices)}"))  # fmt: skip
     if config.owner_field(r.sheet) is None:
         problems.append(("report.sheet", f"sheet {r.sheet!r} has no member field for the owner"))
-    names = {p.name for p in config.people}
+    people = {p.name for p in config.people}
     for i, who in enumerate(r.mail_to):
-        if who not in names and who not in {str(x) for x in Role}:
+        if who not in people and who not in {str(x) for x in Role}:
             problems.append((f"report.mail_to[{i}]", f"{who!r} is neither a person in [[people]] "
                              f"nor a role ({', '.join(str(x) for x in Role)})"))  # fmt: skip
     link = config.rules.followups

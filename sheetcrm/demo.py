@@ -95,13 +95,13 @@ class _Pools:
         fake = Faker("zh_CN")
         fake.seed_instance(seed)
         person = fake.provider("faker.providers.person")
-        self.surnames = list(person.last_names)[:120]  # type: ignore[attr-defined]
-        given = list(person.first_names_male) + list(person.first_names_female)  # type: ignore[attr-defined]
+        self.surnames = list(person.last_names)[:120]
+        given = list(person.first_names_male) + list(person.first_names_female)
         self.given = sorted(set(given))
         company = fake.provider("faker.providers.company")
-        self.brands = sorted(set(company.company_prefixes))  # type: ignore[attr-defined]
+        self.brands = sorted(set(company.company_prefixes))
         address = fake.provider("faker.providers.address")
-        self.cities = list(address.cities)  # type: ignore[attr-defined]
+        self.cities = list(address.cities)
         self.streets = sorted({fake.street_name() for _ in range(400)})
         self.users = sorted({fake.user_name() for _ in range(600)})
         self.domains = ["qq.com", "163.com", "126.com", "sina.com", "example.com.cn", "foxmail.com"]
@@ -268,6 +268,7 @@ class _Generator:
 
     def _customer(self, sheet: SheetConfig, col: dict[str, int], i: int, rid: str) -> list[Any]:
         """Return a clean customer row that satisfies every rule of the bundled config."""
+        assert self.customer_first is not None and self.customer_owner is not None
         row: list[Any] = [None] * len(col)
 
         def put(key: str, value: Any) -> None:
@@ -286,7 +287,7 @@ class _Generator:
             put("name", city + core + legal)
             put(
                 "industry",
-                self._pick(sheet.field("industry").choices) if "industry" in col else None,
+                self._pick(sheet.field("industry").choices or []) if "industry" in col else None,
             )
             put("company_size", self._pick(["50人以下", "50-200人", "200人以上"]))
             if self._u() < 0.8:
@@ -425,6 +426,7 @@ class _Generator:
     def _duplicate(self, sheet: SheetConfig, col: dict[str, int], original: list[Any], rid: str,
                    i: int, j: int, sheet_row: int) -> list[Any]:  # fmt: skip
         """Return a copy of an earlier clean row, typed again by another rep, with variations."""
+        assert self.customer_first is not None and self.customer_owner is not None
         row = list(original)
         row[col[sheet.id_field]] = rid
         orig_id = original[col[sheet.id_field]]
@@ -438,7 +440,7 @@ class _Generator:
             row[col["owner"]] = self.customer_owner[i]
         if "contract_no" in col and row[col["contract_no"]]:
             row[col["contract_no"]] = f"HT{self.today.year}{i + 1:07d}"
-        name = row[col["name"]] if "name" in col else None
+        name = row[col["name"]] if "name" in col else ""
         options = ["phone_format", "spaces"]
         if "email" in col and row[col["email"]]:
             options.append("email_case")
@@ -624,6 +626,7 @@ def advance_demo(path: Path, config: Config, *, moves: int, today: date, seed: i
     ws = wb[sheet.name]
     col = {str(c.value or "").lstrip("*").strip(): c.column for c in ws[1]}
     label = {f.key: f.label for f in sheet.fields}
+    assert sheet.stage_field is not None  # the demo's customers sheet has one
     stage_col = col[label[sheet.stage_field]]
     candidates = [r for r in range(2, ws.max_row + 1)
                   if ws.cell(r, stage_col).value in order[:-1]]  # fmt: skip

@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -132,7 +132,7 @@ def to_datetime64(values: pd.Series) -> pd.Series:
     """Typed dates (datetime.date objects, None) → datetime64, converting each distinct date once."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
-    mapping = {}
+    mapping: dict[date | str, Any] = {}
     for u in pd.unique(values.dropna()):
         if isinstance(u, datetime | date):
             mapping[u] = pd.Timestamp(u)
@@ -261,11 +261,12 @@ class _Compiler:
         if v is None:
             return Compiled(NONE, lambda env: None)
         if isinstance(v, bool):
-            return Compiled(BOOL, lambda env, v=v: v)
+            return Compiled(BOOL, lambda env: v)
         if isinstance(v, int | float):
-            return Compiled(NUMBER, lambda env, v=float(v): v)
+            number = float(v)
+            return Compiled(NUMBER, lambda env: number)
         if isinstance(v, str):
-            return Compiled(TEXT, lambda env, v=v: v)
+            return Compiled(TEXT, lambda env: v)
         raise self.fail(n, f"{type(v).__name__} values are not supported")
 
     def _Name(self, n: ast.Name) -> Compiled:
@@ -381,8 +382,8 @@ class _Compiler:
 
     def args(self, n: ast.Call, args: list[ast.expr], count: int) -> list[Compiled]:
         if len(args) != count:
-            raise self.fail(n, f"{FUNCTIONS[n.func.id]} (takes {count} argument{'s' * (count != 1)}, "  # type: ignore[attr-defined]
-                               f"got {len(args)})")  # fmt: skip
+            raise self.fail(n, f"{FUNCTIONS[_function(n)]} (takes {count} "
+                               f"argument{'s' * (count != 1)}, got {len(args)})")  # fmt: skip
         return [self.node(a) for a in args]
 
     def expect(self, node: ast.AST, compiled: Compiled, *kinds: str) -> None:
@@ -392,7 +393,7 @@ class _Compiler:
 
     def field_arg(self, n: ast.Call, arg: ast.AST) -> str:
         if not isinstance(arg, ast.Name) or arg.id not in self.names:
-            raise self.fail(arg, f"{n.func.id}() needs a field name, e.g. {n.func.id}(stage)")  # type: ignore[attr-defined]
+            raise self.fail(arg, f"{_function(n)}() needs a field name, e.g. {_function(n)}(stage)")
         return self.names[arg.id]
 
     def compare(self, op: ast.cmpop, left: Compiled, right: Compiled, ln: ast.AST,
@@ -411,7 +412,8 @@ class _Compiler:
                     return ~hits if negate else hits
 
                 return Compiled(BOOL, isin, fields, history)
-            if right.kind == TEXT and left.kind == TEXT and isinstance(ln, ast.Constant):
+            if (right.kind == TEXT and left.kind == TEXT and isinstance(ln, ast.Constant)
+                    and isinstance(ln.value, str)):  # fmt: skip
                 needle = ln.value
 
                 def contains(env: Env) -> pd.Series:
@@ -512,8 +514,8 @@ class _Compiler:
         self.expect(args[0], a, TEXT)
         if not isinstance(args[1], ast.Constant) or not isinstance(args[1].value, str):
             raise self.fail(
-                args[1], f"{FUNCTIONS[n.func.id]}: the second argument is a quoted text"
-            )  # type: ignore[attr-defined]
+                args[1], f"{FUNCTIONS[_function(n)]}: the second argument is a quoted text"
+            )
         needle = args[1].value
 
         def run(env: Env) -> pd.Series:
@@ -540,18 +542,18 @@ class _Compiler:
         return Compiled(BOOL, lambda env: _changed(env, key), frozenset({key}), True)
 
     def _changed_value(self, n: ast.Call, args: list[ast.expr], now_side: bool) -> Compiled:
-        name = n.func.id  # type: ignore[attr-defined]
+        name = _function(n)
         if len(args) != 2:
             raise self.fail(n, FUNCTIONS[name])
         key = self.field_arg(n, args[0])
         value = self.node(args[1])
         kind = self.kinds.get(key, TEXT)
         if value.kind == TEXT and kind == DATE and isinstance(args[1], ast.Constant):
-            value = self.date_literal(args[1], args[1].value)
+            value = self.date_literal(args[1], cast(str, args[1].value))  # a TEXT constant
         if value.kind not in (kind, NONE) or value.fields:
             raise self.fail(args[1], f"{name}() compares with a fixed {kind} value, "
                                      f'e.g. {name}({ast.unparse(args[0])}, "商务谈判")')  # fmt: skip
-        wanted = canonical(value.fn(None))  # type: ignore[arg-type]  (a literal: needs no Env)
+        wanted = canonical(value.fn(cast(Env, None)))  # a literal: needs no Env
 
         def run(env: Env) -> pd.Series:
             moved = _changed(env, key)
@@ -617,6 +619,11 @@ def _hint(kinds: tuple[str, str]) -> str:
     if DURATION in kinds and NUMBER in kinds:
         return "; write the number as a duration, e.g. days(3)"
     return ""
+
+
+def _function(n: ast.Call) -> str:
+    """The name of the function a call_* method handles (_Call checked that it is a name)."""
+    return cast(ast.Name, n.func).id
 
 
 def _refusal(n: ast.AST) -> str:

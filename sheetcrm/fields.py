@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -309,8 +309,9 @@ def coerce_column(raw: pd.Series, parse: Callable[[Any], Parsed]) -> tuple[pd.Se
     values = parsed[codes]
     if bad.any():
         is_bad = bad[codes]
-        typed = np.where(is_bad, None, values)
-        problems = np.where(is_bad, values, None)
+        # numpy's stubs take no None for where()'s x or y (numpy does): they pick where(cond)
+        typed = cast(np.ndarray, np.where(is_bad, None, values))
+        problems = cast(np.ndarray, np.where(is_bad, values, None))
     else:
         typed, problems = values, np.full(len(values), None, dtype=object)
     return (pd.Series(typed, index=raw.index, dtype=object, name=raw.name),

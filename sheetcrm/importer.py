@@ -200,8 +200,8 @@ def auto_map(headers: list[str], sheet: SheetConfig, config: Config) -> list[Col
     for i, h in enumerate(headers):
         if not h.strip():
             continue
-        key, conf, how = chosen.get(i, (None, 0.0, "none"))
-        out.append(ColumnMatch(h, key, conf, how))
+        matched, conf, how = chosen.get(i, (None, 0.0, "none"))
+        out.append(ColumnMatch(h, matched, conf, how))
     return out
 
 
@@ -262,7 +262,7 @@ def plan_import(files: list[SourceFile], table: Table, config: Config, store: St
             matches = [ColumnMatch(h, given.get(h) or None, 1.0 if given.get(h) else 0.0, "map")
                        for h in f.headers if h.strip()]  # fmt: skip
         mappings[f.path.name] = matches
-        where = {m.column: m.field for m in matches}
+        where = {m.column: m.field for m in matches if m.field}
         index = {h: i for i, h in enumerate(f.headers) if h.strip()}
         for n, raw in enumerate(f.rows):
             cells = {h: (raw[i] if i < len(raw) else "") for h, i in index.items()}
@@ -408,12 +408,12 @@ def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
     )
     mws.write_row(0, 0, mhead, bold)
     labels = {f.key: f.label for f in plan.sheet.fields}
-    r = 1
+    row = 1
     for name, matches in plan.mappings.items():
         for m in matches:
-            mws.write_row(r, 0, [name, m.column, labels.get(m.field or "", ""), m.how])
-            mws.write_number(r, 4, m.confidence)
-            r += 1
+            mws.write_row(row, 0, [name, m.column, labels.get(m.field or "", ""), m.how])
+            mws.write_number(row, 4, m.confidence)
+            row += 1
     for c, w in enumerate((18, 18, 18, 10, 8)):
         mws.set_column(c, c, w)
     book.close()

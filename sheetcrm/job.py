@@ -144,12 +144,8 @@ class Job:
 
     # -- steps --------------------------------------------------------------------------------
     def read(self) -> dict[str, Table]:
-        """Read every sheet (headers by label), after finishing the store record of a run that was
-        killed between its workbook swap and its commit."""
+        """Read every sheet (headers by label)."""
         self.begin("read")
-        if not self.dry_run:
-            for line in finish_interrupted(self.store, self.source, now=self.now):
-                self.warn(line)
         tables = read_all(self.source, self.config)
         for line in missing_sheets(tables, self.config):
             self.warn(line)
@@ -437,6 +433,9 @@ def _run(run: Callable[[Job], None], name: str, config: Config, store: Store, re
         job = Job(name, config, now=now, store=store, dry_run=dry_run, run_id=report.run_id,
                   stop=stop, update=update, options=options)  # fmt: skip
         try:
+            if not dry_run and store.pending():  # a run killed between its swap and its commit
+                for line in finish_interrupted(store, job.source, now=now):
+                    job.warn(line)
             run(job)
             report.outcome = "dry-run" if dry_run else "ok"
         except JobStopped as e:

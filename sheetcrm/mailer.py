@@ -189,7 +189,7 @@ class SmtpMailer:
                 refused[rcpt] = (code, resp)
         if len(refused) == len(recipients):
             _reset(smtp, max(c for c, _ in refused.values()))
-            raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+            raise smtplib.SMTPRecipientsRefused(refused)
         smtp.putcmd("data")
         code, resp = smtp.getreply()
         if code != 354:

@@ -114,7 +114,7 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
         headers = text(loc, "digest.headers").split("|")
         sections = [{"title": text(loc, f"section.{kind}"), "headers": headers, "count": len(kinds[kind]),
                      "rows": _cap(kinds[kind], loc)} for kind in SECTIONS if kind in kinds]  # fmt: skip
-        context = {
+        context: dict[str, Any] = {
             "subject": text(loc, "digest.subject", day=f"{now:%Y-%m-%d}", count=count),
             "greeting": text(loc, "digest.greeting", name=name),
             "sections": sections,

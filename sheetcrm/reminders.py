@@ -173,8 +173,8 @@ def _this_or_next_year(days: pd.Series, today: pd.Timestamp, offset: int) -> pd.
 
     limit = today.date() - timedelta(days=7 + offset)
 
-    def move(d: object) -> date:
-        d = pd.Timestamp(d).date()
+    def move(value: object) -> date:
+        d: date = pd.Timestamp(value).date()
         for year in (today.year, today.year + 1):
             try:
                 when = d.replace(year=year)

@@ -372,7 +372,7 @@ def _by_owner(d: _Data, p: Period, config: Config, lab: dict[str, str]) -> Repor
                                                   deals=("deals", "sum"), won=("won", "sum"),
                                                   amount=("amount", "sum"))  # fmt: skip
     follows = d.f_by[follow].value_counts()
-    rows = []
+    rows: list[list[Any]] = []
     for owner, r in g.iterrows():
         name = str(owner) or lab["empty"]
         rows.append([name, teams.get(str(owner), ""), int(r["customers"]), int(r["new"]),
@@ -409,6 +409,7 @@ def stage_order(config: Config, sheet_key: str) -> tuple[list[str], list[str]]:
     if so is not None and so.sheet == sheet_key:
         return list(so.order), list(so.anytime)
     sheet = config.sheet(sheet_key)
+    assert sheet.stage_field is not None  # a report's sheet has one (config check), the demo's too
     return list(sheet.field(sheet.stage_field).choices or []), []
 
 
@@ -434,7 +435,9 @@ def _funnel(d: _Data, store: Store, config: Config, lab: dict[str, str]) -> list
     counts = d.stage.value_counts()
     position = d.stage.map({s: i for i, s in enumerate(order)})
     reached = [int((position >= i).sum()) for i in range(len(order))]
-    durations = stage_durations(store, d.s.sheet, d.sheet.stage_field)
+    stage_field = d.sheet.stage_field
+    assert stage_field is not None  # the config check requires one on the report's sheet
+    durations = stage_durations(store, d.s.sheet, stage_field)
     durations = durations[durations["record_id"].isin(set(d.ids))]
     medians = durations.groupby("stage")["days"].median()
     rows = []

@@ -72,24 +72,24 @@ def evaluate_rules(tables: dict[str, Table], typed: dict[str, pd.DataFrame], ids
     for link in r.links:
         if link.sheet in tables and link.source in tables:
             run.link(link)
-    for rule in r.derive:
-        if rule.sheet in tables:
-            run.derive(rule)
+    for derive in r.derive:
+        if derive.sheet in tables:
+            run.derive(derive)
     run.score()
     if r.stage_order is not None and r.stage_order.sheet in tables:
         run.stage_order()
-    for rule in r.approvals:
-        if rule.sheet in tables:
-            run.approval(rule)
+    for approval in r.approvals:
+        if approval.sheet in tables:
+            run.approval(approval)
     run.followup_fields()
     for perm in r.permissions:
         if perm.sheet in tables:
             run.permission(perm)
     if r.duplicates is not None and duplicates and r.duplicates.sheet in duplicates:
         run.duplicate_notices(duplicates[r.duplicates.sheet])
-    for rule in r.triggers:
-        if rule.sheet in tables:
-            run.trigger(rule)
+    for trigger in r.triggers:
+        if trigger.sheet in tables:
+            run.trigger(trigger)
     return out
 
 
@@ -556,10 +556,11 @@ class _Run:
             editor = (
                 self.people.get(str(typed.at[row, perm.editor_field])) if row is not None else None
             )
-            if editor is None or editor.role is not perm.role:
+            if row is None or editor is None or editor.role is not perm.role:
                 continue
             problems = [f"权限：{editor.name}（{role_name}）无权修改「{sheet.field(e.field).label}」"
-                        for e in events if e.field in perm.may_not_edit]  # fmt: skip
+                        for e in events
+                        if e.field is not None and e.field in perm.may_not_edit]  # fmt: skip
             owner = typed.at[row, owner_key] if owner_key and owner_key in typed else None
             owner_p = self.people.get(str(owner)) if owner else None
             if perm.records == "own" and owner and owner != editor.name:

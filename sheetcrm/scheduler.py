@@ -101,7 +101,7 @@ class Scheduler:
     @contextmanager
     def _clocked(self) -> Iterator[None]:
         real = schedule.datetime
-        schedule.datetime = _ClockedDatetime(self.clock)  # type: ignore[assignment]
+        schedule.datetime = _ClockedDatetime(self.clock)
         try:
             yield
         finally:
@@ -110,8 +110,10 @@ class Scheduler:
     def _register(self, name: str, s: Schedule) -> None:
         every = self.inner.every
         if s.every == "minutes":
+            assert s.interval is not None  # Schedule.parse sets it for minutes and hours
             jobs = [every(s.interval).minutes]
         elif s.every == "hours":
+            assert s.interval is not None
             jobs = [every(s.interval).hours]
         else:
             days = WEEKDAYS[:5] if s.every == "weekday" else [s.every]
@@ -167,7 +169,7 @@ class Scheduler:
         """Each job's next run time (in the configured zone)."""
         out: dict[str, datetime] = {}
         for j in self.inner.get_jobs():
-            name = next(iter(j.tags))
+            name = str(next(iter(j.tags)))  # _register tags each job with its name
             if j.next_run is not None and (name not in out or j.next_run < out[name]):
                 out[name] = j.next_run
         return out

@@ -407,9 +407,9 @@ class Store:
     # -- runs and locks ------------------------------------------------------------------------
     def start_run(self, job: str, *, now: datetime) -> int:
         with self.engine.begin() as conn:
-            return int(
-                conn.execute(insert(runs).values(job=job, started=now)).inserted_primary_key[0]
-            )
+            key = conn.execute(insert(runs).values(job=job, started=now)).inserted_primary_key
+            assert key is not None  # a single-row insert always has one
+            return int(key[0])
 
     def finish_run(
         self, run_id: int, *, now: datetime, outcome: str, counts: dict[str, Any],
@@ -801,15 +801,18 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
     """Queue notifications as pending; one already known by its key is not queued again."""
     keys = [n.key for n in notes]
     known: set[str] = set()
-    seen: set[str] = set()  # a key twice in one batch is queued once
     for i in range(0, len(keys), CHUNK):
         known.update(conn.execute(select(notifications.c.key)
                                   .where(notifications.c.key.in_(keys[i : i + CHUNK]))).scalars())  # fmt: skip
+    first: dict[str, Any] = {}  # a key twice in one batch is queued once
+    for n in notes:
+        if n.key not in known:
+            first.setdefault(n.key, n)
     rows = [{"key": n.key, "run_id": run_id, "kind": n.kind, "recipient": n.recipient, "sheet": n.sheet,
              "record_id": n.record_id, "subject": n.subject, "status": "pending", "created": now,
              "payload": json.dumps({"text": n.text, "cc": list(n.cc), "template": n.template},
                                    ensure_ascii=False)}
-            for n in notes if n.key not in known and not (n.key in seen or seen.add(n.key))]  # fmt: skip
+            for n in first.values()]  # fmt: skip
     if rows:
         _insert_in_batches(conn, notifications, iter(rows))
 

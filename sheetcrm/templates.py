@@ -243,6 +243,7 @@ class LayoutWriter:
         if not prompt:
             common = {}
         t = f.type
+        opts: dict[str, Any]
         if t in CHOICE_TYPES or t is FieldType.member:
             opts = {"validate": "list", "source": self._list_columns[(sheet.key, f.key)]}
             if t is FieldType.multi_choice:
@@ -356,7 +357,8 @@ def stream_rows_into(
     streams, while xlsxwriter keeps doing everything else (styles, validations, comments).
     """
     tmp = path.with_name(path.name + ".tmp")
-    members = {f"xl/worksheets/sheet{n}.xml": tuple(body) for n, *body in bodies}
+    members = {f"xl/worksheets/sheet{n}.xml": (first, width, count, rows)
+               for n, first, width, count, rows in bodies}  # fmt: skip
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info)

@@ -61,7 +61,9 @@ def test_every_module_has_a_floor_and_no_import_runs_up():
             if target not in floor:
                 continue  # a name imported from a package (__version__), not a module
             if floor[target] > floor[name]:
-                upward.append(f"{name} (floor {floor[name]}) imports {target} (floor {floor[target]})")
+                upward.append(
+                    f"{name} (floor {floor[name]}) imports {target} (floor {floor[target]})"
+                )
     assert not upward, "\n".join(upward)
 
 

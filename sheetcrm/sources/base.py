@@ -43,7 +43,10 @@ from .cells import column_letter, id_text
 
 
 class Source(Protocol):
-    path: Path | None  # the workbook file; None for a Google Sheet
+    @property
+    def path(self) -> Path | None:
+        """The workbook file; None for a Google Sheet."""
+        ...
 
     @property
     def where(self) -> str:
@@ -88,7 +91,7 @@ class HeaderMap:
     extra: list[str]
 
 
-def map_headers(sheet: SheetConfig, headers: list[object]) -> HeaderMap:
+def map_headers(sheet: SheetConfig, headers: Sequence[object]) -> HeaderMap:
     """Return where the sheet's fields and status columns are among `headers` (the header row)."""
     wanted: dict[str, tuple[str, str]] = {}
     for f in sheet.fields:

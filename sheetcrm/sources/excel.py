@@ -515,6 +515,7 @@ def _write_without_calc_chain(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: 
                               pkg: XlsxPackage) -> None:  # fmt: skip
     """calcChain lists formula cells; a status cell that held a formula no longer does, and Excel
     "repairs" a workbook whose calcChain is stale. Dropping it is safe: Excel rebuilds it."""
+    assert pkg.calc_chain is not None  # called only for a workbook that has one
     if info.filename == pkg.calc_chain:
         return
     data = src.read(info)

@@ -30,8 +30,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gspread
 import requests
@@ -44,6 +45,9 @@ from ..fields import EXCEL_EPOCH_1900, excel_serial
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
 from .cells import column_letter, id_text
+
+if TYPE_CHECKING:
+    from gspread.http_client import ParamsType
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 GOOGLE = "https://sheets.googleapis.com"
@@ -117,7 +121,7 @@ class EndpointSession(requests.Session):
         super().__init__()
         self.endpoint = endpoint.rstrip("/")
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         url = str(url)
         if url.startswith(GOOGLE):
             url = self.endpoint + url[len(GOOGLE) :]
@@ -247,7 +251,7 @@ class GSheetSource:
                 f"Google Sheet {self.key} has no sheet named {'、'.join(map(repr, absent))}; its "
                 f"sheets are: {'、'.join(grid) or '(none)'} (`sheetcrm templates --gsheet` adds them)"
             )
-        params = {**RAW_VALUES, "majorDimension": "ROWS"}
+        params: ParamsType = {**RAW_VALUES, "majorDimension": "ROWS"}
         ranges = [_quote(s.name) for s in sheets]
         got = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
         digest = hashlib.sha256()
@@ -303,7 +307,7 @@ class GSheetSource:
             ranges += [
                 f"{_quote(sheet.name)}!{column_letter(c)}:{column_letter(c)}" for c in cols.values()
             ]
-        params = {**RAW_VALUES, "majorDimension": "COLUMNS"}
+        params: ParamsType = {**RAW_VALUES, "majorDimension": "COLUMNS"}
         fresh = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
         columns = iter(fresh.get("valueRanges", []))
         data: list[dict[str, Any]] = []
@@ -319,7 +323,7 @@ class GSheetSource:
             self._grow(grow)
         for chunk in _chunks(data, CELLS_PER_CALL):
             body = {"valueInputOption": "RAW", "data": chunk}
-            self._call("write", lambda body=body: self.http.values_batch_update(self.key, body))
+            self._call("write", partial(self.http.values_batch_update, self.key, body))
         self._tables.clear()  # the next read sees what was written
         return results
 
@@ -510,7 +514,9 @@ def setup_spreadsheet(config: Config, source: GSheetSource) -> list[str]:
     grid = source._metadata()
     missing = [s.name for s in config.sheets if s.name not in grid]
     if missing:
-        body = {"requests": [{"addSheet": {"properties": {"title": name}}} for name in missing]}
+        body: dict[str, Any] = {
+            "requests": [{"addSheet": {"properties": {"title": name}}} for name in missing]
+        }
         reply = source._call("add sheets to", lambda: source.http.batch_update(source.key, body))
         for r in reply.get("replies", []):
             props = r["addSheet"]["properties"]

@@ -13,6 +13,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 
@@ -231,7 +232,7 @@ def _normalise(path: str) -> str:
     return "/".join(parts)
 
 
-def _parse(zf: zipfile.ZipFile, member: str, name: str):  # type: ignore[no-untyped-def]
+def _parse(zf: zipfile.ZipFile, member: str, name: str) -> Element:
     try:
         return SafeET.fromstring(zf.read(member))
     except KeyError:
@@ -240,7 +241,7 @@ def _parse(zf: zipfile.ZipFile, member: str, name: str):  # type: ignore[no-unty
         raise WorkbookFormatError(f"{name} is damaged ({member} cannot be parsed: {e})") from None
 
 
-def _first(root, ns: str, tag: str):  # type: ignore[no-untyped-def]
+def _first(root: Element, ns: str, tag: str) -> Element:
     el = root.find(f"{{{ns}}}{tag}")
     if el is None:
         raise WorkbookFormatError("the workbook lists no sheets")

@@ -23,12 +23,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import WorkbookFormatError
 from ..fields import excel_serial
 from ..table import CellError
 from .cells import column_index, column_letter, empty_cell, id_text, number_cell, string_cell
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 BLOCK = 1 << 22  # 4 MiB of inflated XML at a time
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -262,7 +265,7 @@ class EditReport:
 
 
 def rewrite_sheet(
-    src: IO[bytes], dst: IO[bytes], edit: SheetEdit, sst: Callable[[], SharedStrings]
+    src: IO[bytes], dst: SupportsWrite[bytes], edit: SheetEdit, sst: Callable[[], SharedStrings]
 ) -> EditReport:
     """Stream sheet XML from `src` to `dst` with `edit` applied; return what was written."""
     report = EditReport()
