@@ -589,8 +589,8 @@ def driver_problem(url: str) -> str | None:
         return f"{url!r} is not a database URL (e.g. sqlite:///state/sheetcrm.sqlite)"
     except NoSuchModuleError:
         return f"{url.split(':', 1)[0]!r} is not a database SQLAlchemy knows"
-    except ModuleNotFoundError as e:
-        module = (e.name or "").split(".")[0]
+    except ImportError as e:  # not installed, or installed without what it needs (libpq)
+        module = (e.name or str(e)).split(".")[0]
         extra = DRIVER_EXTRAS.get(module)
         hint = f"pip install 'sheetcrm[{extra}]'" if extra else f"pip install {module}"
         return (

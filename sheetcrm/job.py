@@ -147,7 +147,7 @@ class Job:
         """Read every sheet (headers by label)."""
         self.begin("read")
         tables = read_all(self.source, self.config)
-        for line in missing_sheets(tables, self.config):
+        for line in missing_sheets(tables, self.config, None if self.dry_run else self.store):
             self.warn(line)
         self.done("read", sum(len(t) for t in tables.values()))
         return tables

@@ -25,6 +25,7 @@ from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import find_duplicates, match_data
 from .errorlist import write_error_list
+from .errors import SheetLayoutError
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
@@ -161,14 +162,25 @@ def read_all(source: Source, config: Config) -> dict[str, Table]:
     return source.read_sheets([s.key for s in config.sheets if s.name in present or not s.optional])
 
 
-def missing_sheets(tables: dict[str, Table], config: Config) -> list[str]:
-    """One warning per optional sheet the workbook does not have, naming what is skipped."""
+def missing_sheets(
+    tables: dict[str, Table], config: Config, store: Store | None = None
+) -> list[str]:
+    """One warning per optional sheet the workbook does not have, naming what is skipped. An
+    optional sheet the store has records of was there before: renamed or deleted by mistake, and
+    skipping it would make reminders work from wrong data, so that is an error."""
     out = []
     for s in config.sheets:
-        if s.key not in tables:
-            needs = config.needs(s.key)
-            out.append(f"the workbook has no sheet {s.name!r} (optional): skipped"
-                       + (f", and with it {'; '.join(needs)}" if needs else ""))  # fmt: skip
+        if s.key in tables:
+            continue
+        if store is not None and store.has_records(s.key):
+            raise SheetLayoutError(
+                f"the workbook has no sheet {s.name!r} any more, though the last runs read it: was "
+                "it renamed or deleted? Put it back (or restore it from backups/); nothing was "
+                "written"
+            )
+        needs = config.needs(s.key)
+        out.append(f"the workbook has no sheet {s.name!r} (optional): skipped"
+                   + (f", and with it {'; '.join(needs)}" if needs else ""))  # fmt: skip
     return out
 
 
@@ -425,7 +437,7 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     def journal(expected: str) -> None:
         if store is not None and run_id is not None:
             store.save_pending(run_id, plan.job, commit, expected=expected, before=fingerprint,
-                               now=now)  # fmt: skip
+                               source=source.where, proof=_proof(plan), now=now)  # fmt: skip
 
     try:
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now,
@@ -445,33 +457,72 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     return Applied(run_id, written, error_list=error_list)
 
 
+def _proof(plan: Plan, per_sheet: int = 20) -> dict[str, Any]:
+    """A few cells this write puts in (最后检查 of some written rows: the run's own time), so that a
+    workbook edited after the swap can still be told from one the swap never reached."""
+    rows: dict[str, dict[str, str]] = {}
+    for key, patch in plan.patches.items():
+        stamped = {rid: display(v["last_checked"]) for rid, v in patch.values.items()
+                   if display(v.get("last_checked"))}  # fmt: skip
+        if stamped:
+            rows[key] = dict(list(stamped.items())[:per_sheet])
+    return {"last_checked": rows}
+
+
+def _swapped(source: Source, proof: dict[str, Any]) -> bool:
+    """Whether the workbook holds the cells a journalled write put in (after later edits too)."""
+    wanted: dict[str, dict[str, str]] = proof.get("last_checked", {})
+    if not wanted:
+        return False
+    tables = source.read_sheets(list(wanted))
+    for key, cells in wanted.items():
+        table = tables[key]
+        if "last_checked" not in table.status:
+            continue
+        now_says = dict(zip(table.ids.tolist(), display_column(table.status["last_checked"]),
+                            strict=True))  # fmt: skip
+        if any(now_says.get(rid) == stamp for rid, stamp in cells.items()):
+            return True
+    return False
+
+
 def finish_interrupted(store: Store, source: Source, *, now: datetime,
                        wall: Callable[[], datetime] = datetime.now) -> list[str]:  # fmt: skip
     """Finish the store commit of runs killed between their workbook swap and their commit, or drop
-    it when the workbook is not the one they wrote. Returns what was done, in words (warnings).
+    it when the swap never happened. Returns what was done, in words (warnings).
 
     Call before reading for a new plan: the snapshots must include what that run wrote. A journal
-    whose job's lock is held by another live runner belongs to a run still at work: left alone
-    (`wall` is the clock the locks live in)."""
+    whose job's lock is held by another live runner belongs to a run still at work, and one of
+    another workbook (`sheetcrm check other.xlsx`) to another source: both are left alone (`wall`
+    is the clock the locks live in). The workbook tells whether the swap happened: its fingerprint
+    is the one written (or the one read: it did not), and after people's edits since, the cells
+    the write put in are there (or not)."""
     out: list[str] = []
     held = {lock["job"] for lock in store.active_locks(wall()) if lock["owner"] != store.owner}
-    pending = [p for p in store.pending() if p["job"] not in held]
+    pending = [p for p in store.pending()
+               if p["job"] not in held and p["source"] in (None, source.where)]  # fmt: skip
     if not pending:
         return out
     current = source.current_fingerprint()
     for p in pending:
-        commit = RunCommit.decode(p["payload"])
-        if current is not None and current == p["expected"]:
-            store.commit(p["run_id"], commit, now=now, outcome="interrupted",
-                         warnings=[f"interrupted after writing {source.where}; the run at "
-                                   f"{now:%Y-%m-%d %H:%M} recorded what it had written"])  # fmt: skip
-            out.append(f"run {p['run_id']} ({p['job']}) was interrupted after writing the "
-                       "workbook; its changes and notifications are now recorded")  # fmt: skip
-        else:
+        if current is None or current == p["before"]:
+            swapped = False
+        elif current == p["expected"]:
+            swapped = True
+        else:  # edited since: look for the cells the write put in
+            swapped = _swapped(source, json.loads(p["proof"] or "{}"))
+        if not swapped:
             store.drop_pending(p["run_id"])
-            if current != p["before"]:
-                out.append(f"run {p['run_id']} ({p['job']}) was interrupted and the workbook has "
-                           "changed since; its record was dropped and this run reads it afresh")  # fmt: skip
+            continue
+        failed = store.finish_pending(p, now=now, warning=f"interrupted after writing "
+                                      f"{source.where}; the run at {now:%Y-%m-%d %H:%M} recorded "
+                                      "what it had written")  # fmt: skip
+        if failed is not None:
+            out.append(f"run {p['run_id']} ({p['job']}): its record could not be completed "
+                       f"({failed}); the next runs see its changes again")  # fmt: skip
+            continue
+        out.append(f"run {p['run_id']} ({p['job']}) was interrupted after writing the workbook; "
+                   "its changes and notifications are now recorded")  # fmt: skip
     return out
 
 

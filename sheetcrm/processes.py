@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+
+
+def machine() -> str:
+    """This machine as far as process IDs go: the host name, and on Linux the PID namespace (two
+    containers, or a container and its host, may share a host name but never their PIDs)."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}~{ns.removeprefix('pid:[').removesuffix(']')}"
 
 
 def pid_alive(pid: int) -> bool | None:

@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 import os
-import socket
 import threading
 import uuid
 import zlib
@@ -58,7 +57,7 @@ from sqlalchemy.pool import NullPool
 from .changes import ChangeSet, Event, Snapshot
 from .config import driver_problem
 from .errors import SheetCRMError
-from .processes import pid_alive, process_started
+from .processes import machine, pid_alive, process_started
 from .table import Notification
 
 SCHEMA_VERSION = 4
@@ -183,6 +182,8 @@ pending_commits = Table(  # v4: a run's store commit, journalled before its work
     Column("job", String(64), nullable=False),
     Column("expected", String(64), nullable=False),  # fingerprint of the workbook as written
     Column("before", String(64)),  # fingerprint of the workbook as read
+    Column("source", Text),  # which workbook (a check of another file leaves this one alone)
+    Column("proof", Text),  # JSON: cells the write put in, to tell a swap from an edit later
     Column("payload", LargeBinary, nullable=False),  # RunCommit.encode()
     Column("created", DateTime, nullable=False),
 )
@@ -215,7 +216,7 @@ def runner_id() -> str:
     """Who holds a lock: host, process, the process's start time (a PID is reused) and a random
     part (two stores in one process differ)."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{process_started(pid) or 0}:{uuid.uuid4().hex[:8]}"
+    return f"{machine()}:{pid}:{process_started(pid) or 0}:{uuid.uuid4().hex[:8]}"
 
 
 def holder_gone(owner: str) -> bool:
@@ -223,7 +224,7 @@ def holder_gone(owner: str) -> bool:
     process has ended (or its PID now belongs to a process that started later). A runner on another
     machine, or an owner in another form, is never judged gone here: its lock expires instead."""
     parts = owner.split(":")
-    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    if len(parts) != 4 or parts[0] != machine() or not parts[1].isdigit():
         return False
     pid, started = int(parts[1]), parts[2]
     if pid == os.getpid():
@@ -329,10 +330,12 @@ class Store:
             if stored is not None:
                 version = int(stored)
             else:
-                # no meta table: the first release (runs only) or a new store; a meta table without
-                # its row: a first run killed while creating the tables (SQLite commits each
-                # CREATE at once), so they are all of this version
-                version = 1 if "runs" in existing and "meta" not in existing else SCHEMA_VERSION
+                # no version row: the first release (no meta table), a new store, or a run killed
+                # while creating or upgrading the tables (SQLite commits each CREATE at once). A
+                # runs table without v2's columns is the first release's
+                columns = {c["name"] for c in inspect(conn).get_columns("runs")} \
+                    if "runs" in existing else set()  # fmt: skip
+                version = 1 if "runs" in existing and "plan_key" not in columns else SCHEMA_VERSION
                 conn.execute(insert(meta).values(key="schema_version", value=str(version)))
             if version > SCHEMA_VERSION:
                 raise SheetCRMError(f"the state store has schema version {version}, newer than this "
@@ -480,9 +483,10 @@ class Store:
         if not stale:
             return False
         with self.engine.begin() as conn:
-            taken = conn.execute(update(locks).where((locks.c.job == job)
-                                                     & (locks.c.owner == held["owner"]))
-                                 .values(owner=self.owner, acquired=now, expires=now + ttl))  # fmt: skip
+            taken = conn.execute(update(locks).where(  # as we saw it: not renewed meanwhile
+                (locks.c.job == job) & (locks.c.owner == held["owner"])
+                & (locks.c.expires == held["expires"]))
+                .values(owner=self.owner, acquired=now, expires=now + ttl))  # fmt: skip
         if taken.rowcount != 1:
             return False
         self._close_interrupted(job, held, now)
@@ -561,19 +565,32 @@ class Store:
 
     # -- the journal of a run between its workbook swap and its commit ---------------------------
     def save_pending(self, run_id: int, job: str, commit: RunCommit, *, expected: str,
-                     before: str | None, now: datetime) -> None:  # fmt: skip
+                     before: str | None, source: str, proof: dict[str, Any],
+                     now: datetime) -> None:  # fmt: skip
         """Journal a run's commit just before its workbook is swapped in (see RunCommit)."""
         with self.engine.begin() as conn:
             conn.execute(delete(pending_commits).where(pending_commits.c.run_id == run_id))
-            conn.execute(insert(pending_commits).values(run_id=run_id, job=job, expected=expected,
-                                                        before=before, payload=commit.encode(),
-                                                        created=now))  # fmt: skip
+            conn.execute(insert(pending_commits).values(
+                run_id=run_id, job=job, expected=expected, before=before, source=source,
+                proof=json.dumps(proof, ensure_ascii=False), payload=commit.encode(),
+                created=now))  # fmt: skip
 
     def pending(self) -> list[dict[str, Any]]:
         """Journalled commits of runs that stopped between their workbook swap and their commit."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(pending_commits).order_by(pending_commits.c.run_id)).all()
         return [dict(r._mapping) for r in rows]
+
+    def finish_pending(self, pending: dict[str, Any], *, now: datetime, warning: str) -> str | None:
+        """Commit a journalled run whose workbook swap happened, recording it as interrupted; None,
+        or why it could not be (the journal is then dropped: it must never block later runs)."""
+        try:
+            self.commit(pending["run_id"], RunCommit.decode(pending["payload"]), now=now,
+                        outcome="interrupted", warnings=[warning])  # fmt: skip
+        except IntegrityError as e:  # recorded already after all
+            self.drop_pending(pending["run_id"])
+            return str(e.orig)
+        return None
 
     def drop_pending(self, run_id: int) -> None:
         with self.engine.begin() as conn:
@@ -606,6 +623,12 @@ class Store:
         return Snapshot(pd.Series(np.asarray(hashes, dtype=np.int64), index=index),
                         pd.Series(np.asarray(missing, dtype=bool), index=index),
                         json.loads(layout) if layout else [], load)  # fmt: skip
+
+    def has_records(self, sheet: str) -> bool:
+        """Whether a run has seen records of this sheet that are still there (not missing)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(snapshots.c.record_id).where(
+                (snapshots.c.sheet == sheet) & ~snapshots.c.missing).limit(1)).first() is not None  # fmt: skip
 
     def stage_since(self, sheet: str) -> dict[str, datetime]:
         """When each record last moved stage (or was first seen): the anchor of "stale" reminders."""

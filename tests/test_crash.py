@@ -145,3 +145,44 @@ def test_a_journal_of_a_run_still_at_work_is_left_to_it(tmp_path, reference):
     after = state(config)  # the report job queued its own mails; the rest is the nightly's
     after["notifications"] = [n for n in after["notifications"] if n[1] != "report"]
     assert after == reference
+
+
+def edit_a_cell(config: Config) -> None:
+    """A person adds a note in a column nobody configured, and saves (the file's bytes change)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["客户信息"]
+    ws.cell(1, ws.max_column + 1).value = "备忘（个人）"
+    wb.save(config.workbook_path)
+
+
+def test_a_journal_is_finished_after_people_edited_the_written_workbook(tmp_path):
+    config = instance(tmp_path / "team")
+    assert nightly(config, crash_at="after-swap").returncode == -signal.SIGKILL
+    edit_a_cell(config)  # the next morning, before any run: the fingerprint is neither
+    assert nightly(config).returncode == 0
+    reference_dir = tmp_path / "reference"
+    ref = instance(reference_dir)
+    assert nightly(ref).returncode == 0
+    edit_a_cell(ref)
+    assert nightly(ref).returncode == 0
+    got, want = state(config), state(ref)
+    for key in ("history", "notifications", "snapshots", "round_robin"):
+        assert got[key] == want[key], key  # the rules' writes were not taken for people's edits
+    kinds = {e[2] for e in got["history"]}
+    assert "rule" in kinds and "changed" not in kinds
+
+
+def test_a_check_of_another_workbook_leaves_the_nightlys_journal(tmp_path, reference):
+    from .test_jobs import invoke
+
+    config = instance(tmp_path / "team")
+    assert nightly(config, crash_at="after-swap").returncode == -signal.SIGKILL
+    other = tmp_path / "other.xlsx"
+    generate_demo(config, other, rows=30, seed=2, today=NIGHT.date())
+    result = invoke(
+        config.base_dir / "config.toml", "check", str(other), "--now", NIGHT.isoformat()
+    )
+    assert result.exit_code == 0, result.output
+    assert len(Store(config.store_url).pending()) == 1  # still the nightly's to finish

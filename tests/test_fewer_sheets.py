@@ -59,3 +59,19 @@ def test_config_check_lists_what_is_inactive_and_why(tmp_path):
     assert result.exit_code == 0, result.output
     assert "inactive: the workbook has no sheet '跟进记录' (optional)" in result.output
     assert "rules.followups" in result.output
+
+
+def test_an_optional_sheet_the_team_used_is_not_skipped_when_it_goes_missing(tmp_path):
+    """跟进记录 renamed by mistake: skipping it would send stale reminders from wrong data."""
+    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
+    config = load_config(tmp_path / "config.toml")
+    generate_demo(config, config.workbook_path, rows=40, seed=8, today=NIGHT.date())
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    wb = openpyxl.load_workbook(config.workbook_path)
+    wb["跟进记录"].title = "跟进记录（旧）"
+    wb.save(config.workbook_path)
+    before = config.workbook_path.read_bytes()
+    report = run_job("nightly", config, now=NIGHT.replace(day=24))
+    assert report.outcome == "failed"
+    assert "no sheet '跟进记录' any more, though the last runs read it" in (report.error or "")
+    assert config.workbook_path.read_bytes() == before

@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from sheetcrm.config import Config, load_config
 from sheetcrm.demo import generate_demo
 from sheetcrm.errors import ConfigError
 from sheetcrm.job import run_job
-from sheetcrm.processes import process_started
+from sheetcrm.processes import machine, process_started
 from sheetcrm.sources.excel import ExcelSource
 from sheetcrm.store import Store
 
@@ -57,7 +56,7 @@ def dead_pid() -> int:
 def test_a_lock_left_by_a_killed_process_on_this_machine_is_taken_over_at_once(example):
     config = example
     killed = Store(config.store_url)
-    killed.owner = f"{socket.gethostname()}:{dead_pid()}:12345:deadbeef"
+    killed.owner = f"{machine()}:{dead_pid()}:12345:deadbeef"
     wall = datetime.now()
     assert killed.acquire("nightly", now=wall)
     run = killed.start_run("nightly", now=NIGHT)
@@ -89,7 +88,7 @@ def test_a_reused_pid_does_not_keep_a_dead_runners_lock(example):
     config = example
     me = os.getppid()  # alive, but started at another time than the lock says
     stale = Store(config.store_url)
-    stale.owner = f"{socket.gethostname()}:{me}:{(process_started(me) or 0) + 1}:0ld"
+    stale.owner = f"{machine()}:{me}:{(process_started(me) or 0) + 1}:0ld"
     assert stale.acquire("nightly", now=datetime.now())
     assert Store(config.store_url).acquire("nightly", now=datetime.now())
 
@@ -310,3 +309,37 @@ def test_a_first_run_killed_while_creating_the_store_leaves_it_usable(example):
         db.execute("DELETE FROM meta")
     assert Store(config.store_url).schema_version == SCHEMA_VERSION
     assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+
+
+def test_a_first_release_store_whose_upgrade_was_killed_is_upgraded_on_the_next_open(tmp_path):
+    """The upgrade created the new tables (meta among them) and was killed before the version
+    row: the runs table without v2's columns says it is still the first release's."""
+    import sqlite3
+
+    from sqlalchemy import inspect
+
+    from sheetcrm.store import SCHEMA_VERSION
+
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, job VARCHAR(64) NOT NULL, "
+                     "started DATETIME NOT NULL, finished DATETIME, outcome VARCHAR(32), counts TEXT)")  # fmt: skip
+        conn.execute("CREATE TABLE meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)")
+    store = Store(f"sqlite:///{db}")
+    assert store.schema_version == SCHEMA_VERSION
+    assert {"plan_key", "warnings"} <= {
+        c["name"] for c in inspect(store.engine).get_columns("runs")
+    }
+
+
+def test_only_this_machines_dead_leftovers_are_removed(example):
+    """A share may hold another machine's write in progress: only a temporary file of a process of
+    this machine that is gone is removed."""
+    config = example
+    folder = config.workbook_path.parent
+    mine = folder / f".customers.xlsx.sheetcrm-{machine()}-{dead_pid()}.tmp"
+    theirs = folder / ".customers.xlsx.sheetcrm-other-host.example.com-4242.tmp"
+    for path in (mine, theirs):
+        path.write_bytes(b"half a workbook")
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    assert not mine.exists() and theirs.exists()

@@ -33,7 +33,7 @@ from ..errors import (
     WorkbookLocked,
 )
 from ..faults import crash_point
-from ..processes import pid_alive
+from ..processes import machine, pid_alive
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
 from .xlsxfile import (
@@ -250,7 +250,7 @@ class ExcelSource:
         else:
             folder = self.path.parent
             self._remove_leftovers()
-            tmp = folder / f".{self.path.name}.sheetcrm-{os.getpid()}.tmp"
+            tmp = folder / f".{self.path.name}.sheetcrm-{_me()}.tmp"
             try:
                 try:
                     with tmp.open("wb") as out:
@@ -260,15 +260,15 @@ class ExcelSource:
                 except OSError as e:
                     raise _write_error(e, f"the new {name} in {folder}") from None
                 shutil.copymode(self.path, tmp)
-                # last look before replacing: nobody opened or saved it while we wrote
-                self._refuse_if_locked()
-                if file_fingerprint(self.path) != current:
-                    raise WorkbookChanged(f"{name} was saved by someone while sheetcrm was writing; "
-                                          "nothing was written, the next run will try again")  # fmt: skip
                 if on_ready is not None:
                     on_ready(file_fingerprint(tmp))
                 crash_point("before-backup")
                 backup = str(self._backup(now))
+                # last look, just before replacing: nobody opened or saved it while we wrote
+                self._refuse_if_locked()
+                if file_fingerprint(self.path) != current:
+                    raise WorkbookChanged(f"{name} was saved by someone while sheetcrm was writing; "
+                                          "nothing was written, the next run will try again")  # fmt: skip
                 crash_point("before-swap")
                 os.replace(tmp, self.path)
                 for key in todo:
@@ -323,16 +323,21 @@ class ExcelSource:
         check_writable_folder(self.path.parent, "the workbook's folder")
 
     def _remove_leftovers(self) -> None:
-        """Temporary files of a write that was killed (kill -9, a power cut) are removed; a write
-        in progress elsewhere holds the job's lock, and its process is alive."""
-        for old in self.path.parent.glob(f".{self.path.name}.sheetcrm-*.tmp"):
-            pid = old.name.rsplit("-", 1)[-1].removesuffix(".tmp")
-            if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)) is not False:
-                continue
-            old.unlink(missing_ok=True)
+        """Temporary files of a write that was killed (kill -9, a power cut) are removed: those of
+        this machine whose process is gone (a folder on a share may hold another machine's write
+        in progress, and a Windows file in use cannot be removed: both are left)."""
+        leftovers = list(self.path.parent.glob(f".{self.path.name}.sheetcrm-*.tmp"))
         if self.backup_dir.is_dir():
-            for old in self.backup_dir.glob(".*.partial"):
+            leftovers += self.backup_dir.glob(f".{self.path.stem}.*.partial")
+        host = machine()
+        for old in leftovers:
+            m = LEFTOVER.search(old.name)
+            if m is None or m["host"] != host or pid_alive(int(m["pid"])) is not False:
+                continue
+            try:
                 old.unlink(missing_ok=True)
+            except OSError:
+                pass  # in use after all: the next run tries again
 
     def _place_status(self, sheet: SheetConfig, headers: dict[int, str], edit: SheetEdit,
                       merges: list[Any], last_col: int) -> tuple[dict[str, int], dict[int, str]]:  # fmt: skip
@@ -448,7 +453,7 @@ class ExcelSource:
         while target.exists():
             target = self.backup_dir / f"{stem}.{now:%Y%m%d-%H%M%S}-{n}{suffix}"
             n += 1
-        partial = self.backup_dir / f".{target.name}.partial"
+        partial = self.backup_dir / f".{target.name}.sheetcrm-{_me()}.partial"
         try:
             shutil.copy2(self.path, partial)
             with zipfile.ZipFile(partial) as zf:
@@ -477,6 +482,14 @@ class ExcelSource:
                 ):
                     old.unlink()
         return target
+
+
+LEFTOVER = re.compile(r"\.sheetcrm-(?P<host>.+)-(?P<pid>\d+)\.(?:tmp|partial)$")
+
+
+def _me() -> str:
+    """This machine and process, in the names of temporary files (which one may remove them)."""
+    return f"{machine()}-{os.getpid()}"
 
 
 def check_writable_folder(folder: Path, what: str) -> None:
