@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from . import __version__
-from .check import check_table
+from .check import check_workbook
 from .config import Config, load_config
-from .dedupe import find_duplicates
+from .dedupe import decide_duplicates
 from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
@@ -466,14 +466,18 @@ def dedupe(
     source = _source(config, workbook)
     rows = []
     try:
+        with _progress("dedupe", len(config.sheets)) as progress:
+            tables = _read_tables(config, source, progress)
+        typed = {k: r.typed for k, r in check_workbook(tables, config, now=now).items()}
+        store = open_for_reading(config.store_url)  # people's "not a duplicate" count here too
         for sheet in config.sheets:
-            if sheet.dedupe is None:
+            if sheet.dedupe is None or sheet.key not in tables:
                 continue
-            table = source.read(sheet.key)
-            typed = check_table(table, sheet, config, now=now).typed
-            result = find_duplicates(typed, table.ids, sheet)
+            table = tables[sheet.key]
+            result, _ = decide_duplicates(sheet, typed, table.ids, store)
             target = out or config.path(f"reports/重复{sheet.name}-{now:%Y%m%d-%H%M}.xlsx")
-            groups = write_review(result, typed, table.ids, sheet, target, locale=config.locale)
+            groups = write_review(result, typed[sheet.key], table.ids, sheet, target,
+                                  locale=config.locale)  # fmt: skip
             marked = int((result.duplicate_of != "").sum())
             rows.append([sheet.name, f"{len(table):,}", f"{groups:,}", f"{marked:,}", str(target)])
     except SheetCRMError as e:

@@ -26,7 +26,10 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .config import DedupeConfig, FieldType, SheetConfig
+from .store import Decision, Store, pair_hash
 from .text import clean, display, map_distinct
+
+NOT_A_DUPLICATE = "不是重复"  # the 判定 people choose in the decisions sheet
 
 REGION_PREFIXES = [
     "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
@@ -274,3 +277,43 @@ def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, A
     assert config is not None
     keys = list(config.exact) + [m.field for m in config.fuzzy]
     return {k: display(typed.at[row, k]) for k in keys if k in typed}
+
+
+def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: pd.Series,
+                      store: Store | None) -> tuple[DuplicateResult, list[Decision]]:  # fmt: skip
+    """How a duplicate is decided, all of it: the matches in `sheet` (typed rows, record IDs), less
+    the pairs people said are different customers (in the store, or new in the decisions sheet
+    `typed[sheet.dedupe.decisions_sheet]`). Returns the duplicates and the new decisions to record.
+
+    A decision holds while both records' match data is what it was when it was made: an edit of
+    either record asks again."""
+    assert sheet.dedupe is not None
+    rows_typed = typed[sheet.key]
+    rows = {rid: row for row, rid in ids.items() if rid}
+
+    def fingerprint(a: str, b: str) -> str | None:
+        if a not in rows or b not in rows:
+            return None
+        return pair_hash(match_data(rows_typed, sheet, rows[a]),
+                         match_data(rows_typed, sheet, rows[b]))  # fmt: skip
+
+    distinct: set[tuple[str, str]] = set()
+    if store is not None:
+        for (a, b), stored in store.not_duplicates(sheet.key).items():
+            if fingerprint(a, b) == stored:
+                distinct.add((a, b))
+    fresh: list[Decision] = []
+    source_key = sheet.dedupe.decisions_sheet
+    if source_key and source_key in typed:
+        d = typed[source_key]
+        for rec, other, value, by in zip(d["record_id"], d["other_id"], d["decision"],
+                                         d["by"] if "by" in d else [""] * len(d), strict=True):  # fmt: skip
+            if value != NOT_A_DUPLICATE or not rec or not other:
+                continue
+            a, b = sorted((str(rec), str(other)))
+            h = fingerprint(a, b)
+            if h is None:
+                continue
+            distinct.add((a, b))
+            fresh.append(Decision(sheet.key, a, b, h, str(by or "")))
+    return find_duplicates(rows_typed, ids, sheet, distinct=distinct), fresh

@@ -23,16 +23,16 @@ import pandas as pd
 from .changes import ChangeSet, Event, detect_changes, refresh_snapshot
 from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
-from .dedupe import find_duplicates, match_data
+from .dedupe import decide_duplicates
 from .errorlist import write_error_list
 from .errors import SheetLayoutError
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
-from .reminders import due_reminders, last_contacts
+from .reminders import reminders_for
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
-from .store import Decision, RunCommit, Store, pair_hash
+from .store import Decision, RunCommit, Store
 from .table import Notification, StatusPatch, Table, WriteResult
 from .text import display, display_column
 
@@ -190,15 +190,13 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
     results = check_workbook(tables, config, now=now)
     plan = Plan(job, now, tables, results)
     duplicates = {}
+    typed = {k: r.typed for k, r in results.items()}
     for key, t in tables.items():
         sheet = config.sheet(key)
-        if sheet.dedupe is None:
-            continue
-        distinct, fresh = _not_duplicates(key, sheet, results, t, store, config)
-        plan.decisions += fresh
-        duplicates[key] = find_duplicates(
-            results[key].typed, t.ids, sheet, distinct=distinct
-        ).status()
+        if sheet.dedupe is not None:
+            found, fresh = decide_duplicates(sheet, typed, t.ids, store)
+            duplicates[key] = found.status()
+            plan.decisions += fresh
     plan.duplicates = {key: int((d != "").sum()) for key, d in duplicates.items()}
     ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
     stamp = now.strftime("%Y-%m-%d %H:%M")
@@ -245,25 +243,12 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
 def _add_reminders(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series], config: Config,
                    now: datetime, store: Store | None) -> None:  # fmt: skip
     """Reminders due now (queued like the rules' notifications) and 下次提醒 per record."""
-    link = config.rules.followups
     for key in {r.sheet for r in config.reminders} & set(plan.tables):
-        typed = outcome.typed[key]
-        followups = outcome.typed.get(link.sheet) if link is not None else None
-        last = last_contacts(followups, link.key, link.date, ids[key]) if link is not None \
-            else pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")  # fmt: skip
-        since = store.stage_since(key) if store is not None else {}
-        mapped = pd.to_datetime(ids[key].map(since), errors="coerce") if since else None
-        stage_since = pd.Series(mapped if mapped is not None else pd.NaT, index=typed.index).astype(
-            "datetime64[ns]"
-        )
-        if store is not None:  # a record the store has not seen yet arrives now
-            stage_since = stage_since.fillna(pd.Timestamp(now))
-        owner = config.owner_field(key)
-        owners = typed[owner] if owner and owner in typed else pd.Series(None, index=typed.index)
-        notes, next_due = due_reminders(typed, ids[key], config, now=now, sheet_key=key, last_contact=last,
-                                        stage_since=stage_since, owners=owners)  # fmt: skip
+        moves = store.stage_since(key) if store is not None else None
+        notes, next_due = reminders_for(key, outcome.typed, ids[key], config, now=now,
+                                        stage_moves=moves)  # fmt: skip
         outcome.notifications += notes
-        if "next_reminder" in {c.key.value for c in config.sheet(key).status}:
+        if next_due is not None:
             outcome.sheets[key].status["next_reminder"] = next_due
 
 
@@ -524,38 +509,3 @@ def finish_interrupted(store: Store, source: Source, *, now: datetime,
         out.append(f"run {p['run_id']} ({p['job']}) was interrupted after writing the workbook; "
                    "its changes and notifications are now recorded")  # fmt: skip
     return out
-
-
-def _not_duplicates(key: str, sheet: Any, results: dict[str, CheckResult], table: Table,
-                    store: Store | None, config: Config) -> tuple[set[tuple[str, str]], list[Decision]]:  # fmt: skip
-    """Return the pairs to keep apart in this run, and the decisions found in the decisions sheet.
-
-    A stored decision holds while both records' match data is what it was when it was recorded."""
-    typed = results[key].typed
-    rows = {rid: row for row, rid in table.ids.items() if rid}
-
-    def fingerprint(a: str, b: str) -> str | None:
-        if a not in rows or b not in rows:
-            return None
-        return pair_hash(match_data(typed, sheet, rows[a]), match_data(typed, sheet, rows[b]))
-
-    distinct: set[tuple[str, str]] = set()
-    if store is not None:
-        for (a, b), stored in store.not_duplicates(key).items():
-            if fingerprint(a, b) == stored:
-                distinct.add((a, b))
-    fresh: list[Decision] = []
-    source_key = sheet.dedupe.decisions_sheet
-    if source_key and source_key in results:
-        d = results[source_key].typed
-        for rec, other, value, by in zip(d["record_id"], d["other_id"], d["decision"],
-                                         d["by"] if "by" in d else [""] * len(d), strict=True):  # fmt: skip
-            if value != "不是重复" or not rec or not other:
-                continue
-            a, b = sorted((str(rec), str(other)))
-            h = fingerprint(a, b)
-            if h is None:
-                continue
-            distinct.add((a, b))
-            fresh.append(Decision(key, a, b, h, str(by or "")))
-    return distinct, fresh

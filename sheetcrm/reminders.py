@@ -50,6 +50,33 @@ def last_contacts(
     )
 
 
+def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, config: Config, *,
+                  now: datetime, stage_moves: dict[str, datetime] | None,
+                  ) -> tuple[list[Notification], pd.Series | None]:  # fmt: skip
+    """How a reminder fires for the records of sheet `key`, all of it: gathers what the timings
+    need (the last follow-up from [rules.followups]' sheet in `typed`, when each record last moved
+    stage from `stage_moves` (the store's; None without a store), the owners), then `due_reminders`.
+    Returns the reminders due now and 下次提醒 per row (None when the sheet shows no 下次提醒)."""
+    rows = typed[key]
+    link = config.rules.followups
+    if link is not None:
+        last = last_contacts(typed.get(link.sheet), link.key, link.date, ids)
+    else:
+        last = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+    mapped = pd.to_datetime(ids.map(stage_moves), errors="coerce") if stage_moves else None
+    stage_since = pd.Series(mapped if mapped is not None else pd.NaT, index=rows.index).astype(
+        "datetime64[ns]"
+    )
+    if stage_moves is not None:  # a record the store has not seen yet arrives now
+        stage_since = stage_since.fillna(pd.Timestamp(now))
+    owner = config.owner_field(key)
+    owners = rows[owner] if owner and owner in rows else pd.Series(None, index=rows.index)
+    notes, next_due = due_reminders(rows, ids, config, now=now, sheet_key=key, last_contact=last,
+                                    stage_since=stage_since, owners=owners)  # fmt: skip
+    shows = "next_reminder" in {c.key.value for c in config.sheet(key).status}
+    return notes, next_due if shows else None
+
+
 def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: datetime, sheet_key: str,
                   last_contact: pd.Series, stage_since: pd.Series,
                   owners: pd.Series) -> tuple[list[Notification], pd.Series]:  # fmt: skip
