@@ -125,11 +125,11 @@ def _write(rows: list[list[Any]], sheet: Any, patch: StatusPatch, *, new_ids: bo
                 put(row, columns[key], value)
         result.rows_written += 1
     for new in patch.append:
-        row: list[Any] = [""] * len(header)
+        added: list[Any] = [""] * len(header)
         for key, value in new.items():
             if key in columns:
-                put(row, columns[key], value)
-        rows.append(row)
+                put(added, columns[key], value)
+        rows.append(added)
         result.rows_appended += 1
     result.not_found = sorted(set(patch.values) - found)
     return result
