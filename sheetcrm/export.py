@@ -18,7 +18,8 @@ from .check import check_table
 from .config import Config, FieldType, SheetConfig
 from .errors import ConfigError
 from .expr import to_datetime64
-from .report import visible_owners, write_cell, write_csv_rows
+from .output import write_cell, write_csv_rows, xlsx_book
+from .permissions import visible_owners
 from .table import Table
 
 
@@ -87,22 +88,15 @@ def _plain(v: Any) -> Any:
 
 
 def _write_xlsx(out: Path, name: str, header: list[str], rows: Any) -> None:
-    import xlsxwriter
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
-                                          "strings_to_urls": False, "strings_to_numbers": False})  # fmt: skip
-    ws = book.add_worksheet(name[:31])
-    bold = book.add_format({"bold": True, "bg_color": "#DCE6F1"})
-    day = book.add_format({"num_format": "yyyy-mm-dd"})
-    ws.write_row(0, 0, header, bold)
-    ws.freeze_panes(1, 0)
-    r = 0
-    for r, values in enumerate(rows, start=1):
-        for c, v in enumerate(values):
-            write_cell(ws, r, c, v, day=day)
-    ws.autofilter(0, 0, max(r, 1), len(header) - 1)
-    ws.set_column(0, len(header) - 1, 14)
-    book.close()
-    tmp.replace(out)
+    with xlsx_book(out, streaming=True) as book:
+        ws = book.add_worksheet(name[:31])
+        bold = book.add_format({"bold": True, "bg_color": "#DCE6F1"})
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        ws.write_row(0, 0, header, bold)
+        ws.freeze_panes(1, 0)
+        r = 0
+        for r, values in enumerate(rows, start=1):
+            for c, v in enumerate(values):
+                write_cell(ws, r, c, v, day=day)
+        ws.autofilter(0, 0, max(r, 1), len(header) - 1)
+        ws.set_column(0, len(header) - 1, 14)

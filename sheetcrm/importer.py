@@ -376,46 +376,41 @@ OUTCOMES = {
 def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
     """The import report (like 导出校验错误清单): every row's outcome, record and problems, and the
     column mapping, so someone can fix the file and import it again."""
-    import xlsxwriter
-
-    from .report import write_cell
+    from .output import write_cell, xlsx_book
 
     zh = config.locale == "zh_CN"
     names = OUTCOMES[config.locale]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    book = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                          "strings_to_numbers": False})  # fmt: skip
-    bold = book.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1})
-    name_col = "name" if any(f.key == "name" for f in plan.sheet.fields) else plan.sheet.id_field
-    ws = book.add_worksheet("导入结果" if zh else "Rows")
-    head = (["文件", "行号", "结果", "客户ID", "客户名称", "说明", "问题"] if zh else
-            ["File", "Row", "Outcome", "Record", "Name", "Note", "Problems"])  # fmt: skip
-    ws.write_row(0, 0, head, bold)
-    for i, r in enumerate(plan.rows, start=1):
-        for c, v in enumerate([r.file, r.row, names.get(r.outcome, r.outcome), r.record_id,
-                               display(r.values.get(name_col, "")), r.note, "；".join(r.problems)]):  # fmt: skip
-            write_cell(ws, i, c, v)
-    ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(len(plan.rows), 1), len(head) - 1)
-    for c, w in enumerate((18, 7, 18, 10, 28, 30, 60)):
-        ws.set_column(c, c, w)
-    mws = book.add_worksheet("列对应" if zh else "Columns")
-    mhead = (
-        ["文件", "源列名", "字段", "匹配方式", "可信度"]
-        if zh
-        else ["File", "Column", "Field", "How", "Confidence"]
-    )
-    mws.write_row(0, 0, mhead, bold)
-    labels = {f.key: f.label for f in plan.sheet.fields}
-    row = 1
-    for name, matches in plan.mappings.items():
-        for m in matches:
-            mws.write_row(row, 0, [name, m.column, labels.get(m.field or "", ""), m.how])
-            mws.write_number(row, 4, m.confidence)
-            row += 1
-    for c, w in enumerate((18, 18, 18, 10, 8)):
-        mws.set_column(c, c, w)
-    book.close()
-    tmp.replace(out)
+    with xlsx_book(out) as book:
+        bold = book.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1})
+        name_col = (
+            "name" if any(f.key == "name" for f in plan.sheet.fields) else plan.sheet.id_field
+        )
+        ws = book.add_worksheet("导入结果" if zh else "Rows")
+        head = (["文件", "行号", "结果", "客户ID", "客户名称", "说明", "问题"] if zh else
+                ["File", "Row", "Outcome", "Record", "Name", "Note", "Problems"])  # fmt: skip
+        ws.write_row(0, 0, head, bold)
+        for i, r in enumerate(plan.rows, start=1):
+            for c, v in enumerate([r.file, r.row, names.get(r.outcome, r.outcome), r.record_id,
+                                   display(r.values.get(name_col, "")), r.note, "；".join(r.problems)]):  # fmt: skip
+                write_cell(ws, i, c, v)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(plan.rows), 1), len(head) - 1)
+        for c, w in enumerate((18, 7, 18, 10, 28, 30, 60)):
+            ws.set_column(c, c, w)
+        mws = book.add_worksheet("列对应" if zh else "Columns")
+        mhead = (
+            ["文件", "源列名", "字段", "匹配方式", "可信度"]
+            if zh
+            else ["File", "Column", "Field", "How", "Confidence"]
+        )
+        mws.write_row(0, 0, mhead, bold)
+        labels = {f.key: f.label for f in plan.sheet.fields}
+        row = 1
+        for name, matches in plan.mappings.items():
+            for m in matches:
+                mws.write_row(row, 0, [name, m.column, labels.get(m.field or "", ""), m.how])
+                mws.write_number(row, 4, m.confidence)
+                row += 1
+        for c, w in enumerate((18, 18, 18, 10, 8)):
+            mws.set_column(c, c, w)
     return out

@@ -277,7 +277,7 @@ class Job:
         if not recipients:
             return out
         from .messages import text
-        from .report import visible_owners
+        from .permissions import visible_owners
 
         self.begin("mail report")
         loc, end = self.config.locale, p.end - timedelta(days=1)

@@ -14,10 +14,8 @@ period is the one before it.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -28,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from .check import CheckResult
-from .config import Config, ReportSettings, Role
+from .config import Config, ReportSettings
 from .errors import ConfigError
 from .expr import to_datetime64
+from .output import write_cell, write_csv_rows, xlsx_book
+from .permissions import visible_owners
 from .store import Store
 
 PERIODS = ("week", "month", "quarter")
@@ -165,29 +165,6 @@ def period_of(kind: str, now: datetime) -> Period:
 def _months_back(d: date, n: int) -> date:
     m = d.year * 12 + d.month - 1 - n
     return date(m // 12, m % 12 + 1, 1)
-
-
-def visible_owners(config: Config, name: str | None) -> set[str] | None:
-    """Whose records `name` may see: a sales rep their own, a sales manager their team (everyone
-    whose chain of managers leads to them, and themselves), others (director, admin, marketing,
-    service) everyone (None)."""
-    if name is None:
-        return None
-    people = {p.name: p for p in config.people}
-    if name not in people:
-        raise ConfigError(f"{name!r} is not a person in [[people]]")
-    role = people[name].role
-    if role is Role.sales:
-        return {name}
-    if role is Role.sales_manager:
-        team = {name}
-        grew = True
-        while grew:
-            more = {p.name for p in config.people if p.manager in team} - team
-            team |= more
-            grew = bool(more)
-        return team
-    return None
 
 
 # -- building -----------------------------------------------------------------------------------
@@ -578,12 +555,12 @@ FORMATS = {"int": "#,##0", "money": "#,##0.00", "pct": "0.0%", "days": "0.0", "d
 def write_report(report: Report, out: Path) -> Path:
     """Write the report workbook: each table an Excel table (filter buttons, banded rows, number
     formats) with its charts beside it; header rows frozen where a tab has one table."""
-    import xlsxwriter
+    with xlsx_book(out, nan_inf_to_errors=True) as book:
+        _fill_report(book, report)
+    return out
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    book = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                          "strings_to_numbers": False, "nan_inf_to_errors": True})  # fmt: skip
+
+def _fill_report(book: Any, report: Report) -> None:
     fmt = {k: book.add_format({"num_format": v}) for k, v in FORMATS.items()}
     title = book.add_format({"bold": True, "font_size": 14})
     heading = book.add_format({"bold": True, "font_size": 11, "font_color": "#1F4E79"})
@@ -631,9 +608,6 @@ def write_report(report: Report, out: Path) -> Path:
             ws.set_column(c, c, w)
         if len(tables) == 1:
             ws.freeze_panes(5, 0)  # the title, the subtitle, the table title and its header
-    book.close()
-    tmp.replace(out)
-    return out
 
 
 def _chart(book: Any, sheet: str, t: ReportTable, c: Chart, top: int) -> Any:
@@ -654,26 +628,6 @@ def _chart(book: Any, sheet: str, t: ReportTable, c: Chart, top: int) -> Any:
     if c.kind != "pie" and len(c.values) == 1:
         chart.set_legend({"none": True})
     return chart
-
-
-def write_cell(ws: Any, r: int, c: int, v: Any, f: Any = None, *, day: Any = None) -> None:
-    """One xlsxwriter cell by the value's type: text always as text (never a formula), dates as
-    dates in format `f` (or `day`), empty as blank."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        ws.write_blank(r, c, None, f)
-    elif isinstance(v, bool):
-        ws.write_boolean(r, c, v, f)
-    elif isinstance(v, int | float | np.integer | np.floating):
-        ws.write_number(r, c, float(v), f)
-    elif isinstance(v, datetime | date):
-        ws.write_datetime(
-            r,
-            c,
-            v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time()),
-            f or day,
-        )
-    else:
-        ws.write_string(r, c, str(v), f)
 
 
 def _width(v: Any, f: str = "text") -> float:
@@ -697,38 +651,6 @@ def _table_name(key: str, used: set[str]) -> str:
 
 
 # -- CSV ----------------------------------------------------------------------------------------
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> Any:
-    """A value for a CSV cell: text that a spreadsheet would run as a formula gets a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def write_csv_rows(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
-    """UTF-8 with a BOM (Excel then reads Chinese right), formulas escaped, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([csv_safe(h) for h in header])
-        for row in rows:
-            w.writerow(["" if v is None else csv_safe(_csv_value(v)) for v in row])
-    tmp.replace(path)
-
-
-def _csv_value(v: Any) -> Any:
-    if isinstance(v, float) and np.isnan(v):
-        return ""
-    if isinstance(v, datetime):
-        return v.isoformat(sep=" ", timespec="minutes")
-    if isinstance(v, date):
-        return v.isoformat()
-    return v
-
-
 def write_csv(report: Report, folder: Path) -> list[Path]:
     """One CSV per table: <tab>-<table key>.csv."""
     out = []

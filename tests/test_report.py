@@ -23,7 +23,9 @@ from sheetcrm.cli import cli
 from sheetcrm.config import Config, load_config
 from sheetcrm.demo import advance_demo, generate_demo
 from sheetcrm.job import run_job
-from sheetcrm.report import csv_safe, period_of, visible_owners
+from sheetcrm.output import csv_safe
+from sheetcrm.permissions import visible_owners
+from sheetcrm.report import period_of
 
 from .conftest import ROOT
 
