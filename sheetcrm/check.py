@@ -152,17 +152,13 @@ def _problem_frame(found: list[tuple[pd.Index, str, str, pd.Series]], table: Tab
         rows_of = {}
         if code == "duplicate_id":  # each row names all the rows that carry its ID
             rows_of = {v: "、".join(map(str, sorted(r))) for v, r in part.groupby("value")["row"]}
+        roles = {p.name: str(p.role) for p in config.people} if code == "wrong_role" else {}
+        names = {s.key: s.name for s in config.sheets}
         part["message"] = [
-            problem_message(
-                config.locale,
-                code,
-                f,
-                value,
-                rows=rows_of.get(value, ""),
-                sheet_names={s.key: s.name for s in config.sheets},
-            )  # fmt: skip
+            problem_message(config.locale, code, f, value, rows=rows_of.get(value, ""),
+                            person_role=roles.get(value, ""), sheet_names=names)
             for value in part["value"]
-        ]
+        ]  # fmt: skip
         parts.append(part)
     problems = pd.concat(parts, ignore_index=True)
     problems["record_id"] = table.ids.reindex(problems["row"]).to_numpy()

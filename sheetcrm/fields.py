@@ -19,7 +19,7 @@ the result is mapped back over the column, which keeps a million rows fast.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -252,14 +252,20 @@ def choice_parser(choices: list[str], multi: bool) -> Callable[[Any], Parsed]:
     return parse
 
 
-def member_parser(names: list[str]) -> Callable[[Any], Parsed]:
+def member_parser(names: list[str], others: Sequence[str] = ()) -> Callable[[Any], Parsed]:
+    """A person's name among `names`; a person in `others` (a member of the team whose role the
+    field does not take) is "wrong_role", anyone else "unknown_member"."""
     known = {fold_label(n): n for n in names}
+    elsewhere = {fold_label(n): n for n in others}
 
     def parse(raw: Any) -> Parsed:
         text = parse_text(raw)
         if text is None:
             return EMPTY
-        return known.get(fold_label(text)) or Bad("unknown_member", text)
+        folded = fold_label(text)
+        if folded in known:
+            return known[folded]
+        return Bad("wrong_role" if folded in elsewhere else "unknown_member", text)
 
     return parse
 
@@ -283,7 +289,7 @@ def parser_for(field: Field, config: Config, *, date1904: bool = False) -> Calla
         return choice_parser(field.choices or [], t is FieldType.multi_choice)
     if t is FieldType.member:
         names = [p.name for p in config.people if not field.roles or p.role in field.roles]
-        return member_parser(names)
+        return member_parser(names, [p.name for p in config.people if p.name not in names])
     return parse_text
 
 

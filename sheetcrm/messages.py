@@ -165,6 +165,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": '{label}: "{value}" 不在可选项中({choices})',
         "en": '{label}: "{value}" is not one of the choices ({choices})',
     },
+    "problem.wrong_role": {
+        "zh_CN": '{label}: "{value}" 是{person_role}，{label}只能填{roles}',
+        "en": '{label}: "{value}" is {person_role}; {label} takes {roles}',
+    },
+    "role.sales": {"zh_CN": "销售", "en": "sales"},
+    "role.sales_manager": {"zh_CN": "销售经理", "en": "a sales manager"},
+    "role.sales_director": {"zh_CN": "销售总监", "en": "a sales director"},
+    "role.marketing": {"zh_CN": "市场", "en": "marketing"},
+    "role.service": {"zh_CN": "客服", "en": "service"},
+    "role.admin": {"zh_CN": "管理员", "en": "an admin"},
     "problem.unknown_member": {
         "zh_CN": '{label}: "{value}" 不是团队成员',
         "en": '{label}: "{value}" is not a team member',
@@ -226,8 +236,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 
+def role_name(locale: Locale, role: str) -> str:
+    """A role in the team's words (销售经理), or as configured when the catalogue has none."""
+    key = f"role.{role}"
+    return text(locale, key) if key in CATALOGUE else role
+
+
 def problem_message(locale: Locale, code: str, field: Any, value: str, *,
-                    sheet_names: dict[str, str], rows: str = "") -> str:  # fmt: skip
+                    sheet_names: dict[str, str], rows: str = "",
+                    person_role: str = "") -> str:  # fmt: skip
     """Return the message for one problem: it names the field and says what is expected."""
     lo, hi = field.bounds
     if lo is not None and hi is not None:
@@ -245,6 +262,9 @@ def problem_message(locale: Locale, code: str, field: Any, value: str, *,
         locale, message_id, label=field.label, value=value, condition=field.required_if or "",
         choices="、".join(field.choices or []), range=rng, max_length=field.max_length or "",
         sheet=sheet_names.get(field.references or "", field.references or ""), rows=rows,
+        person_role=role_name(locale, person_role) if person_role else "",
+        roles=("或" if locale == "zh_CN" else " or ").join(
+            role_name(locale, str(r)) for r in (field.roles or [])),
     )  # fmt: skip
 
 

@@ -197,8 +197,18 @@ class _Run:
         return self._rows[key]
 
     def name_of(self, key: str, row: int) -> str:
+        """How a notice names the record: the customer's name; for a record without one (a
+        request, a follow-up) its ID, the customer's name and its first choice (需求类型), so that
+        "新分配给你：" is never followed by nothing."""
         typed = self.out.typed[key]
-        return display(typed.at[row, "name"]) if "name" in typed else ""
+        if "name" in typed and (name := display(typed.at[row, "name"])):
+            return name
+        sheet = self.config.sheet(key)
+        kind = next((f.key for f in sheet.fields if f.type is FieldType.choice and f.key in typed
+                     and f.key != sheet.stage_field), None)  # fmt: skip
+        parts = [self.ids[key][row]] + [display(typed.at[row, k]) for k in ("customer_name", kind)
+                                         if k and k in typed]  # fmt: skip
+        return " ".join(p for p in parts if p)
 
     def notify(self, kind: str, key: str, row: int, recipients: list[str], subject: str, text: str,
                *, ident: str, cc: list[str] | None = None, template: str | None = None) -> None:  # fmt: skip

@@ -206,7 +206,7 @@ GOOD = {"customer_id": "C000001", "name": "测试公司有限公司", "customer_
         ({"demand_type": "产品采购，技术支持"}, set()),
         ({"demand_type": "产品采购、上门维修"}, {("demand_type", "invalid_choice")}),
         ({"owner": "马云"}, {("owner", "unknown_member")}),
-        ({"owner": "周杰"}, {("owner", "unknown_member")}),  # service, not a sales owner
+        ({"owner": "周杰"}, {("owner", "wrong_role")}),  # service, not a sales owner
         ({"expected_amount": -5.0}, {("expected_amount", "out_of_range")}),
         ({"customer_id": "X1"}, {("customer_id", "pattern_mismatch")}),
         ({"name": "长" * 101}, {("name", "too_long")}),

@@ -56,3 +56,27 @@ def test_duplicate_notices_with_only_the_duplicates_rule(tmp_path):
     assert report.outcome == "ok", report.error
     assert report.counts["customers"]["duplicates"] > 0
     assert kinds(config).get("duplicate", 0) >= report.counts["customers"]["duplicates"]
+
+
+def test_a_requests_assignment_notice_names_the_request(tmp_path):
+    """#27 item 7: "新分配给你：" with nothing after it, for records without a 客户名称 of their own."""
+    import openpyxl
+
+    config = instance(tmp_path, copy.deepcopy(RAW))
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["需求反馈"]
+    header = [str(c.value or "").lstrip("*").strip() for c in ws[1]]
+    kind, handler = header.index("需求类型") + 1, header.index("处理人") + 1
+    for row in range(2, ws.max_row + 1):  # new 技术支持 requests nobody has taken yet
+        if ws.cell(row, kind).value == "技术支持":
+            ws.cell(row, handler).value = None
+    wb.save(config.workbook_path)
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    notes = Store(config.store_url).notifications()
+    requests = [n for n in notes if n["kind"] == "assignment" and n["sheet"] == "requests"]
+    assert requests
+    for n in requests:
+        assert n["subject"].startswith(f"新分配给你：{n['record_id']} "), n["subject"]
+        assert any(t in n["subject"] for t in ("技术支持", "服务咨询", "产品采购", "投诉建议"))
+    assert not [n["subject"] for n in notes if "：" in n["subject"] and
+                (n["subject"].startswith("：") or n["subject"].endswith("："))]  # fmt: skip

@@ -266,6 +266,8 @@ def test_an_invalid_owner_is_reported_never_overwritten(example, typed_name):
     assert set(table.frame["owner"]) == {typed_name}  # what people typed, untouched
     assert (table.status["validation"] == "✗").all()
     assert table.status["problems"].str.contains(f'负责人: "{typed_name}"').all()
+    said = {"马云": "不是团队成员", "周杰": "是客服，负责人只能填销售或销售经理"}[typed_name]
+    assert table.status["problems"].str.contains(said).all()  # who may be entered (#27 item 4)
     events = Store(config.store_url).events()
     assert not [e for e in events if e["kind"] == "rule" and e["field"] == "owner"]
 
