@@ -409,13 +409,16 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     fingerprint of the workbook as written: a process killed between the swap and the commit is
     finished by the next run (`finish_interrupted`), never taken for people's edits. The error
     list comes last: it is a report, and a full disk there loses no record of the run."""
-    if store is not None and store.plan_applied(plan.key):
+    # the plan of these exact tables, applied to this very workbook (a byte-identical copy of it
+    # elsewhere is another workbook, never written: it is not "already applied")
+    applied_key = hashlib.sha256(f"{plan.key}\x1f{source.where}".encode()).hexdigest()
+    if store is not None and store.plan_applied(applied_key):
         return Applied(already_applied=True)
     now = plan.now
     if store is not None and run_id is None:
         run_id = store.start_run(plan.job, now=now)
     commit = RunCommit(list(plan.changes.values()), plan.decisions, plan.notifications, plan.state,
-                       plan.counts(), plan.key)  # fmt: skip
+                       plan.counts(), applied_key)  # fmt: skip
     prints = {t.fingerprint for t in plan.tables.values()}
     fingerprint = prints.pop() if len(prints) == 1 else None
 

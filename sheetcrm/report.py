@@ -59,6 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
         "field": "字段", "problem": "问题", "sheet": "工作表", "row": "行号", "record": "记录编号",
         "entered": "填写内容", "message": "说明", "groups": "重复客户组", "original": "原客户",
         "original_name": "原客户名称", "duplicate": "重复客户", "duplicate_name": "重复客户名称",
+        "dup_reason": "重复原因",
         "period": "报告期 {start} 至 {end}（上期 {pstart} 至 {pend}）", "for": "查看人：{name}",
         "restricted": "（趋势为全团队数据，仅在完整报告中提供）",
     },
@@ -86,7 +87,7 @@ LABELS: dict[str, dict[str, str]] = {
         "sheet": "Sheet", "row": "Row", "record": "Record", "entered": "Entered",
         "message": "Message", "groups": "Duplicate groups", "original": "Original",
         "original_name": "Original name", "duplicate": "Duplicate",
-        "duplicate_name": "Duplicate name",
+        "duplicate_name": "Duplicate name", "dup_reason": "Why a duplicate",
         "period": "Period {start} to {end} (previous {pstart} to {pend})", "for": "For {name}",
         "restricted": "(the trend covers the whole team; it is in the full report only)",
     },
@@ -540,12 +541,14 @@ def _errors(d: _Data, lab: dict[str, str]) -> ReportTable:
 def _duplicates(d: _Data, lab: dict[str, str]) -> ReportTable:
     marked = d.duplicate_of[d.duplicate_of != ""]
     name_of = dict(zip(d.ids, d.names, strict=True))
-    rows = [[orig, name_of.get(orig, ""), str(d.ids[row]), str(d.names[row])]
-            for row, orig in marked.items()]  # fmt: skip
+    rows = []
+    for row, cell in marked.items():  # the 重复客户 cell: "C000012 同手机号" (ID, then the reason)
+        orig, _, reason = str(cell).partition(" ")
+        rows.append([orig, name_of.get(orig, ""), str(d.ids[row]), str(d.names[row]), reason])
     rows.sort(key=lambda r: (r[0], r[2]))
     return ReportTable("duplicates", lab["groups"],
                        [lab["original"], lab["original_name"], lab["duplicate"],
-                        lab["duplicate_name"]], ["text"] * 4, rows)  # fmt: skip
+                        lab["duplicate_name"], lab["dup_reason"]], ["text"] * 5, rows)  # fmt: skip
 
 
 # -- writing ------------------------------------------------------------------------------------

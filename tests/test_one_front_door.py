@@ -32,3 +32,22 @@ def test_cli_check_and_the_nightly_job_leave_the_same_workbook_store_and_error_l
         assert job.exit_code == 0, job.output
         assert state(by_hand) == state(scheduled)
         assert error_lists(by_hand) == error_lists(scheduled)
+
+
+def test_a_byte_identical_copy_is_its_own_workbook_with_its_own_checks(tmp_path):
+    """#27 item 5: checking a copy of a workbook made before it was written, at the same time,
+    was taken for "already processed": nothing was written into the copy and its lock not looked at."""
+    import shutil
+
+    config = instance(tmp_path / "team")
+    copy = tmp_path / "copy.xlsx"
+    shutil.copyfile(config.workbook_path, copy)  # byte-identical, before the run
+    cfg = config.base_dir / "config.toml"
+    assert invoke(cfg, "check", "--now", NIGHT.isoformat()).exit_code == 0
+    lock = copy.with_name("~$" + copy.name)
+    lock.write_bytes(b"\x05alice" + b"\x00" * 60)
+    locked = invoke(cfg, "check", str(copy), "--now", NIGHT.isoformat())
+    assert locked.exit_code == 1 and "is open by alice" in locked.output
+    lock.unlink()
+    done = invoke(cfg, "check", str(copy), "--now", NIGHT.isoformat())
+    assert done.exit_code == 0 and "wrote the status of" in done.output, done.output

@@ -371,3 +371,14 @@ def test_reminders_per_owner_match_the_stored_notifications(instance, built):
     for who, row in overdue.iterrows():
         assert row["本期逾期升级"] == expected.get(("escalation", who), 0)
         assert row["本期提醒"] == expected.get(("reminder", who), 0)
+
+
+def test_the_duplicates_table_names_each_original(instance, built):
+    """#27 item 6: the original's ID and name, and the reason in a column of its own (the 重复客户
+    cell's "C000035 同手机号" was taken for an ID: no name in any row)."""
+    wb = openpyxl.load_workbook(built)
+    ws = next(ws for ws in wb.worksheets if any(n.startswith("t_duplicates") for n in ws.tables))
+    t = table(ws, next(n for n in ws.tables if n.startswith("t_duplicates")))
+    assert len(t) > 0
+    assert t["原客户"].str.fullmatch(r"C\d{6}").all()
+    assert (t["原客户名称"].fillna("") != "").all() and (t["重复原因"].fillna("") != "").all()
