@@ -174,10 +174,12 @@ def _first_values(typed: pd.DataFrame, order_by: str | None) -> list[Any]:
 
 def _originals(typed: pd.DataFrame, ids: pd.Series, roots: np.ndarray, in_group: np.ndarray,
                order_by: str | None) -> dict[int, str]:  # fmt: skip
-    """The original of each cluster: the oldest record, then the lowest ID."""
-    frame = pd.DataFrame({"root": roots, "id": ids.to_numpy(dtype=object),
+    """The original of each cluster: the oldest record, then the lowest ID (a row without an ID
+    never: it cannot be pointed at)."""
+    id_values = ids.to_numpy(dtype=object)
+    frame = pd.DataFrame({"root": roots, "id": id_values, "blank": id_values == "",
                           "first": _first_values(typed, order_by)})  # fmt: skip
-    grouped = frame[in_group].sort_values(["first", "id"], kind="stable")
+    grouped = frame[in_group].sort_values(["blank", "first", "id"], kind="stable")
     return grouped.groupby("root")["id"].first().to_dict()
 
 

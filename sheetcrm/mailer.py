@@ -334,7 +334,7 @@ def deliver(mails: list[Mail], store: Store, mailer: Mailer, config: Config,
             for mail in mails:
                 message_id = make_msgid(domain=domain)
                 store.mark_notifications(mail.keys, "sending", message_id=message_id)
-                message = mail.message(config.mail.sender, message_id, now)
+                message = mail.message(config.mail.sender, message_id, now, config.timezone)
                 doubt = False
                 try:
                     try:

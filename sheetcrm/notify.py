@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -50,12 +51,15 @@ class Mail:
     recipient: str  # a person's name, or the customer's address (copies go in the copied person's own digest)
     attachments: list[Path] = field(default_factory=list)
 
-    def message(self, sender: str, message_id: str, now: datetime) -> EmailMessage:
+    def message(self, sender: str, message_id: str, now: datetime, zone: str) -> EmailMessage:
+        """The mail as sent. `now` is the team's wall time in `zone` (config.toml's timezone): the
+        Date header carries that zone's offset, so a mail client shows the true time."""
         msg = EmailMessage()
         msg["From"] = formataddr(("sheetcrm", sender))
         msg["To"] = ", ".join(self.to)
         msg["Subject"] = self.subject
-        msg["Date"] = format_datetime(now.astimezone())
+        when = now if now.tzinfo is not None else now.replace(tzinfo=ZoneInfo(zone))
+        msg["Date"] = format_datetime(when)
         msg["Message-ID"] = message_id
         # quoted-printable: lines stay under SMTP's 1000-octet limit whatever the HTML looks like
         msg.set_content(self.text, cte="quoted-printable")

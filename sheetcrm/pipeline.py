@@ -189,15 +189,6 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
     """Return what a run on these tables would do. The store is only read."""
     results = check_workbook(tables, config, now=now)
     plan = Plan(job, now, tables, results)
-    duplicates = {}
-    typed = {k: r.typed for k, r in results.items()}
-    for key, t in tables.items():
-        sheet = config.sheet(key)
-        if sheet.dedupe is not None:
-            found, fresh = decide_duplicates(sheet, typed, t.ids, store)
-            duplicates[key] = found.status()
-            plan.decisions += fresh
-    plan.duplicates = {key: int((d != "").sum()) for key, d in duplicates.items()}
     ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
     stamp = now.strftime("%Y-%m-%d %H:%M")
     snapshots = {key: store.snapshot(key) for key in tables} if store is not None else {}
@@ -208,6 +199,15 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         ids[key] = table.ids.copy()
         if new_ids[key]:
             ids[key].loc[list(new_ids[key])] = list(new_ids[key].values())
+    duplicates = {}  # with the IDs new rows get this run: a new row is never an ID-less original
+    typed = {k: r.typed for k, r in results.items()}
+    for key in tables:
+        sheet = config.sheet(key)
+        if sheet.dedupe is not None:
+            found, fresh = decide_duplicates(sheet, typed, ids[key], store)
+            duplicates[key] = found.status()
+            plan.decisions += fresh
+    plan.duplicates = {key: int((d != "").sum()) for key, d in duplicates.items()}
     for key, snapshot in snapshots.items():
         sheet = config.sheet(key)
         plan.changes[key] = detect_changes(key, results[key].typed, ids[key], tracked_fields(sheet),

@@ -132,3 +132,23 @@ def test_a_wrong_password_says_the_login_was_refused(tmp_path, monkeypatch):
         report.error or ""
     )
     assert "cannot reach" not in (report.error or "")
+
+
+def test_the_date_header_is_the_true_instant_of_the_run(tmp_path):
+    """A run at 08:00 in Asia/Shanghai is 00:00 UTC: the Date header says +0800 (it said +0000 with
+    the local hour, so a Beijing mail client showed 16:00)."""
+    from email.utils import parsedate_to_datetime
+    from zoneinfo import ZoneInfo
+
+    from .test_digest import OUTBOX
+
+    config = with_mail(tmp_path, OUTBOX)
+    queue(Store(config.store_url))
+    assert run_job("digest", config, now=datetime.fromisoformat(MORNING)).outcome == "ok"
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert files
+    for path in files:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        when = parsedate_to_datetime(str(msg["Date"]))
+        assert when == datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert str(msg["Date"]).endswith("+0800")

@@ -102,7 +102,9 @@ def test_an_interrupted_run_is_reconciled_from_the_outbox(tmp_path):
     store.mark_notifications(wang.keys, "sending", message_id="<1@example.com>")
     store.mark_notifications(li.keys, "sending", message_id="<2@example.com>")
     with outbox:
-        outbox.send(wang.message("crm@example.com", "<1@example.com>", NOW), wang.to)
+        outbox.send(
+            wang.message("crm@example.com", "<1@example.com>", NOW, config.timezone), wang.to
+        )
     report = deliver([], store, outbox, config, now=NOW)
     status = {n["key"]: n["status"] for n in store.notifications()}
     assert status["a1"] == "sent" and status["t1"] == "sent"  # it was in the outbox

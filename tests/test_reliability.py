@@ -345,3 +345,22 @@ def test_only_this_machines_dead_leftovers_are_removed(example):
         path.write_bytes(b"half a workbook")
     assert run_job("nightly", config, now=NIGHT).outcome == "ok"
     assert not mine.exists() and theirs.exists()
+
+
+def test_a_copied_row_with_its_id_cleared_points_at_the_original(example):
+    """What the duplicate-ID message says to do: clear the copy's ID. The copy gets a new ID and is
+    the duplicate; the original is never marked with an empty "original" (found by a new user)."""
+    import openpyxl
+
+    config = example
+    sheet = config.sheet("customers")
+    copy = copy_row(config.workbook_path, sheet.name, 3)
+    wb = openpyxl.load_workbook(config.workbook_path)
+    wb[sheet.name].cell(copy, 1).value = None  # 客户ID is the first column of the template
+    wb.save(config.workbook_path)
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    table = ExcelSource(config.workbook_path, config).read("customers")
+    original, new = table.ids[3], table.ids[copy]
+    assert new and new != original
+    assert table.status.at[3, "duplicate_of"] in ("", None)
+    assert str(table.status.at[copy, "duplicate_of"]).startswith(f"{original} ")
