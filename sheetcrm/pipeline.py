@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .changes import ChangeSet, Event, detect_changes, refresh_snapshot
+from .changes import CREATED, STAGE, ChangeSet, Event, detect_changes, refresh_snapshot
 from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import decide_duplicates
@@ -245,6 +245,9 @@ def _add_reminders(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series],
     """Reminders due now (queued like the rules' notifications) and 下次提醒 per record."""
     for key in {r.sheet for r in config.reminders} & set(plan.tables):
         moves = store.stage_since(key) if store is not None else None
+        if moves is not None and key in plan.changes:  # this run's moves count now, as on a re-run
+            moves = {**moves, **{e.record_id: now for e in plan.changes[key].events
+                                 if e.kind in (STAGE, CREATED)}}  # fmt: skip
         notes, next_due = reminders_for(key, outcome.typed, ids[key], config, now=now,
                                         stage_moves=moves)  # fmt: skip
         outcome.notifications += notes

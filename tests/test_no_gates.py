@@ -80,3 +80,27 @@ def test_a_requests_assignment_notice_names_the_request(tmp_path):
         assert any(t in n["subject"] for t in ("技术支持", "服务咨询", "产品采购", "投诉建议"))
     assert not [n["subject"] for n in notes if "：" in n["subject"] and
                 (n["subject"].startswith("：") or n["subject"].endswith("："))]  # fmt: skip
+
+
+def test_a_night_run_again_after_stage_moves_changes_nothing(tmp_path):
+    """#27 item 2: a stage move became the stale reminders' anchor only on the next run, so the same
+    night run again rewrote 下次提醒 and fired reminders at once."""
+    import openpyxl
+
+    config = instance(tmp_path, copy.deepcopy(RAW))
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["客户信息"]
+    header = [str(c.value or "").lstrip("*").strip() for c in ws[1]]
+    stage = header.index("销售阶段") + 1
+    for row in range(2, 40):  # people move stages during the day
+        ws.cell(row, stage).value = "需求确认" if ws.cell(row, stage).value != "需求确认" else "商务谈判"
+    wb.save(config.workbook_path)
+    later = NIGHT.replace(day=24)
+    first = run_job("nightly", config, now=later)
+    assert first.outcome == "ok" and first.counts["events"].get("stage", 0) > 0
+    before = Store(config.store_url).notifications()
+    again = run_job("nightly", config, now=later)  # the same night, on the workbook it wrote
+    assert again.outcome == "ok", again.error
+    assert again.counts.get("rows_written", 0) == 0, again.lines
+    assert Store(config.store_url).notifications() == before
