@@ -52,7 +52,7 @@ FUNCTIONS = {
     "changed": "changed(field): the value differs from the last run's",
     "changed_to": "changed_to(field, value): changed since the last run, and is now value",
     "changed_from": "changed_from(field, value): changed since the last run, and was value",
-    "is_new": "is_new(): the row was not there in the last run",
+    "is_new": "is_new(): the row was not there in the last run (no row on the first night)",
 }
 CONSTANTS = {"today", "now", "True", "False", "None"}
 

@@ -94,7 +94,9 @@ def test_a_night_run_again_after_stage_moves_changes_nothing(tmp_path):
     header = [str(c.value or "").lstrip("*").strip() for c in ws[1]]
     stage = header.index("销售阶段") + 1
     for row in range(2, 40):  # people move stages during the day
-        ws.cell(row, stage).value = "需求确认" if ws.cell(row, stage).value != "需求确认" else "商务谈判"
+        ws.cell(row, stage).value = (
+            "需求确认" if ws.cell(row, stage).value != "需求确认" else "商务谈判"
+        )
     wb.save(config.workbook_path)
     later = NIGHT.replace(day=24)
     first = run_job("nightly", config, now=later)
@@ -104,3 +106,29 @@ def test_a_night_run_again_after_stage_moves_changes_nothing(tmp_path):
     assert again.outcome == "ok", again.error
     assert again.counts.get("rows_written", 0) == 0, again.lines
     assert Store(config.store_url).notifications() == before
+
+
+def test_the_first_night_is_a_baseline_and_a_row_added_later_is_new(tmp_path):
+    """#27 item 3, decided: the first night records every record as created but treats none as
+    new (the team's existing customers get no welcome mail); a row added after it is new."""
+    import openpyxl
+
+    raw = copy.deepcopy(RAW)
+    raw["rules"]["triggers"].append({"name": "new record", "when": "is_new()", "notify": ["owner"],
+                                     "message": "新客户"})  # fmt: skip
+    config = instance(tmp_path, raw)
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    store = Store(config.store_url)
+    assert {e["kind"] for e in store.events()} >= {"created"}
+    first = [n for n in store.notifications() if n["kind"] in ("trigger", "customer")]
+    assert not [n for n in first if n["subject"].endswith("：新客户") or n["kind"] == "customer"]
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["客户信息"]
+    added = [c.value for c in ws[2]]
+    added[0], added[1] = None, "后来加的新客户有限公司"  # 客户ID left blank, 客户名称
+    ws.append(added)
+    wb.save(config.workbook_path)
+    assert run_job("nightly", config, now=NIGHT.replace(day=24)).outcome == "ok"
+    new = [n for n in Store(config.store_url).notifications()
+           if n["kind"] == "trigger" and n["subject"].endswith("：新客户")]  # fmt: skip
+    assert len(new) == 1 and "后来加的新客户有限公司" in new[0]["subject"]
