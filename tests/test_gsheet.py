@@ -264,3 +264,21 @@ def test_import_appends_rows_to_a_google_sheet(tmp_path, fake):
     assert added["校验结果"] == "✗"
     again = CliRunner().invoke(cli, args)
     assert "0 new" in again.output and len(fake.books[KEY].sheets["客户信息"].rows) == len(rows)
+
+
+def test_rows_without_an_id_get_their_id_and_their_statuses_the_same_night(tmp_path, fake):
+    """#27 item 1: on a Google Sheet they got the new ID but no status columns until the next night
+    (on a workbook they get both at once)."""
+    config = make_instance(tmp_path, fake)
+    rows = fake.books[KEY].sheets["客户信息"].rows
+    header = [str(h).lstrip("*").strip() for h in rows[0]]
+    i = header.index("客户ID")
+    for r in (3, 5):
+        rows[r][i] = ""
+    report = run_job("nightly", config, now=NIGHT)
+    assert report.outcome == "ok", report.error
+    rows = fake.books[KEY].sheets["客户信息"].rows
+    header = [str(h).lstrip("*").strip() for h in rows[0]]
+    v = header.index("校验结果")
+    for r in (3, 5):
+        assert rows[r][i] and rows[r][v] in ("✓", "✗"), rows[r]

@@ -353,6 +353,11 @@ class GSheetSource:
         by_col: dict[int, dict[int, Any]] = {}
         for c, label in added:
             by_col.setdefault(c, {})[hr] = label
+        unmoved = bool(patch.new_ids) and _trimmed(ids) == _trimmed(self._raw_ids[key])
+        if unmoved:  # rows that get their ID now get their statuses now too (as in a workbook)
+            for row, new_id in patch.new_ids.items():
+                if row - hr - 1 < len(ids) and not ids[row - hr - 1]:
+                    rows_of.setdefault(new_id, []).append(row)
         written: set[str] = set()
         for rid, values in patch.values.items():
             for row in rows_of.get(rid, []):
@@ -370,7 +375,7 @@ class GSheetSource:
                         written.add(rid)
                     else:
                         result.cells_skipped += 1  # a person changed it since the read: theirs
-        if patch.new_ids and _trimmed(ids) == _trimmed(self._raw_ids[key]):  # nobody moved rows
+        if unmoved:  # nobody moved rows: a row without an ID is found by its position
             for row, new_id in patch.new_ids.items():
                 by_col.setdefault(t.columns[sheet.id_field], {})[row] = new_id
             result.ids_written = len(patch.new_ids)
@@ -384,7 +389,7 @@ class GSheetSource:
                         by_col.setdefault(col, {})[start + i] = _raw(v)
             result.rows_appended = len(patch.append)
             rows_needed = start + len(patch.append) - 1
-        result.rows_written = len(written) + result.ids_written
+        result.rows_written = len(written | set(patch.new_ids.values() if unmoved else ()))
         result.not_found = sorted(set(patch.values) - set(rows_of))
         result.columns_added = [label for _, label in added]
         data = [{"range": f"{_quote(sheet.name)}!{column_letter(c)}{start}:{column_letter(c)}{start + len(run) - 1}",
