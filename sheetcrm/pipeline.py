@@ -65,6 +65,7 @@ class Plan:
     changes: dict[str, ChangeSet] = field(default_factory=dict)  # since the last snapshot
     notifications: list[Notification] = field(default_factory=list)  # from rules (and reminders)
     state: dict[str, str] = field(default_factory=dict)  # small state for the store (round robin)
+    owner_fields: dict[str, str] = field(default_factory=dict)  # sheet → its owner field, if any
 
     @property
     def key(self) -> str:
@@ -135,6 +136,15 @@ class Plan:
         for key, info in out.items():  # problems by "field label/code": the report's trend
             info["problems_by"] = {f"{label}/{code}": int(n)
                                    for (label, code), n in info.pop("by_field_and_code").items()}  # fmt: skip
+            owner = self.owner_fields.get(key)
+            p = self.results[key].problems
+            if owner and owner in self.results[key].typed and len(p):  # a rep's view of the trend
+                who = self.results[key].typed[owner].reindex(p["row"]).fillna("").astype(str)
+                by = p.assign(owner=who.to_numpy()).groupby(["owner", "label", "code"]).size()
+                per: dict[str, dict[str, int]] = {}
+                for (name, label, code), n in by.items():
+                    per.setdefault(str(name), {})[f"{label}/{code}"] = int(n)
+                info["problems_by_owner"] = per
             if key in self.changes:
                 info["events"] = self.changes[key].counts()
         return out
@@ -189,6 +199,7 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
     """Return what a run on these tables would do. The store is only read."""
     results = check_workbook(tables, config, now=now)
     plan = Plan(job, now, tables, results)
+    plan.owner_fields = {k: o for k in tables if (o := config.owner_field(k))}
     ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
     stamp = now.strftime("%Y-%m-%d %H:%M")
     snapshots = {key: store.snapshot(key) for key in tables} if store is not None else {}

@@ -61,7 +61,6 @@ LABELS: dict[str, dict[str, str]] = {
         "original_name": "原客户名称", "duplicate": "重复客户", "duplicate_name": "重复客户名称",
         "dup_reason": "重复原因",
         "period": "报告期 {start} 至 {end}（上期 {pstart} 至 {pend}）", "for": "查看人：{name}",
-        "restricted": "（趋势为全团队数据，仅在完整报告中提供）",
     },
     "en": {
         "overview": "Overview", "customers": "Customers", "sales": "Sales", "funnel": "Funnel",
@@ -89,7 +88,6 @@ LABELS: dict[str, dict[str, str]] = {
         "original_name": "Original name", "duplicate": "Duplicate",
         "duplicate_name": "Duplicate name", "dup_reason": "Why a duplicate",
         "period": "Period {start} to {end} (previous {pstart} to {pend})", "for": "For {name}",
-        "restricted": "(the trend covers the whole team; it is in the full report only)",
     },
 }  # fmt: skip
 
@@ -501,15 +499,18 @@ def _quality(d: _Data, store: Store, owners: set[str] | None,
     by_field = ReportTable("problems_by_field", lab["by_field"],
                            [lab["sheet"], lab["field"], lab["problem"], lab["count"]],
                            ["text", "text", "text", "int"], rows_by)  # fmt: skip
-    if owners is not None:
-        trend = ReportTable("trend", lab["trend"] + " " + lab["restricted"], [lab["date"]],
-                            ["date"])  # fmt: skip
-        return [trend, by_field]
     per_day: dict[date, dict[str, int]] = {}
     for run in sorted(_check_runs(store), key=lambda r: r["started"]):
         info = json.loads(run["counts"] or "{}").get(d.s.sheet) or {}
-        if "problems_by" in info:  # the last run of a day stands for the day
+        if owners is None and "problems_by" in info:  # the last run of a day stands for the day
             per_day[run["started"].date()] = info["problems_by"]
+        elif owners is not None and "problems_by_owner" in info:  # the viewer's owners only
+            mine: dict[str, int] = {}
+            for name, counts in info["problems_by_owner"].items():
+                if name in owners:
+                    for k, n in counts.items():
+                        mine[k] = mine.get(k, 0) + n
+            per_day[run["started"].date()] = mine
     totals: dict[str, int] = {}
     for day in per_day.values():
         for k, n in day.items():

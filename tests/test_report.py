@@ -8,6 +8,7 @@ import csv
 import email
 import email.policy
 import io
+import json
 import re
 import shutil
 import sqlite3
@@ -26,6 +27,7 @@ from sheetcrm.job import run_job
 from sheetcrm.output import csv_safe
 from sheetcrm.permissions import visible_owners
 from sheetcrm.report import period_of
+from sheetcrm.store import Store
 
 from .conftest import ROOT
 
@@ -255,6 +257,12 @@ def test_a_rep_sees_own_customers_and_a_manager_the_team(instance):
         mine = errors[errors["工作表"] == "客户信息"]["记录编号"].dropna()
         assert set(mine) <= theirs
         assert "查看人" in str(wb["概览"]["A2"].value)
+        # the data-quality trend is the viewer's too (#27 item 6): each day's problems of their rows
+        trend = table(wb["数据质量"], "t_trend")
+        assert len(trend) >= 2  # a point per night the store recorded
+        runs = [r for r in Store(config.store_url).runs("nightly")]
+        last = json.loads(runs[0]["counts"])["customers"]["problems_by_owner"]
+        assert trend["问题合计"].iloc[-1] == sum(sum(last.get(o, {}).values()) for o in allowed)
 
 
 def test_export_filters_rows_and_keeps_them_as_typed(instance):
