@@ -172,3 +172,39 @@ def refresh_snapshot(
     hashes = row_hashes(canon).tolist()
     for rid, h, text in zip(ids[rows].tolist(), hashes, _texts(canon), strict=True):
         change.upserts[rid] = (h, text)
+
+
+def as_first_seen(change: ChangeSet, earlier: list[Event], baseline: bool, typed: pd.DataFrame,
+                  ids: pd.Series) -> ChangeSet:  # fmt: skip
+    """For a run again at the time of an earlier run: what changed as that run saw it (its events,
+    `earlier`), merged with what changed since, so every rule that asks what changed (changed(),
+    changed_to(), is_new(), stage moves) answers the same both times. `baseline`: the earlier run
+    was the first night, where nothing is new. Only for evaluating rules: the events recorded are
+    still `change`'s."""
+    seen = {(e.record_id, e.kind, e.field) for e in change.events}
+    replayed = [e for e in earlier if (e.record_id, e.kind, e.field) not in seen]
+    out = ChangeSet(change.sheet, change.fields, events=change.events + replayed,
+                    first_run=change.first_run, previous=change.previous)  # fmt: skip
+    if baseline:
+        out.existed = None
+        return out
+    born = {e.record_id for e in earlier if e.kind in (CREATED, RETURNED)}
+    existed = change.existed if change.existed is not None else pd.Series(True, index=ids.index)
+    out.existed = existed & ~ids.isin(born)
+    first_row = ids[(ids != "") & ~ids.duplicated()]
+    row_of = dict(zip(first_row.tolist(), first_row.index.tolist(), strict=True))
+    olds: dict[int, dict[str, str]] = {}
+    for e in replayed:
+        row = row_of.get(e.record_id)
+        if e.kind in (CHANGED, STAGE) and e.field and row is not None \
+                and row not in change.previous.index:  # fmt: skip
+            olds.setdefault(row, {})[e.field] = e.old or ""
+    if olds:
+        rows = sorted(olds)
+        before = canonical_frame(typed.loc[rows], change.fields)
+        for row, fields in olds.items():
+            for f, old in fields.items():
+                if f in before:
+                    before.at[row, f] = old
+        out.previous = pd.concat([change.previous, before]) if len(change.previous) else before
+    return out

@@ -20,7 +20,15 @@ from typing import Any
 
 import pandas as pd
 
-from .changes import CREATED, STAGE, ChangeSet, Event, detect_changes, refresh_snapshot
+from .changes import (
+    CREATED,
+    STAGE,
+    ChangeSet,
+    Event,
+    as_first_seen,
+    detect_changes,
+    refresh_snapshot,
+)
 from .check import CheckResult, check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import decide_duplicates
@@ -225,8 +233,13 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
                                            snapshot, stage_field=sheet.stage_field)  # fmt: skip
     # every rule kind and reminder runs, each doing nothing when nothing of its kind is configured:
     # no list of which features are on (one left out silenced reminders without [rules])
+    seen = dict(plan.changes)  # what rules ask "what changed" of: as the first run at `now` saw it
+    for key, change in plan.changes.items():
+        earlier, baseline = store.events_at(key, now) if store is not None else ([], False)
+        if earlier:
+            seen[key] = as_first_seen(change, earlier, baseline, results[key].typed, ids[key])
     outcome = evaluate_rules(
-        tables, {k: r.typed for k, r in results.items()}, ids, plan.changes, config, now=now,
+        tables, {k: r.typed for k, r in results.items()}, ids, seen, config, now=now,
         state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
         duplicates=duplicates,
     )  # fmt: skip

@@ -66,6 +66,8 @@ INSERT_BATCH = 50_000  # rows per executemany of a bulk insert
 # A lock lives this long unless its holder renews it (a heartbeat every LOCK_TTL / 5 while the job
 # works): a runner on another machine that died is taken over after this, one on this machine at once.
 LOCK_TTL = timedelta(minutes=10)
+# times match within this: SQLite keeps them as text, with or without microseconds by how inserted
+HALF_SECOND = timedelta(milliseconds=500)
 
 metadata = MetaData()
 
@@ -637,6 +639,26 @@ class Store:
                  .group_by(events.c.record_id))  # fmt: skip
         with self.engine.connect() as conn:
             return dict(conn.execute(query).all())
+
+    def events_at(self, sheet: str, at: datetime) -> tuple[list[Event], bool]:
+        """People's changes an earlier run at exactly `at` recorded for `sheet` (a night run again),
+        and whether that run was the sheet's first night (no events before it)."""
+        e = events.c
+        kinds = ["created", "changed", "stage", "returned"]
+        with self.engine.connect() as conn:
+            same_time = runs.c.started.between(at - HALF_SECOND, at + HALF_SECOND) \
+                & runs.c.finished.is_not(None)  # an earlier run, not this one  # fmt: skip
+            if conn.execute(select(runs.c.id).where(same_time).limit(1)).first() is None:
+                return [], False  # most nights: no run at this time before (a small table)
+            rows = conn.execute(select(e.record_id, e.kind, e.field, e.old, e.new)
+                                .where((e.sheet == sheet) & e.kind.in_(kinds)
+                                       & e.at.between(at - HALF_SECOND, at + HALF_SECOND))
+                                .order_by(e.id)).all()  # fmt: skip
+            if not rows:
+                return [], False
+            before = conn.execute(select(e.id).where((e.sheet == sheet) & (e.at < at - HALF_SECOND))
+                                  .limit(1)).first()  # fmt: skip
+        return [Event(sheet, *r) for r in rows], before is None
 
     def history(self, record_id: str, sheet: str | None = None) -> list[dict[str, Any]]:
         """Every event of a record, oldest first, with the job of the run that saw it."""

@@ -132,3 +132,31 @@ def test_the_first_night_is_a_baseline_and_a_row_added_later_is_new(tmp_path):
     new = [n for n in Store(config.store_url).notifications()
            if n["kind"] == "trigger" and n["subject"].endswith("：新客户")]  # fmt: skip
     assert len(new) == 1 and "后来加的新客户有限公司" in new[0]["subject"]
+
+
+def test_a_night_run_again_after_edits_that_rules_watch_changes_nothing(tmp_path):
+    """#27 item 2 (the changed() part): rules asking what changed (an approval on
+    changed(expected_amount), scores, triggers) answer the same when the night is run again."""
+    import openpyxl
+
+    raw = copy.deepcopy(RAW)
+    raw["rules"]["score"].append({"name": "amount moved", "when": "changed(expected_amount)",
+                                  "points": 5})  # fmt: skip
+    config = instance(tmp_path, raw)
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["客户信息"]
+    header = [str(c.value or "").lstrip("*").strip() for c in ws[1]]
+    amount, intent = header.index("预计金额") + 1, header.index("意向等级") + 1
+    for row in range(2, 60):  # people raise amounts and intents during the day
+        ws.cell(row, amount).value = 500000 + row
+        ws.cell(row, intent).value = "高意向"
+    wb.save(config.workbook_path)
+    later = NIGHT.replace(day=24)
+    first = run_job("nightly", config, now=later)
+    assert first.outcome == "ok" and first.counts["events"].get("changed", 0) > 0
+    before = Store(config.store_url).notifications()
+    again = run_job("nightly", config, now=later)
+    assert again.outcome == "ok", again.error
+    assert again.counts.get("rows_written", 0) == 0, again.lines
+    assert Store(config.store_url).notifications() == before
