@@ -185,8 +185,8 @@ def as_first_seen(change: ChangeSet, earlier: list[Event], baseline: bool, typed
     replayed = [e for e in earlier if (e.record_id, e.kind, e.field) not in seen]
     out = ChangeSet(change.sheet, change.fields, events=change.events + replayed,
                     first_run=change.first_run, previous=change.previous)  # fmt: skip
-    if baseline:
-        out.existed = None
+    if baseline:  # nothing was new then; rows added since are new now
+        out.existed = change.existed
         return out
     born = {e.record_id for e in earlier if e.kind in (CREATED, RETURNED)}
     existed = change.existed if change.existed is not None else pd.Series(True, index=ids.index)
@@ -196,15 +196,17 @@ def as_first_seen(change: ChangeSet, earlier: list[Event], baseline: bool, typed
     olds: dict[int, dict[str, str]] = {}
     for e in replayed:
         row = row_of.get(e.record_id)
-        if e.kind in (CHANGED, STAGE) and e.field and row is not None \
-                and row not in change.previous.index:  # fmt: skip
+        if e.kind in (CHANGED, STAGE) and e.field and row is not None:
             olds.setdefault(row, {})[e.field] = e.old or ""
     if olds:
-        rows = sorted(olds)
-        before = canonical_frame(typed.loc[rows], change.fields)
-        for row, fields in olds.items():
+        previous = change.previous.copy()
+        fresh = [row for row in sorted(olds) if row not in previous.index]
+        if fresh:  # rows this run saw unchanged: their text now, then the old values
+            before = canonical_frame(typed.loc[fresh], change.fields)
+            previous = pd.concat([previous, before]) if len(previous) else before
+        for row, fields in olds.items():  # edited again since: the value before the first run
             for f, old in fields.items():
-                if f in before:
-                    before.at[row, f] = old
-        out.previous = pd.concat([change.previous, before]) if len(change.previous) else before
+                if f in previous:
+                    previous.at[row, f] = old
+        out.previous = previous
     return out

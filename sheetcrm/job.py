@@ -434,8 +434,11 @@ def _run(run: Callable[[Job], None], name: str, config: Config, store: Store, re
                   stop=stop, update=update, options=options)  # fmt: skip
         try:
             if not dry_run and store.pending():  # a run killed between its swap and its commit
-                for line in finish_interrupted(store, job.source, now=now):
-                    job.warn(line)
+                try:
+                    for line in finish_interrupted(store, job.source, now=now):
+                        job.warn(line)
+                except SheetCRMError as e:  # the workbook cannot be read now: jobs that do not
+                    job.warn(f"an interrupted run could not be finished yet: {e}")  # need it go on
             run(job)
             report.outcome = "dry-run" if dry_run else "ok"
         except JobStopped as e:

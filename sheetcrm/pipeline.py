@@ -146,12 +146,13 @@ class Plan:
                                    for (label, code), n in info.pop("by_field_and_code").items()}  # fmt: skip
             owner = self.owner_fields.get(key)
             p = self.results[key].problems
-            if owner and owner in self.results[key].typed and len(p):  # a rep's view of the trend
-                who = self.results[key].typed[owner].reindex(p["row"]).fillna("").astype(str)
-                by = p.assign(owner=who.to_numpy()).groupby(["owner", "label", "code"]).size()
-                per: dict[str, dict[str, int]] = {}
-                for (name, label, code), n in by.items():
-                    per.setdefault(str(name), {})[f"{label}/{code}"] = int(n)
+            if owner and owner in self.results[key].typed:  # a rep's view of the trend
+                per: dict[str, dict[str, int]] = {}  # a clean night too: {}
+                if len(p):
+                    who = self.results[key].typed[owner].reindex(p["row"]).fillna("").astype(str)
+                    by = p.assign(owner=who.to_numpy()).groupby(["owner", "label", "code"]).size()
+                    for (name, label, code), n in by.items():
+                        per.setdefault(str(name), {})[f"{label}/{code}"] = int(n)
                 info["problems_by_owner"] = per
             if key in self.changes:
                 info["events"] = self.changes[key].counts()
@@ -193,8 +194,8 @@ def missing_sheets(
         if store is not None and store.has_records(s.key):
             raise SheetLayoutError(
                 f"the workbook has no sheet {s.name!r} any more, though the last runs read it: was "
-                "it renamed or deleted? Put it back (or restore it from backups/); nothing was "
-                "written"
+                "it renamed or deleted? Put it back (or restore it from backups/), or, if the team "
+                "no longer keeps it, remove it from config.toml; nothing was written"
             )
         needs = config.needs(s.key)
         out.append(f"the workbook has no sheet {s.name!r} (optional): skipped"
@@ -438,7 +439,7 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     list comes last: it is a report, and a full disk there loses no record of the run."""
     # the plan of these exact tables, applied to this very workbook (a byte-identical copy of it
     # elsewhere is another workbook, never written: it is not "already applied")
-    applied_key = hashlib.sha256(f"{plan.key}\x1f{source.where}".encode()).hexdigest()
+    applied_key = hashlib.sha256(f"{plan.key}\x1f{identity(source)}".encode()).hexdigest()
     if store is not None and store.plan_applied(applied_key):
         return Applied(already_applied=True)
     now = plan.now
@@ -452,7 +453,7 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     def journal(expected: str) -> None:
         if store is not None and run_id is not None:
             store.save_pending(run_id, plan.job, commit, expected=expected, before=fingerprint,
-                               source=source.where, proof=_proof(plan), now=now)  # fmt: skip
+                               source=identity(source), proof=_proof(plan), now=now)  # fmt: skip
 
     try:
         written = source.write_statuses(plan.patches, fingerprint=fingerprint, now=now,
@@ -472,13 +473,22 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
     return Applied(run_id, written, error_list=error_list)
 
 
+def identity(source: Source) -> str:
+    """Which workbook this is, whatever path led to it (a symlink, ..): journals and applied plans
+    belong to one."""
+    return str(source.path.resolve()) if source.path is not None else source.where
+
+
 def _proof(plan: Plan, per_sheet: int = 20) -> dict[str, Any]:
     """A few cells this write puts in (最后检查 of some written rows: the run's own time), so that a
     workbook edited after the swap can still be told from one the swap never reached."""
     rows: dict[str, dict[str, str]] = {}
     for key, patch in plan.patches.items():
+        table = plan.tables[key]
+        had = dict(zip(table.ids.tolist(), display_column(table.status["last_checked"]), strict=True)) \
+            if "last_checked" in table.status else {}  # fmt: skip
         stamped = {rid: display(v["last_checked"]) for rid, v in patch.values.items()
-                   if display(v.get("last_checked"))}  # fmt: skip
+                   if display(v.get("last_checked")) and had.get(rid) != display(v["last_checked"])}  # fmt: skip
         if stamped:
             rows[key] = dict(list(stamped.items())[:per_sheet])
     return {"last_checked": rows}
@@ -515,7 +525,7 @@ def finish_interrupted(store: Store, source: Source, *, now: datetime,
     out: list[str] = []
     held = {lock["job"] for lock in store.active_locks(wall()) if lock["owner"] != store.owner}
     pending = [p for p in store.pending()
-               if p["job"] not in held and p["source"] in (None, source.where)]  # fmt: skip
+               if p["job"] not in held and p["source"] in (None, identity(source))]  # fmt: skip
     if not pending:
         return out
     current = source.current_fingerprint()

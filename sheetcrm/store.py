@@ -285,6 +285,13 @@ class RunCommit:
                    data["counts"], data["plan_key"])  # fmt: skip
 
 
+def _add_pending_columns(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("pending_commits")}
+    for name in ("source", "proof"):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE pending_commits ADD COLUMN {name} TEXT"))
+
+
 def _add_run_columns(conn: Connection) -> None:
     have = {c["name"] for c in inspect(conn).get_columns("runs")}
     for name, kind in (("plan_key", "VARCHAR(64)"), ("warnings", "TEXT")):
@@ -344,6 +351,7 @@ class Store:
                                     f"sheetcrm understands ({SCHEMA_VERSION}); upgrade sheetcrm")  # fmt: skip
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[step](conn)
+            _add_pending_columns(conn)  # a v4 store made before the journal named its workbook
             if version != SCHEMA_VERSION:
                 conn.execute(update(meta).where(meta.c.key == "schema_version")
                              .values(value=str(SCHEMA_VERSION)))  # fmt: skip
@@ -586,9 +594,10 @@ class Store:
     def finish_pending(self, pending: dict[str, Any], *, now: datetime, warning: str) -> str | None:
         """Commit a journalled run whose workbook swap happened, recording it as interrupted; None,
         or why it could not be (the journal is then dropped: it must never block later runs)."""
-        try:
-            self.commit(pending["run_id"], RunCommit.decode(pending["payload"]), now=now,
-                        outcome="interrupted", warnings=[warning])  # fmt: skip
+        try:  # its events at its own time: they are what that run saw
+            self.commit(pending["run_id"], RunCommit.decode(pending["payload"]),
+                        now=pending["created"] or now, outcome="interrupted",
+                        warnings=[warning])  # fmt: skip
         except IntegrityError as e:  # recorded already after all
             self.drop_pending(pending["run_id"])
             return str(e.orig)

@@ -160,3 +160,36 @@ def test_a_night_run_again_after_edits_that_rules_watch_changes_nothing(tmp_path
     assert again.outcome == "ok", again.error
     assert again.counts.get("rows_written", 0) == 0, again.lines
     assert Store(config.store_url).notifications() == before
+    scores = ExcelSource(config.workbook_path, config).read("customers").status["lead_score"]
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["客户信息"]
+    name = header.index("客户名称") + 1
+    for row in range(2, 10):  # and edited again before the re-run: their amount change still counts
+        ws.cell(row, name).value = f"{ws.cell(row, name).value}（改名）"
+    wb.save(config.workbook_path)
+    third = run_job("nightly", config, now=later)
+    assert third.outcome == "ok", third.error
+    after = ExcelSource(config.workbook_path, config).read("customers").status["lead_score"]
+    assert after.tolist() == scores.tolist()
+
+
+def test_a_row_added_before_the_first_night_is_run_again_is_new(tmp_path):
+    """A first night run again at its own time after someone added a row: the baseline covers the
+    rows that were there, not the one added since."""
+    import openpyxl
+
+    raw = copy.deepcopy(RAW)
+    raw["rules"]["triggers"].append({"name": "new record", "when": "is_new()", "notify": ["owner"],
+                                     "message": "新客户"})  # fmt: skip
+    config = instance(tmp_path, raw)
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb["客户信息"]
+    added = [c.value for c in ws[2]]
+    added[0], added[1], added[9] = None, "当晚补录的客户有限公司", "13900000001"
+    ws.append(added)
+    wb.save(config.workbook_path)
+    assert run_job("nightly", config, now=NIGHT).outcome == "ok"
+    new = [n for n in Store(config.store_url).notifications()
+           if n["kind"] == "trigger" and n["subject"].endswith("：新客户")]  # fmt: skip
+    assert [n["subject"] for n in new] == ["当晚补录的客户有限公司：新客户"]

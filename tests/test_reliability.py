@@ -364,3 +364,22 @@ def test_a_copied_row_with_its_id_cleared_points_at_the_original(example):
     assert new and new != original
     assert table.status.at[3, "duplicate_of"] in ("", None)
     assert str(table.status.at[copy, "duplicate_of"]).startswith(f"{original} ")
+
+
+def test_a_journal_table_without_its_newer_columns_gets_them(tmp_path):
+    """A store made while the journal did not yet name its workbook (an earlier build of this
+    version) is brought up to date when opened, instead of every job failing on a missing column."""
+    import sqlite3
+
+    from sqlalchemy import inspect
+
+    db = tmp_path / "s.sqlite"
+    Store(f"sqlite:///{db}").engine.dispose()
+    with sqlite3.connect(db) as conn:
+        for column in ("source", "proof"):
+            conn.execute(f"ALTER TABLE pending_commits DROP COLUMN {column}")
+    store = Store(f"sqlite:///{db}")
+    assert {"source", "proof"} <= {
+        c["name"] for c in inspect(store.engine).get_columns("pending_commits")
+    }
+    assert store.pending() == []

@@ -356,7 +356,8 @@ class GSheetSource:
         unmoved = bool(patch.new_ids) and _trimmed(ids) == _trimmed(self._raw_ids[key])
         if unmoved:  # rows that get their ID now get their statuses now too (as in a workbook)
             for row, new_id in patch.new_ids.items():
-                if row - hr - 1 < len(ids) and not ids[row - hr - 1]:
+                i = row - hr - 1  # Google leaves trailing empty cells out: a new last row is past
+                if i >= len(ids) or not ids[i]:
                     rows_of.setdefault(new_id, []).append(row)
         written: set[str] = set()
         for rid, values in patch.values.items():

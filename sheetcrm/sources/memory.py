@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ class MemorySource:
     def __init__(self, config: Config, sheets: dict[str, list[list[Any]]]) -> None:
         self.config = config
         self.sheets = {name: [list(row) for row in rows] for name, rows in sheets.items()}
+        self.name = f"memory-{uuid.uuid4().hex[:8]}"  # two of them are two workbooks
 
     @property
     def path(self) -> Path | None:
@@ -40,7 +42,7 @@ class MemorySource:
 
     @property
     def where(self) -> str:
-        return "memory"
+        return self.name
 
     def cell_link(self, sheet_name: str, a1: str) -> str:
         return f"#'{sheet_name}'!{a1}"
