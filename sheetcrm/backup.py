@@ -36,6 +36,7 @@ from . import __version__
 from .config import Config
 from .errors import SheetCRMError
 from .faults import crash_point
+from .output import write_failure
 from .sources.xlsxfile import lock_owner
 from .store import Store, sqlite_file
 
@@ -116,14 +117,14 @@ def make_archive(config: Config, *, now: datetime, key: bytes | None) -> Archive
         OSError,
         sqlite3.OperationalError,
     ) as e:  # SQLite's copy says "database or disk is full"
-        if getattr(e, "errno", None) == errno.ENOSPC or "disk is full" in str(e):
-            raise BackupError(f"disk full while writing the backup to {folder}; no archive was "
-                              "made") from None  # fmt: skip
-        if isinstance(e, sqlite3.OperationalError):
-            raise BackupError(f"the state store could not be copied into the backup ({e}); no "
-                              "archive was made") from None  # fmt: skip
-        raise BackupError(f"cannot write the backup to {folder} ({e.strerror or e}); no archive "
-                          "was made") from None  # fmt: skip
+        what, then = f"the backup to {folder}", "no archive was made"
+        if isinstance(e, OSError):
+            raise BackupError(write_failure(e, what, then)) from None
+        if "disk is full" in str(e):
+            raise BackupError(write_failure(OSError(errno.ENOSPC, str(e)), what, then)) from None
+        raise BackupError(
+            f"the state store could not be copied into the backup ({e}); {then}"
+        ) from None
 
 
 def _make_archive(config: Config, folder: Path, *, now: datetime, key: bytes | None) -> Archive:

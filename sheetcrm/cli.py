@@ -236,7 +236,7 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
     top = sorted(by_code.items(), key=lambda kv: -kv[1])[:15]
     if top:
         _print_table("problems by field", ["field", "problem", "count"],
-                     [[*lc.split("/", 1), f"{n:,}"] for lc, n in top])  # fmt: skip
+                     [[*lc.rsplit("/", 1), f"{n:,}"] for lc, n in top])  # fmt: skip
     _echo_report(report)
 
 

@@ -37,7 +37,6 @@ import yagmail
 
 from .config import Config
 from .errors import SheetCRMError
-from .faults import crash_point
 from .notify import Mail
 from .store import Store
 
@@ -354,7 +353,6 @@ def deliver(mails: list[Mail], store: Store, mailer: Mailer, config: Config,
                         continue  # this mail was refused; the connection still serves the others
                     report.stopped = f"the mail server went away: {e}"
                     break
-                crash_point("mail-sent")
                 store.mark_notifications(mail.keys, "sent", message_id=message_id, sent_at=now)
                 report.sent.append(mail.recipient)
                 if doubt:

@@ -7,11 +7,14 @@ reports): one way to make them, so each is safe in the same ways.
 - `write_cell`: one cell by the value's type (text always as text, dates as dates, empty as blank).
 - `write_csv_rows`, `csv_safe`: UTF-8 with a BOM (Excel reads Chinese right), text that a spreadsheet
   would run as a formula escaped with a leading ', written atomically.
+- `read_only`, `write_failure`: whether a place was made read-only on purpose, and one sentence for
+  a write that failed (a full disk, no permission), for every file sheetcrm writes.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -46,6 +49,25 @@ def xlsx_book(out: Path, *, streaming: bool = False, **options: Any) -> Iterator
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_only(path: Path) -> bool:
+    """Whether a file or folder was made read-only on purpose: its write bits are off (which an
+    administrator's account would otherwise write through) or this account may not write it."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    return not mode & 0o222 or not os.access(path, os.W_OK)
+
+
+def write_failure(e: OSError, what: str, then: str = "nothing was written") -> str:
+    """One sentence for a write that failed: a full disk, a read-only place, anything else."""
+    if e.errno == errno.ENOSPC:
+        return f"disk full while writing {what}; {then}"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write {what}; {then}"
+    return f"cannot write {what} ({e.strerror or e}); {then}"
 
 
 def write_cell(ws: Any, r: int, c: int, v: Any, f: Any = None, *, day: Any = None) -> None:

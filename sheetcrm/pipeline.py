@@ -240,7 +240,7 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
         if earlier:
             seen[key] = as_first_seen(change, earlier, baseline, results[key].typed, ids[key])
     outcome = evaluate_rules(
-        tables, {k: r.typed for k, r in results.items()}, ids, seen, config, now=now,
+        tables, typed, ids, seen, config, now=now,
         state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
         duplicates=duplicates,
     )  # fmt: skip
@@ -484,9 +484,7 @@ def _proof(plan: Plan, per_sheet: int = 20) -> dict[str, Any]:
     workbook edited after the swap can still be told from one the swap never reached."""
     rows: dict[str, dict[str, str]] = {}
     for key, patch in plan.patches.items():
-        table = plan.tables[key]
-        had = dict(zip(table.ids.tolist(), display_column(table.status["last_checked"]), strict=True)) \
-            if "last_checked" in table.status else {}  # fmt: skip
+        had = _last_checked(plan.tables[key])
         stamped = {rid: display(v["last_checked"]) for rid, v in patch.values.items()
                    if display(v.get("last_checked")) and had.get(rid) != display(v["last_checked"])}  # fmt: skip
         if stamped:
@@ -501,14 +499,17 @@ def _swapped(source: Source, proof: dict[str, Any]) -> bool:
         return False
     tables = source.read_sheets(list(wanted))
     for key, cells in wanted.items():
-        table = tables[key]
-        if "last_checked" not in table.status:
-            continue
-        now_says = dict(zip(table.ids.tolist(), display_column(table.status["last_checked"]),
-                            strict=True))  # fmt: skip
+        now_says = _last_checked(tables[key])
         if any(now_says.get(rid) == stamp for rid, stamp in cells.items()):
             return True
     return False
+
+
+def _last_checked(table: Table) -> dict[str, str]:
+    """最后检查 by record ID, as the sheet says it."""
+    if "last_checked" not in table.status:
+        return {}
+    return dict(zip(table.ids.tolist(), display_column(table.status["last_checked"]), strict=True))
 
 
 def finish_interrupted(store: Store, source: Source, *, now: datetime,

@@ -19,7 +19,7 @@ import os
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -57,6 +57,7 @@ from sqlalchemy.pool import NullPool
 from .changes import ChangeSet, Event, Snapshot
 from .config import driver_problem
 from .errors import SheetCRMError
+from .output import read_only
 from .processes import machine, pid_alive, process_started
 from .table import Notification
 
@@ -541,7 +542,7 @@ class Store:
 
     @contextmanager
     def locked(self, job: str, *, now: datetime, ttl: timedelta = LOCK_TTL,
-               clock: Any = datetime.now) -> Iterator[None]:  # fmt: skip
+               clock: Callable[[], datetime] = datetime.now) -> Iterator[None]:  # fmt: skip
         """Hold the job's lock for the block, renewed every ttl/5 by a heartbeat thread (`clock` is
         the wall clock); RunLocked (naming the holder) if someone else has it."""
         if not self.acquire(job, now=now, ttl=ttl):
@@ -889,7 +890,7 @@ def _state_folder(folder: Path) -> None:
         raise SheetCRMError(
             f"the state folder {folder} cannot be made ({e.strerror or e})"
         ) from None
-    if not folder.stat().st_mode & 0o222 or not os.access(folder, os.W_OK):
+    if read_only(folder):
         raise SheetCRMError(f"the state folder {folder} is read-only; sheetcrm keeps its memory "
                             "there (make it writable, or point [store] url elsewhere)")  # fmt: skip
 

@@ -383,3 +383,30 @@ def test_a_journal_table_without_its_newer_columns_gets_them(tmp_path):
         c["name"] for c in inspect(store.engine).get_columns("pending_commits")
     }
     assert store.pending() == []
+
+
+def test_a_save_by_someone_while_sheetcrm_writes_is_never_overwritten(example, monkeypatch):
+    """The last look for edits is the backup's check against the fingerprint read: someone saving
+    the workbook while the new one is written keeps their save, and no backup is left."""
+    import openpyxl
+
+    config = example
+    real = ExcelSource._rewrite
+
+    def rewrite_while_someone_saves(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        out = real(self, *args, **kwargs)
+        wb = openpyxl.load_workbook(self.path)
+        wb["客户信息"]["B2"] = "刚刚改过的名字有限公司"
+        wb.save(self.path)
+        return out
+
+    monkeypatch.setattr(ExcelSource, "_rewrite", rewrite_while_someone_saves)
+    report = run_job("nightly", config, now=NIGHT)
+    assert report.outcome == "failed" and "was saved by someone while sheetcrm was writing" in (
+        report.error or ""
+    )
+    wb = openpyxl.load_workbook(config.workbook_path)
+    assert wb["客户信息"]["B2"].value == "刚刚改过的名字有限公司"
+    backups = config.path(config.backup.dir)
+    assert not backups.exists() or list(backups.iterdir()) == []
+    assert [p.name for p in config.workbook_path.parent.iterdir() if p.name.startswith(".")] == []

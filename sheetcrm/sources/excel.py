@@ -10,7 +10,6 @@ xlsxpatch into a temporary file in the same folder; replaces the original atomic
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import re
@@ -33,6 +32,7 @@ from ..errors import (
     WorkbookLocked,
 )
 from ..faults import crash_point
+from ..output import read_only, write_failure
 from ..processes import machine, pid_alive
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
@@ -263,12 +263,10 @@ class ExcelSource:
                 if on_ready is not None:
                     on_ready(file_fingerprint(tmp))
                 crash_point("before-backup")
-                backup = str(self._backup(now))
-                # last look, just before replacing: nobody opened or saved it while we wrote
+                # the backup is a copy of the file as read, checked by its fingerprint: that is also
+                # the last look for a save by someone while we wrote; then the last look for Excel
+                backup = str(self._backup(now, current))
                 self._refuse_if_locked()
-                if file_fingerprint(self.path) != current:
-                    raise WorkbookChanged(f"{name} was saved by someone while sheetcrm was writing; "
-                                          "nothing was written, the next run will try again")  # fmt: skip
                 crash_point("before-swap")
                 os.replace(tmp, self.path)
                 for key in todo:
@@ -317,7 +315,7 @@ class ExcelSource:
     def _refuse_if_read_only(self) -> None:
         """A workbook (or its folder) made read-only on purpose is left alone, also by an
         administrator's account, which the file system would let replace it."""
-        if not self.path.stat().st_mode & 0o222:
+        if read_only(self.path):
             raise WorkbookError(f"{describe(self.path)} is read-only; nothing was written (make it "
                                 "writable to let sheetcrm write the status columns)")  # fmt: skip
         check_writable_folder(self.path.parent, "the workbook's folder")
@@ -437,11 +435,13 @@ class ExcelSource:
             except zipfile.BadZipFile as e:
                 raise WorkbookFormatError(f"{name} is damaged ({e}); nothing was written") from None
 
-    def _backup(self, now: datetime) -> Path:
+    def _backup(self, now: datetime, expected: str) -> Path:
         """Copy the workbook to the backup folder with the run's time in its name; prune old ones.
 
-        The copy is written under a temporary name, checked (every part's CRC) and only then given
-        its name: a backup that exists is a good one. A full disk leaves nothing behind."""
+        The copy is written under a temporary name, checked against `expected` (the fingerprint of
+        the workbook as read) and only then given its name: a backup that exists is a whole copy of
+        what sheetcrm read. A copy that differs means someone saved the workbook meanwhile
+        (WorkbookChanged), or a copy that did not read back. A full disk leaves nothing behind."""
         try:
             self.backup_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -456,18 +456,16 @@ class ExcelSource:
         partial = self.backup_dir / f".{target.name}.sheetcrm-{_me()}.partial"
         try:
             shutil.copy2(self.path, partial)
-            with zipfile.ZipFile(partial) as zf:
-                bad = zf.testzip()
-            if bad is not None:
-                raise WorkbookError(f"the backup {target} did not read back ({bad} is damaged); "
-                                    "nothing was written")  # fmt: skip
+            if file_fingerprint(partial) != expected:
+                if file_fingerprint(self.path) != expected:
+                    raise WorkbookChanged(f"{describe(self.path)} was saved by someone while "
+                                          "sheetcrm was writing; nothing was written, the next run "
+                                          "will try again")  # fmt: skip
+                raise WorkbookError(f"the backup {target} did not read back as the workbook it "
+                                    "copies; nothing was written")  # fmt: skip
             os.replace(partial, target)
         except OSError as e:
             raise _write_error(e, f"the backup to {self.backup_dir}") from None
-        except zipfile.BadZipFile as e:
-            raise WorkbookError(
-                f"the backup {target} did not read back ({e}); nothing was written"
-            ) from None
         finally:
             partial.unlink(missing_ok=True)
         if self.keep_days:
@@ -493,22 +491,13 @@ def _me() -> str:
 
 
 def check_writable_folder(folder: Path, what: str) -> None:
-    """Refuse a folder whose write bits are off (read-only on purpose), naming it."""
-    try:
-        mode = folder.stat().st_mode
-    except FileNotFoundError:
-        return
-    if not mode & 0o222 or not os.access(folder, os.W_OK):
+    """Refuse a folder made read-only on purpose, naming it."""
+    if read_only(folder):
         raise WorkbookError(f"{what} {folder} is read-only; nothing was written")
 
 
 def _write_error(e: OSError, what: str) -> WorkbookError:
-    """One sentence for a write that failed: a full disk, a read-only place, anything else."""
-    if e.errno == errno.ENOSPC:
-        return WorkbookError(f"disk full while writing {what}; nothing was written")
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return WorkbookError(f"no permission to write {what}; nothing was written")
-    return WorkbookError(f"cannot write {what} ({e.strerror or e}); nothing was written")
+    return WorkbookError(write_failure(e, what))
 
 
 class _Discard(io.RawIOBase):
