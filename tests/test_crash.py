@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,22 +18,18 @@ import pytest
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
-from sheetcrm.config import Config, load_config
+from sheetcrm.config import Config
 from sheetcrm.demo import generate_demo
 from sheetcrm.store import Store, snapshots
 
-from .conftest import ROOT
+from .workbooks import demo_instance
 
 NIGHT = datetime(2026, 11, 23, 2, 0)
 POINTS = ["before-backup", "before-swap", "after-swap", "after-commit"]
 
 
 def instance(folder: Path) -> Config:
-    folder.mkdir(parents=True)
-    shutil.copyfile(ROOT / "config.toml", folder / "config.toml")
-    config = load_config(folder / "config.toml")
-    generate_demo(config, config.workbook_path, rows=120, seed=5, today=NIGHT.date())
-    return config
+    return demo_instance(folder, rows=120, seed=5, today=NIGHT.date())
 
 
 def nightly(config: Config, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:

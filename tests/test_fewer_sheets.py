@@ -4,27 +4,22 @@ need them, and `config check` lists what is inactive for the workbook it finds."
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
 import openpyxl
 from click.testing import CliRunner
 
 from sheetcrm.cli import cli
-from sheetcrm.config import load_config
-from sheetcrm.demo import generate_demo
 from sheetcrm.job import run_job
 from sheetcrm.sources.excel import ExcelSource
 
-from .conftest import ROOT
+from .workbooks import demo_instance
 
 NIGHT = datetime(2026, 11, 23, 2, 0)
 
 
 def only_customers(tmp_path):
-    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
-    config = load_config(tmp_path / "config.toml")
-    generate_demo(config, config.workbook_path, rows=80, seed=8, today=NIGHT.date())
+    config = demo_instance(tmp_path, rows=80, seed=8, today=NIGHT.date())
     wb = openpyxl.load_workbook(config.workbook_path)
     for name in list(wb.sheetnames):
         if name != "客户信息":
@@ -63,9 +58,7 @@ def test_config_check_lists_what_is_inactive_and_why(tmp_path):
 
 def test_an_optional_sheet_the_team_used_is_not_skipped_when_it_goes_missing(tmp_path):
     """跟进记录 renamed by mistake: skipping it would send stale reminders from wrong data."""
-    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
-    config = load_config(tmp_path / "config.toml")
-    generate_demo(config, config.workbook_path, rows=40, seed=8, today=NIGHT.date())
+    config = demo_instance(tmp_path, rows=40, seed=8, today=NIGHT.date())
     assert run_job("nightly", config, now=NIGHT).outcome == "ok"
     wb = openpyxl.load_workbook(config.workbook_path)
     wb["跟进记录"].title = "跟进记录（旧）"

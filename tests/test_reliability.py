@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from sheetcrm.sources.excel import ExcelSource
 from sheetcrm.store import Store
 
 from .conftest import ROOT
+from .workbooks import demo_instance
 
 NIGHT = datetime(2026, 11, 23, 2, 0)
 
@@ -39,10 +39,7 @@ def sha(path: Path) -> str:
 
 @pytest.fixture
 def example(tmp_path) -> Config:
-    shutil.copyfile(ROOT / "config.toml", tmp_path / "config.toml")
-    config = load_config(tmp_path / "config.toml")
-    generate_demo(config, config.workbook_path, rows=60, seed=4, today=NIGHT.date())
-    return config
+    return demo_instance(tmp_path, rows=60, seed=4, today=NIGHT.date())
 
 
 def dead_pid() -> int:

@@ -33,6 +33,22 @@ def tiny_png(path: Path) -> Path:
     return path
 
 
+def demo_instance(folder: Path, *, rows: int, seed: int, today: date) -> Config:
+    """The bundled example instance in `folder` (its config.toml) with a demo workbook."""
+    import shutil
+
+    from sheetcrm.config import load_config
+    from sheetcrm.demo import generate_demo
+
+    from .conftest import ROOT
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "config.toml", folder / "config.toml")
+    config = load_config(folder / "config.toml")
+    generate_demo(config, config.workbook_path, rows=rows, seed=seed, today=today)
+    return config
+
+
 def customer_rows(config: Config, n: int, *, blank_ids: tuple[int, ...] = ()) -> list[list[Any]]:
     """Return `n` plausible customer rows (values in field order)."""
     sheet = config.sheet("customers")
