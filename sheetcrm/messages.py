@@ -231,6 +231,72 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "这一行没有能对应到字段的列",
         "en": "no column of this row matches a field",
     },
+    # what the rules write and tell (rules/)
+    "rule.assigned": {"zh_CN": "新分配给你：{name}", "en": "Newly assigned to you: {name}"},
+    "rule.assigned_text": {
+        "zh_CN": "{label}：{who}（规则：{rule}）",
+        "en": "{label}: {who} (rule: {rule})",
+    },
+    "rule.derived": {"zh_CN": "{name} 已自动更新", "en": "{name} was updated by a rule"},
+    "rule.derived_text": {
+        "zh_CN": "{label}：{old} → {new}（规则：{rule}）",
+        "en": "{label}: {old} → {new} (rule: {rule})",
+    },
+    "rule.empty": {"zh_CN": "（空）", "en": "(blank)"},
+    "rule.stage_requires": {
+        "zh_CN": "{label}为「{stage}」时需满足：{condition}",
+        "en": '{label} "{stage}" needs: {condition}',
+    },
+    "rule.stage_flag_prefix": {"zh_CN": "阶段", "en": "Stage"},
+    "rule.stage_back": {
+        "zh_CN": "阶段倒退：{old} → {new}",
+        "en": "Stage moved back: {old} → {new}",
+    },
+    "rule.stage_skipped": {
+        "zh_CN": "阶段跳过：{old} → {new}（跳过 {skipped}）",
+        "en": "Stage skipped: {old} → {new} (skipping {skipped})",
+    },
+    "rule.approved": {"zh_CN": "已批准（{name}）", "en": "Approved ({name})"},
+    "rule.approval_invalid": {
+        "zh_CN": "审批无效：{name} 不是{role}",
+        "en": "Approval not valid: {name} is not {role}",
+    },
+    "rule.approval_pending": {
+        "zh_CN": "待审批（需{role}：{rule}）",
+        "en": "Waiting for approval ({role}: {rule})",
+    },
+    "rule.approval_text": {
+        "zh_CN": "{rule}（需{role}审批，请在「{field}」填写你的名字）",
+        "en": '{rule} (needs {role}: write your name in "{field}")',
+    },
+    "rule.approval_subject": {
+        "zh_CN": "待你审批：{name}",
+        "en": "Waiting for your approval: {name}",
+    },
+    "rule.suggested": {
+        "zh_CN": "建议：{label} → {stage}（最近跟进提到「{word}」，请确认）",
+        "en": 'Suggestion: {label} → {stage} (the latest follow-up mentions "{word}"; please confirm)',
+    },
+    "rule.permission_flag_prefix": {"zh_CN": "权限", "en": "Rights"},
+    "rule.may_not_edit": {
+        "zh_CN": "权限：{editor}（{role}）无权修改「{field}」",
+        "en": 'Rights: {editor} ({role}) may not change "{field}"',
+    },
+    "rule.edited_others": {
+        "zh_CN": "权限：{editor} 修改了 {owner} 的客户",
+        "en": "Rights: {editor} changed a customer of {owner}",
+    },
+    "rule.edited_other_team": {
+        "zh_CN": "权限：{editor} 修改了其他团队的客户",
+        "en": "Rights: {editor} changed another team's customer",
+    },
+    "rule.permission_subject": {
+        "zh_CN": "越权修改：{name}",
+        "en": "Edit outside a role's rights: {name}",
+    },
+    "rule.duplicate_subject": {"zh_CN": "疑似重复客户：{name}", "en": "Possible duplicate: {name}"},
+    "rule.duplicate_text": {"zh_CN": "{id} 与 {other}", "en": "{id} and {other}"},
+    "rule.trigger_subject": {"zh_CN": "{name}：{message}", "en": "{name}: {message}"},
     "status.ok": {"zh_CN": "✓", "en": "✓"},
     "status.problem": {"zh_CN": "✗", "en": "✗"},
 }

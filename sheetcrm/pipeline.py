@@ -242,7 +242,7 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
     outcome = evaluate_rules(
         tables, typed, ids, seen, config, now=now,
         state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
-        duplicates=duplicates,
+        duplicates=duplicates, flags={k: store.flags(k) for k in tables} if store else None,
     )  # fmt: skip
     _recheck_rule_cells(plan, outcome, ids, config, now)
     plan.decisions += outcome.decisions

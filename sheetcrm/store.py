@@ -382,6 +382,16 @@ class Store:
         with self.engine.connect() as conn:
             return {(a, b): (h, by or "") for a, b, h, by in conn.execute(query)}
 
+    def flags(self, sheet: str) -> dict[tuple[str, str], str]:
+        """Return {(record ID, flag kind): text} of the flags rules keep in `sheet` ("" = cleared):
+        a stage moved back, an edit outside a role's rights. They live here, not in the sheet's
+        text, so a person editing 规则提示 cannot change what the rules remember."""
+        query = select(decisions.c.a_id, decisions.c.b_id, decisions.c.data_hash).where(
+            (decisions.c.sheet == sheet) & (decisions.c.kind == "flag")
+        )
+        with self.engine.connect() as conn:
+            return {(a, b): h or "" for a, b, h in conn.execute(query)}
+
     def get(self, key: str) -> str | None:
         """A small piece of state kept between runs (e.g. whose turn it is in a round robin)."""
         with self.engine.connect() as conn:

@@ -257,3 +257,49 @@ def test_links_suggestions_permissions_duplicates_and_requests(instance):  # noq
     assert quiet.rows_to_write == 0, quiet.cell_changes(config)
     assert quiet.notifications == [] and quiet.events() == []
     assert config.workbook_path.read_bytes() == before
+
+
+def test_rule_flags_live_in_the_store_not_in_the_sheet_text(instance):  # noqa: F811
+    """A stage moved back is flagged in 规则提示 until the record moves again. The flag is the
+    store's: a person clearing 规则提示 gets it written back, and a forward move clears it."""
+    config, _ = instance
+    store = Store(config.store_url)
+    edit(config, {"C000002": {"stage": "商务谈判"}})
+    run(config, datetime(2026, 11, 20, 2, 0), store)  # first night: the baseline
+    edit(config, {"C000002": {"stage": "初步接触"}})
+    run(config, datetime(2026, 11, 21, 2, 0), store)
+    flag = "阶段倒退：商务谈判 → 初步接触"
+    assert sheet_values(config)["C000002"]["规则提示"] == flag
+    assert store.flags("customers") == {("C000002", "stage"): flag}
+
+    wb = openpyxl.load_workbook(config.workbook_path)  # someone tidies the tool's column
+    ws = wb[config.sheet("customers").name]
+    header = [c.value for c in ws[1]]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "C000002")
+    ws.cell(row, header.index("规则提示") + 1).value = None
+    wb.save(config.workbook_path)
+    run(config, datetime(2026, 11, 22, 2, 0), store)
+    assert sheet_values(config)["C000002"]["规则提示"] == flag  # the store remembers
+
+    edit(config, {"C000002": {"stage": "需求确认"}})  # moves on, one step: nothing to flag
+    run(config, datetime(2026, 11, 23, 2, 0), store)
+    assert not sheet_values(config)["C000002"]["规则提示"]
+    assert store.flags("customers") == {("C000002", "stage"): ""}
+
+
+def test_flags_of_an_older_version_are_read_once_from_the_sheet(instance):  # noqa: F811
+    """A workbook from before flags were stored keeps its flags: they are read from 规则提示 once
+    and remembered from then on."""
+    config, _ = instance
+    store = Store(config.store_url)
+    run(config, datetime(2026, 11, 20, 2, 0), store)
+    wb = openpyxl.load_workbook(config.workbook_path)
+    ws = wb[config.sheet("customers").name]
+    header = [c.value for c in ws[1]]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "C000003")
+    old = "阶段倒退：方案提交 → 线索"
+    ws.cell(row, header.index("规则提示") + 1).value = old
+    wb.save(config.workbook_path)
+    run(config, datetime(2026, 11, 21, 2, 0), store)
+    assert store.flags("customers") == {("C000003", "stage"): old}
+    assert sheet_values(config)["C000003"]["规则提示"] == old
