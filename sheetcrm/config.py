@@ -28,6 +28,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
+    PrivateAttr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -37,7 +40,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
-from .expr import Condition, ExprError, compile_condition, compile_expression, kind_of
+from .expr import Compiled, Condition, ExprError, compile_condition, compile_expression, kind_of
 from .text import fold_label
 
 Identifier = Annotated[str, PydField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -245,6 +248,9 @@ class DedupeConfig(Strict):
 class SheetConfig(Strict):
     """One sheet of the workbook: its tab name, its ID column and its fields."""
 
+    _compiled: dict[str, Condition] = PrivateAttr(default_factory=dict)
+    _expressions: dict[str, Compiled] = PrivateAttr(default_factory=dict)
+
     key: Identifier
     name: str = PydField(min_length=1, max_length=31)
     id_field: Identifier
@@ -286,8 +292,23 @@ class SheetConfig(Strict):
         return {f.key: kind_of(f.type.value) for f in self.fields}
 
     def condition(self, text: str) -> Condition:
-        """Compile a condition against this sheet's fields (ExprError if it is not valid)."""
-        return compile_condition(text, self.names(), self.kinds())
+        """A condition compiled against this sheet's fields (ExprError if it is not valid). Each
+        text is compiled once, when the config is loaded (the cross-checks compile every rule's
+        condition), and kept with the sheet for every run after."""
+        compiled = self._compiled.get(text)
+        if compiled is None:
+            compiled = self._compiled[text] = compile_condition(text, self.names(), self.kinds())
+        return compiled
+
+    def expression(self, text: str) -> Compiled:
+        """A value expression (a score's points) compiled against this sheet, once, like
+        `condition`."""
+        compiled = self._expressions.get(text)
+        if compiled is None:
+            compiled = self._expressions[text] = compile_expression(
+                text, self.names(), self.kinds()
+            )
+        return compiled
 
     @property
     def id_regex(self) -> re.Pattern[str]:
@@ -473,39 +494,90 @@ def _weekend() -> list[Weekday]:
     return ["saturday", "sunday"]  # a function: a lambda's list[str] is no list[Weekday] to mypy
 
 
-class Reminder(Strict):
-    """When to remind whom about a record. Exactly one timing: `every_days` since the last contact,
-    `weekday`, `month_end` (last working day), `stale_days` in a stage without contact (optionally
-    escalated `escalate_after_hours` later, copying the manager), or `date_field` + `offset_days`
-    (`yearly` for birthdays)."""
+class ReminderRule(Strict):
+    """What every reminder has: its name, the records it is about (`sheet`, `when`) and whom it
+    tells. The timing is one of the classes below: one class per timing, told apart by the key that
+    names it (`every_days`, `weekday`, `month_end`, `stale_days`, `date_field`), so the config
+    keys of earlier versions keep working."""
 
     name: str
     sheet: Identifier = "customers"
     when: str = "True"
-    every_days: int | None = PydField(default=None, ge=1)
-    weekday: (
-        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
-    ) = None
-    month_end: bool = False
-    stale_days: int | None = PydField(default=None, ge=1)
-    escalate_after_hours: int | None = PydField(default=None, ge=1)
-    date_field: Identifier | None = None
-    offset_days: int = 0
-    yearly: bool = False
     to: list[str] = PydField(default_factory=lambda: ["owner"])
     cc: list[str] = PydField(default_factory=list)
 
-    @model_validator(mode="after")
-    def _one_timing(self) -> Reminder:
-        timings = [self.every_days is not None, self.weekday is not None, self.month_end,
-                   self.stale_days is not None, self.date_field is not None]  # fmt: skip
-        if sum(timings) != 1:
-            raise ValueError(
-                "give exactly one of every_days, weekday, month_end, stale_days, date_field"
-            )
-        if self.escalate_after_hours is not None and self.stale_days is None:
+    @model_validator(mode="before")
+    @classmethod
+    def _escalation_goes_with_stale(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "escalate_after_hours" in data and cls is not WhenStale:
             raise ValueError("escalate_after_hours goes with stale_days")
-        return self
+        return data
+
+
+class EveryDays(ReminderRule):
+    """Every N days since the last contact."""
+
+    every_days: int = PydField(ge=1)
+
+
+class OnWeekday(ReminderRule):
+    """Every week on one day (moved to the next working day when that day is not one)."""
+
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class AtMonthEnd(ReminderRule):
+    """On the last working day of each month."""
+
+    month_end: Literal[True]
+
+
+class WhenStale(ReminderRule):
+    """N days in a stage without contact; escalated `escalate_after_hours` after the reminder,
+    copying the manager."""
+
+    stale_days: int = PydField(ge=1)
+    escalate_after_hours: int | None = PydField(default=None, ge=1)
+
+
+class OnDate(ReminderRule):
+    """On a date of the record (`date_field`) moved by `offset_days` (`yearly` for birthdays)."""
+
+    date_field: Identifier
+    offset_days: int = 0
+    yearly: bool = False
+
+
+TIMINGS: dict[str, type[ReminderRule]] = {
+    "every_days": EveryDays, "weekday": OnWeekday, "month_end": AtMonthEnd,
+    "stale_days": WhenStale, "date_field": OnDate,
+}  # fmt: skip
+TIMING_TAG = "timing:"  # pydantic's tag in error locations (left out of key paths)
+
+
+def _timing_of(value: Any) -> str | None:
+    """Which timing a [[reminders]] entry is: the one timing key it has (None: zero or several)."""
+    if isinstance(value, ReminderRule):
+        return TIMING_TAG + next(k for k, c in TIMINGS.items() if isinstance(value, c))
+    if not isinstance(value, dict):
+        return None
+    given = [k for k in TIMINGS if value.get(k) is not None and value.get(k) is not False]
+    return TIMING_TAG + given[0] if len(given) == 1 else None
+
+
+Reminder = Annotated[
+    Annotated[EveryDays, Tag(TIMING_TAG + "every_days")]
+    | Annotated[OnWeekday, Tag(TIMING_TAG + "weekday")]
+    | Annotated[AtMonthEnd, Tag(TIMING_TAG + "month_end")]
+    | Annotated[WhenStale, Tag(TIMING_TAG + "stale_days")]
+    | Annotated[OnDate, Tag(TIMING_TAG + "date_field")],
+    Discriminator(
+        _timing_of,
+        custom_error_type="one_timing",
+        custom_error_message="give exactly one of every_days, weekday, month_end, stale_days, "
+        "date_field",
+    ),
+]
 
 
 class Calendar(Strict):
@@ -894,7 +966,9 @@ def _key_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
             node = node[item] if isinstance(node, list) and item < len(node) else None
             if isinstance(node, dict) and (node.get("key") or node.get("name")):
                 path += f' ("{node.get("key") or node.get("name")}")'
-        elif isinstance(item, str) and not item.startswith(("function-", "tagged-union")):
+        elif isinstance(item, str) and not item.startswith(
+            ("function-", "tagged-union", TIMING_TAG)
+        ):
             if item == "Schedule":
                 continue
             path += f".{item}" if path else item
@@ -1128,7 +1202,7 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
         condition(f"{where}.when", sheet, rem.when)
         recipients(f"{where}.to", rem.to)
         recipients(f"{where}.cc", rem.cc)
-        if rem.date_field is not None:
+        if isinstance(rem, OnDate):
             f = field(f"{where}.date_field", sheet, rem.date_field)
             if f is not None and f.type is not FieldType.date:
                 problems.append((f"{where}.date_field", f"{rem.date_field!r} is not a date field"))
@@ -1149,7 +1223,7 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
                     problems.append((f"{where}.team", f"{rule.team!r} is not a team in [[people]]"))
             if kind == "score" and isinstance(rule.points, str):
                 try:
-                    compile_expression(rule.points, sheet.names(), sheet.kinds())
+                    sheet.expression(rule.points)
                 except ExprError as e:
                     problems.append((f"{where}.points", str(e)))
             if kind == "derive":

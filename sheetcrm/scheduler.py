@@ -9,25 +9,25 @@ raised. So here:
   was running (and that has run before) is caught up, once;
 - SIGTERM (and Ctrl-C) asks the current run to stop after its current step, then the loop ends.
 
-`schedule` reads the machine's clock (`datetime.datetime.now()`, local time). The scheduler lends it
-a `datetime` module whose `now()` is our clock instead, only while it computes: in production the
-wall time in `timezone` of config.toml (so "02:00" is 02:00 in Shanghai on a server in UTC), in tests
-a fake clock. The production path and the tested path are the same code.
+`schedule` reads the machine's clock (`datetime.datetime.now()`, local time) and has no parameter
+for another. Each Scheduler therefore loads its own private copy of the `schedule` module whose
+`datetime` is one whose `now()` is our clock: in production the wall time in `timezone` of
+config.toml (so "02:00" is 02:00 in Shanghai on a server in UTC), in tests a fake clock. Nothing
+global is patched (other code importing `schedule` is unaffected, and two Schedulers never share a
+clock); the production path and the tested path are the same code.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import signal
 import threading
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import schedule
 
 from .config import WEEKDAYS, Config, Schedule
 from .job import RunReport, load_job, run_job
@@ -80,6 +80,16 @@ class _ClockedDatetime(types.ModuleType):
         return getattr(_dt, name)
 
 
+def clocked_schedule(clock: Clock) -> Any:
+    """A private copy of the `schedule` module that tells time by `clock`."""
+    spec = importlib.util.find_spec("schedule")
+    assert spec is not None and spec.loader is not None, "the schedule package is not installed"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.datetime = _ClockedDatetime(clock)  # type: ignore[attr-defined]
+    return module
+
+
 class Scheduler:
     """The jobs of `config` on their schedules. `tick()` runs what is due; `serve()` loops."""
 
@@ -93,19 +103,9 @@ class Scheduler:
         self.runner, self.wall, self.log = runner, wall, log
         self.stopping = threading.Event()
         self.reports: list[RunReport] = []
-        self.inner = schedule.Scheduler()
-        with self._clocked():
-            for name, s in config.jobs.items():
-                self._register(name, s)
-
-    @contextmanager
-    def _clocked(self) -> Iterator[None]:
-        real = schedule.datetime
-        schedule.datetime = _ClockedDatetime(self.clock)
-        try:
-            yield
-        finally:
-            schedule.datetime = real
+        self.inner = clocked_schedule(self.clock).Scheduler()
+        for name, s in config.jobs.items():
+            self._register(name, s)
 
     def _register(self, name: str, s: Schedule) -> None:
         every = self.inner.every
@@ -162,8 +162,7 @@ class Scheduler:
     def tick(self) -> None:
         """Run every job that is due by the clock."""
         if not self.stopping.is_set():
-            with self._clocked():
-                self.inner.run_pending()
+            self.inner.run_pending()
 
     def next_runs(self) -> dict[str, datetime]:
         """Each job's next run time (in the configured zone)."""
@@ -175,8 +174,7 @@ class Scheduler:
         return out
 
     def seconds_to_next(self) -> float:
-        with self._clocked():
-            idle = self.inner.idle_seconds
+        idle = self.inner.idle_seconds
         return idle if idle is not None else 60.0
 
     def stop(self, *_: object) -> None:

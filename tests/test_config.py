@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,36 @@ def test_schedules_parse(text, every, interval, at):
 def test_bad_schedules_are_refused(text):
     with pytest.raises(ValueError):
         Schedule.parse(text)
+
+
+def test_each_reminder_timing_is_its_own_type_and_old_keys_keep_working():
+    """[[reminders]] entries written as in earlier versions load as one class per timing; an entry
+    with no timing, two timings, or an escalation on a timing without stale_days names the key."""
+    from sheetcrm.config import AtMonthEnd, EveryDays, OnDate, OnWeekday, WhenStale
+
+    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    kinds = [type(r) for r in parse_config(raw, base_dir=ROOT).reminders]
+    assert kinds[:4] == [EveryDays, OnWeekday, AtMonthEnd, WhenStale] and kinds[-1] is OnDate
+    for extra, says in [
+        ({"every_days": 2, "weekday": "monday"}, "give exactly one of every_days, weekday"),
+        ({}, "give exactly one of every_days, weekday"),
+        (
+            {"weekday": "monday", "escalate_after_hours": 24},
+            "escalate_after_hours goes with stale_days",
+        ),
+        ({"every_days": 0}, 'reminders[10] ("x").every_days'),
+    ]:
+        bad = copy.deepcopy(raw)
+        bad["reminders"].append({"name": "x", **extra})
+        with pytest.raises(ConfigError, match=re.escape(says)) as e:
+            parse_config(bad, base_dir=ROOT)
+        assert 'reminders[10] ("x")' in str(e.value) and "timing:" not in str(e.value)
+
+
+def test_conditions_are_compiled_once_at_load():
+    config = parse_config(tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8")),
+                          base_dir=ROOT)  # fmt: skip
+    sheet = config.sheet("customers")
+    rule = config.reminders[0]
+    assert sheet.condition(rule.when) is sheet.condition(rule.when)
+    assert rule.when in sheet._compiled  # compiled by the load's cross-checks, kept for the runs

@@ -206,3 +206,22 @@ def test_sheetcrm_schedule_exits_cleanly_on_sigterm(tmp_path):
         proc.kill() if proc.poll() is None else None
     assert proc.returncode == 0, err
     assert "scheduler stopped" in err
+
+
+def test_each_scheduler_keeps_its_own_clock_and_patches_nothing_global(tmp_path):
+    """Two schedulers with clocks a day apart see their own due jobs, and the `schedule` module
+    anyone else imports still reads the real clock."""
+    import schedule
+
+    config = instance(tmp_path, jobs='[jobs]\nnightly = "every day at 02:00"\n')
+    early, late = FakeClock(datetime(2026, 11, 23, 1, 0)), FakeClock(datetime(2026, 11, 24, 1, 0))
+    a = Scheduler(config, clock=early, runner=lambda *a, **k: None)
+    b = Scheduler(config, clock=late, runner=lambda *a, **k: None)
+    assert a.next_runs()["nightly"] == datetime(2026, 11, 23, 2, 0)
+    assert b.next_runs()["nightly"] == datetime(2026, 11, 24, 2, 0)
+    early.sleep(3600)
+    assert a.seconds_to_next() == 0 and b.seconds_to_next() == 3600
+    assert schedule.datetime.datetime is datetime  # the real module, untouched
+    probe = schedule.Scheduler()
+    probe.every().day.at("02:00").do(lambda: None)
+    assert abs((probe.get_jobs()[0].next_run - datetime.now()).total_seconds()) <= 86400

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..expr import compile_expression
 from ..text import display
 from .context import RuleContext
 
@@ -23,7 +22,7 @@ def apply(ctx: RuleContext, key: str) -> None:
     for r in (r for r in ctx.config.rules.score if r.sheet == key):
         hit = sheet.condition(r.when)(env)
         if isinstance(r.points, str):
-            pts = compile_expression(r.points, sheet.names(), sheet.kinds()).fn(env)
+            pts = sheet.expression(r.points).fn(env)
             pts = pts.fillna(0.0) if isinstance(pts, pd.Series) else pts
         else:
             pts = r.points

@@ -16,7 +16,9 @@ slower, fully tokenising path instead of a guess.
 from __future__ import annotations
 
 import html
+import io
 import re
+import shutil
 import struct
 import zipfile
 from collections.abc import Callable, Iterator
@@ -702,8 +704,41 @@ def _split(ref: bytes) -> tuple[int, int]:
 # The zip around it
 
 
-def copy_member_raw(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.ZipFile) -> None:
-    """Copy a member's compressed bytes unchanged into `dst` (zipfile has no public API for it)."""
+# zipfile has no public way to copy a member's compressed bytes. The raw copy below is one small
+# adapter over the ZipFile attributes CPython 3.10-3.14 keep for writing (fp, filelist, NameToInfo,
+# start_dir, _didModify). `raw_copy_works` probes them once on an in-memory zip; where a Python
+# differs, members are copied through the public API instead (inflated and deflated again: the
+# same content, slower). tests/test_zip_copy.py runs both paths on the Python CI runs.
+_WRITER_STATE = ("fp", "filelist", "NameToInfo", "start_dir", "_didModify")
+_raw_copy: bool | None = None
+
+
+def raw_copy_works() -> bool:
+    """Whether this Python's zipfile keeps the writer state the raw copy relies on (probed once)."""
+    global _raw_copy
+    if _raw_copy is None:
+        try:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as probe:
+                _raw_copy = all(hasattr(probe, a) for a in _WRITER_STATE)
+                _raw_copy = _raw_copy and isinstance(probe.filelist, list) \
+                    and isinstance(probe.NameToInfo, dict)  # fmt: skip
+        except Exception:
+            _raw_copy = False
+    return _raw_copy
+
+
+def copy_member_raw(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.ZipFile, *,
+                    raw: bool | None = None) -> None:  # fmt: skip
+    """Copy a member into `dst` unchanged: its compressed bytes as they are (fast, and byte for
+    byte what Excel wrote) where `raw_copy_works`, else through the public API."""
+    if not (raw_copy_works() if raw is None else raw):
+        out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+        out.compress_type, out.external_attr = info.compress_type, info.external_attr
+        out.comment = info.comment
+        with src.open(info) as fh, dst.open(out, "w", force_zip64=info.file_size > 2**30) as wfh:
+            shutil.copyfileobj(fh, wfh, 1 << 22)
+        return
     fp = src.fp
     assert fp is not None and dst.fp is not None
     fp.seek(info.header_offset)
