@@ -14,8 +14,9 @@ import tempfile
 import time
 from datetime import datetime
 
-from sheetcrm.changes import SEP, ChangeSet, Event
+from sheetcrm.changes import SEP
 from sheetcrm.store import RunCommit, Store
+from sheetcrm.table import ChangeSet, Event
 
 NOW = datetime(2026, 11, 23, 2, 0)
 ROW = SEP.join(["测试公司有限公司", "企业客户", "制造业", "50人以下", "华东", "联系人", "13800000000",

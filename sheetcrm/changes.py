@@ -11,18 +11,13 @@ loaded from the store and compared field by field (few rows, after the first nig
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import NamedTuple
-
 import numpy as np
 import pandas as pd
 
+from .table import CHANGED, CREATED, MISSING, RETURNED, STAGE, ChangeSet, Event, Snapshot
 from .text import canonical_column
 
 SEP = "\x1f"  # joins a row's values in the stored snapshot (text.clean removes it from typed text)
-
-CREATED, CHANGED, STAGE, MISSING, RETURNED = "created", "changed", "stage", "missing", "returned"
 
 
 def canonical_frame(typed: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
@@ -50,54 +45,6 @@ def split_row(data: str, fields: list[str], stored_fields: list[str]) -> dict[st
     parts = data.split(SEP)
     stored = dict(zip(stored_fields, parts, strict=False))
     return {k: stored.get(k, "") for k in fields}
-
-
-class Event(NamedTuple):
-    """Something that happened to a record between two runs (a tuple: a first run makes a million)."""
-
-    sheet: str
-    record_id: str
-    kind: str
-    field: str | None = None
-    old: str | None = None
-    new: str | None = None
-
-
-@dataclass
-class Snapshot:
-    """What the store remembers of one sheet: hash and missing flag per record ID."""
-
-    hashes: pd.Series  # record ID → int64 hash
-    missing: pd.Series  # record ID → bool
-    fields: list[str]  # the field order the stored rows were written in
-    load: Callable[[list[str]], dict[str, str]]  # record IDs → stored row text
-
-    @classmethod
-    def empty(cls) -> Snapshot:
-        return cls(pd.Series(dtype=np.int64), pd.Series(dtype=bool), [], lambda ids: {})
-
-
-@dataclass
-class ChangeSet:
-    """The changes of one sheet in one run, and what the snapshot becomes."""
-
-    sheet: str
-    fields: list[str]
-    events: list[Event] = field(default_factory=list)
-    upserts: dict[str, tuple[int, str]] = field(default_factory=dict)  # ID → (hash, row text)
-    missing: list[str] = field(default_factory=list)  # IDs to mark missing
-    first_run: bool = False
-    previous: pd.DataFrame = field(default_factory=pd.DataFrame)  # old text of changed rows
-    existed: pd.Series | None = None  # per sheet row: the record was in the last snapshot
-
-    def __bool__(self) -> bool:
-        return bool(self.events or self.upserts or self.missing)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for e in self.events:
-            out[e.kind] = out.get(e.kind, 0) + 1
-        return out
 
 
 def detect_changes(sheet: str, typed: pd.DataFrame, ids: pd.Series, fields: list[str],

@@ -10,7 +10,6 @@ problem with a message in the configured locale that names the field and what is
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -20,24 +19,12 @@ from .config import Config, Field, FieldType, SheetConfig
 from .expr import Env
 from .fields import Bad, coerce_column, parser_for
 from .messages import problem_message
-from .table import Table
+from .table import PROBLEM_COLUMNS, CheckResult, Table
 from .text import display
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pandera.pandas as pa
-
-PROBLEM_COLUMNS = ["row", "record_id", "field", "label", "code", "value", "message"]
-
-
-@dataclass
-class CheckResult:
-    """One sheet's check: typed values and one row per problem."""
-
-    sheet_key: str
-    sheet_name: str
-    typed: pd.DataFrame
-    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
 
 
 def check_workbook(
@@ -167,4 +154,4 @@ def _problem_frame(found: list[tuple[pd.Index, str, str, pd.Series]], table: Tab
     return problems[PROBLEM_COLUMNS].reset_index(drop=True)
 
 
-__all__ = ["Bad", "CheckResult", "check_table", "check_workbook"]
+__all__ = ["Bad", "check_table", "check_workbook"]

@@ -3,33 +3,28 @@ callers cannot do themselves."""
 
 from __future__ import annotations
 
+import functools
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from . import __version__
-from .check import check_workbook
 from .config import Config, load_config
-from .dedupe import decide_duplicates
 from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .job import Job, RunReport, StepOptions, run_steps
-from .pipeline import Plan, build_plan, missing_sheets, read_all
-from .progress import Update
+from .pipeline import Plan
 from .progress import progress as _progress
-from .reviewbook import write_review
 from .sources import open_source
-from .sources.base import Source
-from .sources.excel import ExcelSource
-from .store import RunLocked, Store, open_for_reading
-from .table import Table
+from .store import open_for_reading
 from .templates import build_template
 
 console = Console(highlight=False)
@@ -58,12 +53,53 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
             click.echo("\t".join(r))
 
 
-def _source(config: Config, workbook: Path | None) -> Source:
-    """The workbook given on the command line, else the source config.toml names."""
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """What goes wrong for a reason a person can fix (a locked workbook, a bad file): one line and
+    exit code 1, never a traceback."""
     try:
-        return ExcelSource(workbook, config) if workbook else open_source(config)
+        yield
     except SheetCRMError as e:
         raise click.ClickException(str(e)) from None
+
+
+def instance_command(now_help: str = "The time of the run, e.g. 2026-11-23T02:00 (default: now).",
+                     *, workbook: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:  # fmt: skip
+    """The options every command on the instance shares: an optional WORKBOOK (another workbook
+    than config.toml's source: the same steps on it) and --now. The command receives `config`
+    (with that workbook as its source) and `now`; a SheetCRMError becomes a one-line message."""
+
+    def decorate(f: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(f)
+        def command(ctx: click.Context, now_text: str | None, workbook_path: Path | None = None,
+                    **options: Any) -> None:  # fmt: skip
+            config = _load(ctx)
+            if workbook_path is not None:
+                config = config.model_copy(update={"source": str(workbook_path.resolve())})
+            now = _parse_now(now_text, config)
+            with user_errors():
+                f(config, now, **options)
+
+        command = click.option("--now", "now_text", help=now_help)(command)
+        if workbook:
+            command = click.argument("workbook_path", metavar="[WORKBOOK]", required=False,
+                                     type=click.Path(dir_okay=False, path_type=Path))(command)  # fmt: skip
+        return click.pass_context(command)
+
+    return decorate
+
+
+def _steps(name: str, config: Config, now: datetime, step: Callable[[Job], Any], *,
+           dry_run: bool = False, options: StepOptions | None = None) -> tuple[RunReport, Any]:  # fmt: skip
+    """Run `step(job)` the one way steps run (`run_steps`: the store, the job's lock, the run
+    record); returns the report and what the step returned. A run that did not go well ends the
+    command with its reason (exit code 1), after its summary lines."""
+    got: list[Any] = []
+    report = run_steps(name, lambda job: got.append(step(job)), config, now=now, dry_run=dry_run,
+                       options=options)  # fmt: skip
+    if not report.ok:
+        _echo_report(report)
+    return report, got[0] if got else None
 
 
 def _parse_day(value: str | None) -> date:
@@ -137,12 +173,13 @@ def templates(ctx: click.Context, out: Path | None, gsheet_key: str | None) -> N
     config = _load(ctx)
     if gsheet_key:
         from .config import GSHEET_URL
-        from .sources.gsheet import GSheetSource, setup_spreadsheet
+        from .sources.gsheet import GSheetSource
+        from .templates import setup_gsheet
 
         m = GSHEET_URL.match(gsheet_key)
         key = m[1] if m else gsheet_key.removeprefix("gsheet://")
         try:
-            for line in setup_spreadsheet(config, GSheetSource(key, config)):
+            for line in setup_gsheet(config, GSheetSource(key, config)):
                 click.echo(line)
         except SheetCRMError as e:
             raise click.ClickException(str(e)) from None
@@ -189,16 +226,11 @@ def demo(ctx: click.Context, rows: int, seed: int, out: Path | None, today: str 
 
 
 @cli.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@instance_command()
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
-@click.option(
-    "--now", "now_text", help="The time of the run, e.g. 2026-11-23T02:00 (default: now)."
-)
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the error list (default: reports/校验错误清单-<time>.xlsx).")  # fmt: skip
-@click.pass_context
-def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: str | None,
-          errors_path: Path | None) -> None:  # fmt: skip
+def check(config: Config, now: datetime, dry_run: bool, errors_path: Path | None) -> None:
     """Check every row, write ✓/✗ and the problems into the status columns, list the errors
 
     Exit code 0 means the run worked, even when the data has problems.
@@ -209,16 +241,8 @@ def check(ctx: click.Context, workbook: Path | None, dry_run: bool, now_text: st
         sheetcrm check --dry-run
         sheetcrm check data/customers.xlsx --now 2026-11-23T02:00
     """
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
-    if workbook is not None:  # another workbook than config.toml's: the same steps on it
-        config = config.model_copy(update={"source": str(workbook.resolve())})
-
-    def steps(job: Job) -> None:  # what the nightly job does, by hand
-        job.apply(job.plan(job.read()))
-
-    report = run_steps("check", steps, config, now=now, dry_run=dry_run,
-                       options=StepOptions(error_list=errors_path))  # fmt: skip
+    report, _ = _steps("check", config, now, lambda job: job.apply(job.plan(job.read())),
+                       dry_run=dry_run, options=StepOptions(error_list=errors_path))  # fmt: skip
     sheets = {s.key: s for s in config.sheets}
     rows: list[list[str]] = []
     by_code: dict[str, int] = {}
@@ -250,57 +274,21 @@ def _echo_report(report: RunReport) -> None:
         raise click.ClickException(f"{report.outcome}: {report.error}")
 
 
-@contextmanager
-def _job_lock(store: Store | None, job: str, now: datetime) -> Iterator[None]:
-    """One run of a job at a time; a second one says who holds it and stops (exit code 1)."""
-    if store is None:
-        yield
-        return
-    try:
-        with store.locked(job, now=datetime.now()):  # the lock's clock is the wall clock
-            yield
-    except RunLocked as e:
-        raise click.ClickException(str(e)) from None
-
-
-def _plan(config: Config, source: Source, store: Store | None, now: datetime, job: str) -> Plan:
-    with _progress(job, len(config.sheets)) as progress:
-        tables = _read_tables(config, source, progress)
-        progress("plan", 0)
-        return build_plan(tables, config, now=now, store=store, job=job)
-
-
-def _read_tables(config: Config, source: Source, progress: Update) -> dict[str, Table]:
-    """Every sheet (read together: a workbook parses two at a time)."""
-    progress("read", 0)
-    tables = read_all(source, config)
-    for line in missing_sheets(tables, config):
-        click.echo(f"warning: {line}", err=True)
-    progress("read", len(tables))
-    return tables
-
-
-def _preview(config: Config, workbook: Path | None, now: datetime) -> Plan:
+def _preview(config: Config, now: datetime) -> Plan:
     """The plan of a run now, from the workbook and the store as they are; nothing is written."""
-    source = _source(config, workbook)
-    try:
-        return _plan(config, source, open_for_reading(config.store_url), now, "check")
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
+    report, plan = _steps("check", config, now, lambda job: job.plan(job.read()), dry_run=True)
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
+    assert isinstance(plan, Plan)
+    return plan
 
 
 @cli.command("plan")
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--now", "now_text", help="The time of the run, e.g. 2026-11-23T02:00 (default: now)."
-)
+@instance_command()
 @click.option(
     "--limit", default=0, type=click.IntRange(0), help="Print at most this many cells (0: all)."
 )
-@click.pass_context
-def plan_command(
-    ctx: click.Context, workbook: Path | None, now_text: str | None, limit: int
-) -> None:
+def plan_command(config: Config, now: datetime, limit: int) -> None:
     """Print what the next run would do: every cell old → new, every change and notification
 
     Nothing is written: not the workbook, not the state store.
@@ -310,9 +298,7 @@ def plan_command(
     \b
         sheetcrm plan --now 2026-11-23T02:00 | less
     """
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
-    plan = _preview(config, workbook, now)
+    plan = _preview(config, now)
     cells = plan.cell_changes(config)
     shown = cells if not limit else cells[:limit]
     click.echo(f"cells to write: {len(cells):,}")
@@ -352,15 +338,9 @@ def _describe_event(config: Config, sheet_name: str, record_id: str, kind: str, 
 
 
 @cli.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--now", "now_text", help="The time to evaluate at, e.g. 2026-11-30T08:00 (default: now)."
-)
+@instance_command("The time to evaluate at, e.g. 2026-11-30T08:00 (default: now).")
 @click.option("--to", "only", help="Only this person's reminders.")
-@click.pass_context
-def reminders(
-    ctx: click.Context, workbook: Path | None, now_text: str | None, only: str | None
-) -> None:
+def reminders(config: Config, now: datetime, only: str | None) -> None:
     """List the reminders due now, for whom and why; nothing is written or sent
 
     Example:
@@ -368,9 +348,7 @@ def reminders(
     \b
         sheetcrm reminders --now 2026-11-30T08:00 --to 王明
     """
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
-    plan = _preview(config, workbook, now)
+    plan = _preview(config, now)
     due = [n for n in plan.notifications if n.kind in ("reminder", "escalation")
            and (only is None or n.recipient == only)]  # fmt: skip
     rows = [[n.recipient, n.record_id, n.subject, n.text, "、".join(n.cc)] for n in due]
@@ -383,11 +361,10 @@ def reminders(
 
 
 @cli.command()
+@instance_command("The time of the run (default: now).", workbook=False)
 @click.option("--dry-run", is_flag=True, help="Show the digests; send nothing, mark nothing.")
 @click.option("--to", "only", help="Only this person's digest (a name from [[people]]).")
-@click.option("--now", "now_text", help="The time of the run (default: now).")
-@click.pass_context
-def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | None) -> None:
+def digest(config: Config, now: datetime, dry_run: bool, only: str | None) -> None:
     """Send each person one mail with everything queued for them (and customers' mails)
 
     Mail goes to the outbox folder as .eml files unless [mail] transport = "smtp". What was sent is
@@ -398,26 +375,19 @@ def digest(ctx: click.Context, dry_run: bool, only: str | None, now_text: str | 
     \b
         sheetcrm digest --dry-run --to 王明
     """
-    from .notify import build_mails
-
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
     if only is not None and only not in {p.name for p in config.people}:
         raise click.ClickException(f"{only!r} is not a person in [[people]]")
+    options = StepOptions(only=only)
     if dry_run:  # a preview: every mail as it would go, nothing recorded
-        store = open_for_reading(config.store_url)
-        mails = build_mails(store.notifications("pending"), config, now=now, only=only,
-                            customers=config.mail.transport != "webhook")  # fmt: skip
+        _, mails = _steps("digest", config, now, lambda job: job.digests(), dry_run=True,
+                          options=options)  # fmt: skip
         for mail in mails:
             click.echo(f"--- to {', '.join(mail.to)}: {mail.subject}")
             click.echo(mail.text)
         click.echo(f"{len(mails)} mail(s); nothing was sent (dry run)")
         return
-
-    def steps(job: Job) -> None:  # what the digest job does, by hand
-        job.send(job.digests())
-
-    _echo_report(run_steps("digest", steps, config, now=now, options=StepOptions(only=only)))
+    report, _ = _steps("digest", config, now, lambda job: job.send(job.digests()), options=options)
+    _echo_report(report)
 
 
 @cli.command()
@@ -443,14 +413,10 @@ def history(ctx: click.Context, record_id: str) -> None:
 
 
 @cli.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@instance_command("The time of the run (default: now).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the review workbook (default: reports/重复客户-<time>.xlsx).")  # fmt: skip
-@click.option("--now", "now_text", help="The time of the run (default: now).")
-@click.pass_context
-def dedupe(
-    ctx: click.Context, workbook: Path | None, out: Path | None, now_text: str | None
-) -> None:
+def dedupe(config: Config, now: datetime, out: Path | None) -> None:
     """Find duplicate records and write a review workbook, groups side by side
 
     Nothing is written into the team's workbook (`sheetcrm check` writes 重复客户 there); nothing is
@@ -461,27 +427,10 @@ def dedupe(
     \b
         sheetcrm dedupe --out /tmp/重复客户.xlsx
     """
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
-    source = _source(config, workbook)
-    rows = []
-    try:
-        with _progress("dedupe", len(config.sheets)) as progress:
-            tables = _read_tables(config, source, progress)
-        typed = {k: r.typed for k, r in check_workbook(tables, config, now=now).items()}
-        store = open_for_reading(config.store_url)  # people's "not a duplicate" count here too
-        for sheet in config.sheets:
-            if sheet.dedupe is None or sheet.key not in tables:
-                continue
-            table = tables[sheet.key]
-            result, _ = decide_duplicates(sheet, typed, table.ids, store)
-            target = out or config.path(f"reports/重复{sheet.name}-{now:%Y%m%d-%H%M}.xlsx")
-            groups = write_review(result, typed[sheet.key], table.ids, sheet, target,
-                                  locale=config.locale)  # fmt: skip
-            marked = int((result.duplicate_of != "").sum())
-            rows.append([sheet.name, f"{len(table):,}", f"{groups:,}", f"{marked:,}", str(target)])
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
+    _, found = _steps("dedupe", config, now, lambda job: job.review_duplicates(job.read()),
+                      dry_run=True, options=StepOptions(out=out))  # fmt: skip
+    rows = [[name, f"{n:,}", f"{groups:,}", f"{marked:,}", str(path)]
+            for name, n, groups, marked, path in found]  # fmt: skip
     _print_table("duplicates", ["sheet", "rows", "groups", "duplicates", "review workbook"], rows)
 
 
@@ -498,7 +447,7 @@ def _parse_now(value: str | None, config: Config) -> datetime:
 
 
 @cli.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@instance_command("The time of the report (default: now).")
 @click.option("--period", default="week", show_default=True,
               type=click.Choice(["week", "month", "quarter"]),
               help="The last complete week (Mon–Sun), month or quarter; compared with the one before.")  # fmt: skip
@@ -508,10 +457,8 @@ def _parse_now(value: str | None, config: Config) -> datetime:
               help="Also write every table as a UTF-8 CSV into this folder.")  # fmt: skip
 @click.option("--for", "viewer", help="Only what this person may see (a rep: own customers; a "
               "manager: the team).")  # fmt: skip
-@click.option("--now", "now_text", help="The time of the report (default: now).")
-@click.pass_context
-def report(ctx: click.Context, workbook: Path | None, period: str, out: Path | None,
-           csv_dir: Path | None, viewer: str | None, now_text: str | None) -> None:  # fmt: skip
+def report(config: Config, now: datetime, period: str, out: Path | None, csv_dir: Path | None,
+           viewer: str | None) -> None:  # fmt: skip
     """Write the report workbook: KPIs, customers, sales, funnel, follow-up, data quality, with charts
 
     Example:
@@ -520,27 +467,12 @@ def report(ctx: click.Context, workbook: Path | None, period: str, out: Path | N
         sheetcrm report --period month --csv reports/csv
         sheetcrm report --for 刘洋 --out /tmp/刘洋.xlsx
     """
-    from .report import make_report
-
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
-    source = _source(config, workbook)
-    try:
-        with _progress("report", len(config.sheets)) as progress:
-            tables = _read_tables(config, source, progress)
-            progress("report", 0)
-            rep, path, csvs = make_report(tables, config, open_for_reading(config.store_url),
-                                          now=now, period=period, viewer=viewer, out=out,
-                                          csv_dir=csv_dir)  # fmt: skip
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(rep.subtitle)
-    kpis = rep.table("kpis")
+    options = StepOptions(out=out, csv_dir=csv_dir, viewer=viewer, mail_report=False)
+    run, _ = _steps("report", config, now, lambda job: job.report(job.read(), period=period),
+                    options=options)  # fmt: skip
     _print_table("key figures", ["figure", "this period", "previous"],
-                 [[str(r[0]), _figure(r[1]), _figure(r[2])] for r in kpis.rows])  # fmt: skip
-    click.echo(f"wrote {path}")
-    if csvs:
-        click.echo(f"wrote {len(csvs)} CSV files into {csv_dir}")
+                 [[str(r[0]), _figure(r[1]), _figure(r[2])] for r in run.counts["kpis"]])  # fmt: skip
+    _echo_report(run)
 
 
 def _figure(v: object) -> str:
@@ -552,7 +484,7 @@ def _figure(v: object) -> str:
 
 
 @cli.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@instance_command("The time the export is made at (default: now).")
 @click.option("--sheet", "sheet_name", default=None, help="Sheet key or name (default: the first).")
 @click.option("--owner", help="Only records of this owner (负责人, 跟进人, ...).")
 @click.option("--since", help="Only records dated on or after this date (e.g. 2026-01-01).")
@@ -563,8 +495,7 @@ def _figure(v: object) -> str:
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write (default: reports/导出-<sheet>-<time>.xlsx).")  # fmt: skip
-@click.pass_context
-def export(ctx: click.Context, workbook: Path | None, sheet_name: str | None, owner: str | None,
+def export(config: Config, now: datetime, sheet_name: str | None, owner: str | None,
            since: str | None, stage: str | None, viewer: str | None, fmt: str,
            out: Path | None) -> None:  # fmt: skip
     """Export a sheet's rows as typed, with its status columns, filtered (导出数据)
@@ -576,25 +507,20 @@ def export(ctx: click.Context, workbook: Path | None, sheet_name: str | None, ow
     """
     from .export import export_rows, select_rows
 
-    config = _load(ctx)
-    now = _parse_now(None, config)
     sheet = next((s for s in config.sheets if sheet_name in (None, s.key, s.name)), None)
     if sheet is None:
         raise click.BadParameter(f"{sheet_name!r} is not a sheet; expected one of "
                                  + ", ".join(f"{s.key} ({s.name})" for s in config.sheets))  # fmt: skip
-    source = _source(config, workbook)
-    try:
-        table = source.read(sheet.key)
-        rows = select_rows(table, sheet, config, now=now, owner=owner,
-                           since=_parse_day(since) if since else None, stage=stage, viewer=viewer)  # fmt: skip
-        path = out or config.path(f"reports/导出-{sheet.name}-{now:%Y%m%d-%H%M}.{fmt}")
-        n = export_rows(table, sheet, rows, path, fmt)
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
+    table = open_source(config).read(sheet.key)
+    rows = select_rows(table, sheet, config, now=now, owner=owner,
+                       since=_parse_day(since) if since else None, stage=stage, viewer=viewer)  # fmt: skip
+    path = out or config.path(f"reports/导出-{sheet.name}-{now:%Y%m%d-%H%M}.{fmt}")
+    n = export_rows(table, sheet, rows, path, fmt)
     click.echo(f"exported {n:,} of {len(table):,} rows of {sheet.name} to {path}")
 
 
 @cli.command("import")
+@instance_command("The time of the import (default: now).", workbook=False)
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
 @click.option(
@@ -610,10 +536,8 @@ def export(ctx: click.Context, workbook: Path | None, sheet_name: str | None, ow
 @click.option(
     "--strict", is_flag=True, help="Hold back rows with problems instead of importing them."
 )
-@click.option("--now", "now_text", help="The time of the import (default: now).")
-@click.pass_context
-def import_command(ctx: click.Context, files: tuple[Path, ...], sheet_name: str | None,
-                   map_path: Path | None, dry_run: bool, strict: bool, now_text: str | None) -> None:  # fmt: skip
+def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet_name: str | None,
+                   map_path: Path | None, dry_run: bool, strict: bool) -> None:  # fmt: skip
     """Bring legacy spreadsheets and CSV exports into the customers sheet
 
     Columns are matched to fields (labels, synonyms in [import], then a fuzzy guess) and the
@@ -626,58 +550,31 @@ def import_command(ctx: click.Context, files: tuple[Path, ...], sheet_name: str 
         sheetcrm import 老客户.xlsx 导出.csv --dry-run
         sheetcrm import 老客户.xlsx --map reports/import-mapping.toml
     """
-    from .importer import (
-        apply_import,
-        load_mapping,
-        plan_import,
-        read_file,
-        save_mapping,
-        write_import_report,  # fmt: skip
-    )
-
-    config = _load(ctx)
-    now = _parse_now(now_text, config)
     sheet = config.sheet(config.import_.sheet)
-    source = _source(config, None)
-    try:
-        sources = [read_file(p, sheet, config, sheet_name) for p in files]
-        mapping = load_mapping(map_path, sheet) if map_path else None
-        table = source.read(sheet.key)
-        store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
-        with _job_lock(None if dry_run else store, "import", now):
-            plan = plan_import(
-                sources, table, config, store, now=now, mapping=mapping, strict=strict
-            )
-            appended = 0 if dry_run else apply_import(plan, source, config, store, now=now,
-                                                      fingerprint=table.fingerprint)  # fmt: skip
-    except SheetCRMError as e:
-        raise click.ClickException(str(e)) from None
+    _, done = _steps("import", config, now, lambda job: job.import_files(
+        list(files), sheet_name=sheet_name, mapping=map_path, strict=strict), dry_run=dry_run)  # fmt: skip
+    plan = done.plan
     labels = {f.key: f.label for f in sheet.fields}
-    for f in sources:
+    for f in done.files:
         rows = [[m.column, labels.get(m.field or "", "—"), m.how, f"{m.confidence:.2f}"]
                 for m in plan.mappings[f.path.name]]  # fmt: skip
         where = f" ({f.sheet})" if f.sheet else (f" ({f.encoding})" if f.encoding else "")
         _print_table(f"{f.path.name}{where}: header in row {f.header_row}",
                      ["column", "field", "how", "confidence"], rows)  # fmt: skip
-    stem = files[0].stem if len(files) == 1 else "import"
-    mapping_file = save_mapping(
-        config.path(f"reports/import-mapping-{stem}.toml"), plan.mappings, sheet
-    )
-    report = write_import_report(
-        plan, config, config.path(f"reports/导入报告-{now:%Y%m%d-%H%M}.xlsx")
-    )
     new = [r.record_id for r in plan.rows if r.outcome == "new"]
     span = f" ({new[0]}–{new[-1]})" if len(new) > 1 else f" ({new[0]})" if new else ""
     click.echo(f"{len(plan.rows):,} rows read: {plan.count('new'):,} new{span}, "
                f"{plan.count('existing'):,} already customers, "
                f"{plan.count('duplicate_in_file'):,} repeated in the files, "
                f"{plan.count('imported_before'):,} imported before, {plan.count('held'):,} held back")  # fmt: skip
-    click.echo(f"mapping saved to {mapping_file} (correct it and pass it with --map)")
-    click.echo(f"report: {report}")
+    click.echo(f"mapping saved to {done.mapping_file} (correct it and pass it with --map)")
+    click.echo(f"report: {done.report}")
     if dry_run:
         click.echo("dry run: nothing was written to the sheet")
     else:
-        click.echo(f"appended {appended:,} rows to {sheet.name} in {source.where}")
+        click.echo(
+            f"appended {done.appended:,} rows to {sheet.name} in {open_source(config).where}"
+        )
 
 
 @cli.command("run")
@@ -869,7 +766,7 @@ def config_check(ctx: click.Context) -> None:
                    "writes an example there, `sheetcrm templates` an empty template)")  # fmt: skip
         return
     try:
-        present = set(_source(config, None).sheet_names())
+        present = set(open_source(config).sheet_names())
     except SheetCRMError as e:
         click.echo(f"note: the workbook cannot be opened to see its sheets: {e}")
         return

@@ -843,6 +843,18 @@ class Config(Strict):
             (f.key for f in self.sheet(sheet_key).fields if f.type is FieldType.member), None
         )
 
+    def stage_order(self, sheet_key: str) -> tuple[list[str], list[str]]:
+        """(the ordered stages, the any-time ones) of a sheet's stage field: [rules.stage_order]'s,
+        else the field's choices in order."""
+        so = self.rules.stage_order
+        if so is not None and so.sheet == sheet_key:
+            return list(so.order), list(so.anytime)
+        sheet = self.sheet(sheet_key)
+        assert (
+            sheet.stage_field is not None
+        )  # a report's sheet has one (config check), the demo's too
+        return list(sheet.field(sheet.stage_field).choices or []), []
+
     def staff_for(self, words: list[str], owner: Any) -> list[str]:
         """The people meant by recipient words for a record owned by `owner`: owner, manager (the
         owner's), service (every active service rep), or a person's name. "customer" is not staff."""

@@ -26,10 +26,12 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .config import DedupeConfig, FieldType, SheetConfig
+from .messages import LOCALES, text
 from .store import Decision, Store, pair_hash
 from .text import clean, display, map_distinct
 
-NOT_A_DUPLICATE = "不是重复"  # the 判定 people choose in the decisions sheet
+# the 判定 people choose in the decisions sheet, in any locale's words
+NOT_A_DUPLICATE = {text(locale, "dedupe.not_a_duplicate") for locale in LOCALES}
 
 REGION_PREFIXES = [
     "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
@@ -310,7 +312,7 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
         d = typed[source_key]
         for rec, other, value, by in zip(d["record_id"], d["other_id"], d["decision"],
                                          d["by"] if "by" in d else [""] * len(d), strict=True):  # fmt: skip
-            if value != NOT_A_DUPLICATE or not rec or not other:
+            if value not in NOT_A_DUPLICATE or not rec or not other:
                 continue
             a, b = sorted((str(rec), str(other)))
             h = fingerprint(a, b)

@@ -617,11 +617,9 @@ def advance_demo(path: Path, config: Config, *, moves: int, today: date, seed: i
     row dated `today`. Gives the report's funnel and trends something to show; returns the moves."""
     import openpyxl
 
-    from .report import stage_order
-
     rng = np.random.default_rng(seed)
     sheet = config.sheet("customers")
-    order, _ = stage_order(config, sheet.key)
+    order, _ = config.stage_order(sheet.key)
     wb = openpyxl.load_workbook(path)
     ws = wb[sheet.name]
     col = {str(c.value or "").lstrip("*").strip(): c.column for c in ws[1]}

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from .check import CheckResult
 from .config import Config
 from .output import xlsx_book
 from .sources.cells import column_letter
+from .table import CheckResult
 
 MAX_LINKS = 65_530
 CellLink = Callable[[str, str], str]

@@ -84,6 +84,10 @@ class StepOptions:
 
     error_list: Path | None = None  # where the error list goes (default: reports/, by time)
     only: str | None = None  # the digest of this person only
+    out: Path | None = None  # where a report or review workbook goes (default: reports/)
+    csv_dir: Path | None = None  # the report's tables as CSV files too
+    viewer: str | None = None  # the report as this person may see it
+    mail_report: bool = True  # mail the report to [report] mail_to (a report by hand is not)
 
 
 class Job:
@@ -267,13 +271,19 @@ class Job:
             self.done("report", 0)
             return None
         results = check_workbook(tables, self.config, now=self.now)
-        report, out, _ = make_report(tables, self.config, self.store, now=self.now, period=period,
-                                     results=results)  # fmt: skip
+        opts = self.options
+        report, out, csvs = make_report(tables, self.config, self.store, now=self.now, period=period,
+                                        results=results, viewer=opts.viewer, out=opts.out,
+                                        csv_dir=opts.csv_dir)  # fmt: skip
         p = report.period
         self.counts["report"] = str(out)
-        self.say(f"wrote the {period} report {p.start} – {p.end - timedelta(days=1)}: {out}")
+        self.counts["kpis"] = [list(r) for r in report.table("kpis").rows]
+        self.say(report.subtitle)
+        self.say(f"wrote {out} (the {period} report {p.start} – {p.end - timedelta(days=1)})")
+        if csvs:
+            self.say(f"wrote {len(csvs)} CSV files into {opts.csv_dir}")
         self.done("report", sum(len(t.rows) for ts in report.sheets.values() for t in ts))
-        recipients = self._report_recipients()
+        recipients = self._report_recipients() if opts.mail_report else []
         if not recipients:
             return out
         from .messages import text
@@ -336,6 +346,80 @@ class Job:
             self.say(f"removed {len(archive.pruned)} older archive(s) (keep_archives = "
                      f"{self.config.backup.keep_archives})")  # fmt: skip
         self.done("backup", len(archive.files))
+
+    def review_duplicates(self, tables: dict[str, Table]) -> list[tuple[str, int, int, int, Path]]:
+        """A review workbook per sheet with [sheets.dedupe] (groups side by side, people's
+        decisions counted); nothing is written into the team's workbook. Returns per sheet its
+        name, rows, groups, duplicates and the review workbook."""
+        from .check import check_workbook
+        from .dedupe import decide_duplicates
+        from .reviewbook import write_review
+
+        self.begin("dedupe")
+        typed = {k: r.typed for k, r in check_workbook(tables, self.config, now=self.now).items()}
+        out = []
+        for sheet in self.config.sheets:
+            if sheet.dedupe is None or sheet.key not in tables:
+                continue
+            table = tables[sheet.key]
+            result, _ = decide_duplicates(sheet, typed, table.ids, self.store)
+            target = self.options.out or self.config.path(
+                f"reports/重复{sheet.name}-{self.now:%Y%m%d-%H%M}.xlsx"
+            )
+            groups = write_review(result, typed[sheet.key], table.ids, sheet, target,
+                                  locale=self.config.locale)  # fmt: skip
+            marked = int((result.duplicate_of != "").sum())
+            self.say(f"{sheet.name}: {groups:,} duplicate groups, {marked:,} duplicates: {target}")
+            out.append((sheet.name, len(table), groups, marked, target))
+        self.done("dedupe", sum(r[3] for r in out))
+        return out
+
+    def import_files(self, files: list[Path], *, sheet_name: str | None = None,
+                     mapping: Path | None = None, strict: bool = False) -> Imported:  # fmt: skip
+        """Bring legacy files into [import]'s sheet: columns matched to fields (the mapping saved
+        for a person to correct), rows already there or imported before left out, new ones
+        appended with IDs (not in a dry run); an import report either way."""
+        from .importer import (
+            apply_import,
+            load_mapping,
+            plan_import,
+            read_file,
+            save_mapping,
+            write_import_report,
+        )
+
+        self.begin("import")
+        config = self.config
+        sheet = config.sheet(config.import_.sheet)
+        sources = [read_file(p, sheet, config, sheet_name) for p in files]
+        mapped = load_mapping(mapping, sheet) if mapping else None
+        table = self.source.read(sheet.key)
+        plan = plan_import(sources, table, config, self.store, now=self.now, mapping=mapped,
+                           strict=strict)  # fmt: skip
+        appended = 0
+        if not self.dry_run:
+            appended = apply_import(plan, self.source, config, self.store, now=self.now,
+                                    fingerprint=table.fingerprint)  # fmt: skip
+        stem = files[0].stem if len(files) == 1 else "import"
+        mapping_file = save_mapping(config.path(f"reports/import-mapping-{stem}.toml"),
+                                    plan.mappings, sheet)  # fmt: skip
+        report = write_import_report(plan, config,
+                                     config.path(f"reports/导入报告-{self.now:%Y%m%d-%H%M}.xlsx"))  # fmt: skip
+        self.counts["imported"] = appended
+        self.done("import", appended)
+        return Imported(plan, sources, appended, mapping_file, report)
+
+
+@dataclass
+class Imported:
+    """What `Job.import_files` did: the plan (per row its outcome), the files read, how many rows
+    were appended, the mapping file and the import report."""
+
+    plan: Any
+    files: list[Any]
+    appended: int
+    mapping_file: Path
+    report: Path
 
 
 # -- finding and running jobs -----------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 Locale = Literal["zh_CN", "en"]
+LOCALES: tuple[Locale, ...] = ("zh_CN", "en")
 
 CATALOGUE: dict[str, dict[str, str]] = {
     # digests
@@ -297,9 +298,100 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "rule.duplicate_subject": {"zh_CN": "疑似重复客户：{name}", "en": "Possible duplicate: {name}"},
     "rule.duplicate_text": {"zh_CN": "{id} 与 {other}", "en": "{id} and {other}"},
     "rule.trigger_subject": {"zh_CN": "{name}：{message}", "en": "{name}: {message}"},
+    # the report workbook (report.py): sheet names, headings, column headers
+    "report.label.overview": {"zh_CN": "概览", "en": "Overview"},
+    "report.label.customers": {"zh_CN": "客户分布", "en": "Customers"},
+    "report.label.sales": {"zh_CN": "销售业绩", "en": "Sales"},
+    "report.label.funnel": {"zh_CN": "销售漏斗", "en": "Funnel"},
+    "report.label.followup": {"zh_CN": "跟进效率", "en": "Follow-up"},
+    "report.label.quality": {"zh_CN": "数据质量", "en": "Data quality"},
+    "report.label.errors": {"zh_CN": "错误清单", "en": "Problems"},
+    "report.label.duplicates": {"zh_CN": "重复客户", "en": "Duplicates"},
+    "report.label.kpis": {"zh_CN": "关键指标", "en": "Key figures"},
+    "report.label.kpi": {"zh_CN": "指标", "en": "Figure"},
+    "report.label.this": {"zh_CN": "本期", "en": "This period"},
+    "report.label.previous": {"zh_CN": "上期", "en": "Previous"},
+    "report.label.change": {"zh_CN": "变化", "en": "Change"},
+    "report.label.new_customers": {"zh_CN": "新增客户", "en": "New customers"},
+    "report.label.followups": {"zh_CN": "跟进次数", "en": "Follow-ups"},
+    "report.label.deals": {"zh_CN": "成交数", "en": "Deals"},
+    "report.label.deal_amount": {"zh_CN": "成交金额", "en": "Deal amount"},
+    "report.label.conversion": {"zh_CN": "转化率（成交/新增）", "en": "Conversion (deals/new)"},
+    "report.label.first_response": {
+        "zh_CN": "平均首次响应（天）",
+        "en": "Avg first response (days)",
+    },
+    "report.label.problem_share": {"zh_CN": "问题行占比", "en": "Rows with problems"},
+    "report.label.value": {"zh_CN": "取值", "en": "Value"},
+    "report.label.count": {"zh_CN": "客户数", "en": "Customers"},
+    "report.label.share": {"zh_CN": "占比", "en": "Share"},
+    "report.label.empty": {"zh_CN": "（未填）", "en": "(empty)"},
+    "report.label.by_owner": {"zh_CN": "按负责人", "en": "By owner"},
+    "report.label.owner": {"zh_CN": "负责人", "en": "Owner"},
+    "report.label.team": {"zh_CN": "团队", "en": "Team"},
+    "report.label.customers_owned": {"zh_CN": "客户数", "en": "Customers"},
+    "report.label.new": {"zh_CN": "本期新增", "en": "New"},
+    "report.label.won_rate": {"zh_CN": "成交率（累计）", "en": "Won (all time)"},
+    "report.label.by_month": {"zh_CN": "按月", "en": "By month"},
+    "report.label.month": {"zh_CN": "月份", "en": "Month"},
+    "report.label.stages": {"zh_CN": "各阶段客户", "en": "Customers per stage"},
+    "report.label.stage": {"zh_CN": "阶段", "en": "Stage"},
+    "report.label.now": {"zh_CN": "当前客户数", "en": "Now"},
+    "report.label.reached": {"zh_CN": "到达该阶段", "en": "Reached"},
+    "report.label.to_next": {"zh_CN": "进入下一阶段", "en": "To next stage"},
+    "report.label.median_days": {"zh_CN": "停留天数（中位数）", "en": "Median days in stage"},
+    "report.label.lost": {"zh_CN": "流失原因", "en": "Lost reasons"},
+    "report.label.reason": {"zh_CN": "原因", "en": "Reason"},
+    "report.label.response": {"zh_CN": "响应时间", "en": "Response time"},
+    "report.label.measure": {"zh_CN": "指标", "en": "Measure"},
+    "report.label.samples": {"zh_CN": "样本数", "en": "Samples"},
+    "report.label.avg_days": {"zh_CN": "平均（天）", "en": "Average (days)"},
+    "report.label.median": {"zh_CN": "中位数（天）", "en": "Median (days)"},
+    "report.label.contact_to_followup": {
+        "zh_CN": "首次接触 → 首次跟进（本期新增客户）",
+        "en": "First contact → first follow-up (new this period)",
+    },
+    "report.label.assigned_to_followup": {
+        "zh_CN": "分配 → 首次跟进（本期分配）",
+        "en": "Assigned → first follow-up (assigned this period)",
+    },
+    "report.label.overdue": {"zh_CN": "逾期与提醒", "en": "Overdue and reminders"},
+    "report.label.escalations": {"zh_CN": "本期逾期升级", "en": "Escalations"},
+    "report.label.reminders": {"zh_CN": "本期提醒", "en": "Reminders"},
+    "report.label.past_due": {"zh_CN": "下次跟进日期已过", "en": "Next follow-up date passed"},
+    "report.label.trend": {"zh_CN": "问题趋势", "en": "Problems over time"},
+    "report.label.date": {"zh_CN": "日期", "en": "Date"},
+    "report.label.total": {"zh_CN": "问题合计", "en": "All problems"},
+    "report.label.by_field": {"zh_CN": "按字段与问题", "en": "By field and problem"},
+    "report.label.field": {"zh_CN": "字段", "en": "Field"},
+    "report.label.problem": {"zh_CN": "问题", "en": "Problem"},
+    "report.label.sheet": {"zh_CN": "工作表", "en": "Sheet"},
+    "report.label.row": {"zh_CN": "行号", "en": "Row"},
+    "report.label.record": {"zh_CN": "记录编号", "en": "Record"},
+    "report.label.entered": {"zh_CN": "填写内容", "en": "Entered"},
+    "report.label.message": {"zh_CN": "说明", "en": "Message"},
+    "report.label.groups": {"zh_CN": "重复客户组", "en": "Duplicate groups"},
+    "report.label.original": {"zh_CN": "原客户", "en": "Original"},
+    "report.label.original_name": {"zh_CN": "原客户名称", "en": "Original name"},
+    "report.label.duplicate": {"zh_CN": "重复客户", "en": "Duplicate"},
+    "report.label.duplicate_name": {"zh_CN": "重复客户名称", "en": "Duplicate name"},
+    "report.label.dup_reason": {"zh_CN": "重复原因", "en": "Why a duplicate"},
+    "report.label.period": {
+        "zh_CN": "报告期 {start} 至 {end}（上期 {pstart} 至 {pend}）",
+        "en": "Period {start} to {end} (previous {pstart} to {pend})",
+    },
+    "report.label.for": {"zh_CN": "查看人：{name}", "en": "For {name}"},
+    "dedupe.not_a_duplicate": {"zh_CN": "不是重复", "en": "not a duplicate"},
     "status.ok": {"zh_CN": "✓", "en": "✓"},
     "status.problem": {"zh_CN": "✗", "en": "✗"},
 }
+
+
+def labels(locale: Locale, prefix: str) -> dict[str, str]:
+    """Every message under `prefix` ("report.label.") in `locale`, by the rest of its id, unfilled
+    (a caller fills the ones with {placeholders})."""
+    return {k.removeprefix(prefix): e.get(locale, e["zh_CN"]) for k, e in CATALOGUE.items()
+            if k.startswith(prefix)}  # fmt: skip
 
 
 def role_name(locale: Locale, role: str) -> str:

@@ -20,16 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from .changes import (
-    CREATED,
-    STAGE,
-    ChangeSet,
-    Event,
-    as_first_seen,
-    detect_changes,
-    refresh_snapshot,
-)
-from .check import CheckResult, check_table, check_workbook
+from .changes import as_first_seen, detect_changes, refresh_snapshot
+from .check import check_table, check_workbook
 from .config import Config, SheetConfig
 from .dedupe import decide_duplicates
 from .errorlist import write_error_list
@@ -41,7 +33,17 @@ from .reminders import reminders_for
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, RunCommit, Store
-from .table import Notification, StatusPatch, Table, WriteResult
+from .table import (
+    CREATED,
+    STAGE,
+    ChangeSet,
+    CheckResult,
+    Event,
+    Notification,
+    StatusPatch,
+    Table,
+    WriteResult,
+)
 from .text import display, display_column
 
 SEPARATOR = "；"

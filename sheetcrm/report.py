@@ -25,71 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .check import CheckResult
 from .config import Config, ReportSettings
 from .errors import ConfigError
 from .expr import to_datetime64
+from .messages import labels
 from .output import write_cell, write_csv_rows, xlsx_book
 from .permissions import visible_owners
 from .store import Store
+from .table import CheckResult
 
 PERIODS = ("week", "month", "quarter")
-CHECK_JOBS = ("nightly", "check")  # runs whose counts hold the data-quality figures
 TREND_SERIES = 8  # field/problem lines in the trend chart; the rest are in the total
-
-LABELS: dict[str, dict[str, str]] = {
-    "zh_CN": {
-        "overview": "概览", "customers": "客户分布", "sales": "销售业绩", "funnel": "销售漏斗",
-        "followup": "跟进效率", "quality": "数据质量", "errors": "错误清单", "duplicates": "重复客户",
-        "kpis": "关键指标", "kpi": "指标", "this": "本期", "previous": "上期", "change": "变化",
-        "new_customers": "新增客户", "followups": "跟进次数", "deals": "成交数",
-        "deal_amount": "成交金额", "conversion": "转化率（成交/新增）",
-        "first_response": "平均首次响应（天）", "problem_share": "问题行占比",
-        "value": "取值", "count": "客户数", "share": "占比", "empty": "（未填）",
-        "by_owner": "按负责人", "owner": "负责人", "team": "团队", "customers_owned": "客户数",
-        "new": "本期新增", "won_rate": "成交率（累计）", "by_month": "按月", "month": "月份",
-        "stages": "各阶段客户", "stage": "阶段", "now": "当前客户数", "reached": "到达该阶段",
-        "to_next": "进入下一阶段", "median_days": "停留天数（中位数）", "lost": "流失原因",
-        "reason": "原因", "response": "响应时间", "measure": "指标", "samples": "样本数",
-        "avg_days": "平均（天）", "median": "中位数（天）",
-        "contact_to_followup": "首次接触 → 首次跟进（本期新增客户）",
-        "assigned_to_followup": "分配 → 首次跟进（本期分配）", "overdue": "逾期与提醒",
-        "escalations": "本期逾期升级", "reminders": "本期提醒", "past_due": "下次跟进日期已过",
-        "trend": "问题趋势", "date": "日期", "total": "问题合计", "by_field": "按字段与问题",
-        "field": "字段", "problem": "问题", "sheet": "工作表", "row": "行号", "record": "记录编号",
-        "entered": "填写内容", "message": "说明", "groups": "重复客户组", "original": "原客户",
-        "original_name": "原客户名称", "duplicate": "重复客户", "duplicate_name": "重复客户名称",
-        "dup_reason": "重复原因",
-        "period": "报告期 {start} 至 {end}（上期 {pstart} 至 {pend}）", "for": "查看人：{name}",
-    },
-    "en": {
-        "overview": "Overview", "customers": "Customers", "sales": "Sales", "funnel": "Funnel",
-        "followup": "Follow-up", "quality": "Data quality", "errors": "Problems",
-        "duplicates": "Duplicates", "kpis": "Key figures", "kpi": "Figure", "this": "This period",
-        "previous": "Previous", "change": "Change", "new_customers": "New customers",
-        "followups": "Follow-ups", "deals": "Deals", "deal_amount": "Deal amount",
-        "conversion": "Conversion (deals/new)", "first_response": "Avg first response (days)",
-        "problem_share": "Rows with problems", "value": "Value", "count": "Customers",
-        "share": "Share", "empty": "(empty)", "by_owner": "By owner", "owner": "Owner",
-        "team": "Team", "customers_owned": "Customers", "new": "New", "won_rate": "Won (all time)",
-        "by_month": "By month", "month": "Month", "stages": "Customers per stage", "stage": "Stage",
-        "now": "Now", "reached": "Reached", "to_next": "To next stage",
-        "median_days": "Median days in stage", "lost": "Lost reasons", "reason": "Reason",
-        "response": "Response time", "measure": "Measure", "samples": "Samples",
-        "avg_days": "Average (days)", "median": "Median (days)",
-        "contact_to_followup": "First contact → first follow-up (new this period)",
-        "assigned_to_followup": "Assigned → first follow-up (assigned this period)",
-        "overdue": "Overdue and reminders", "escalations": "Escalations",
-        "reminders": "Reminders", "past_due": "Next follow-up date passed",
-        "trend": "Problems over time", "date": "Date", "total": "All problems",
-        "by_field": "By field and problem", "field": "Field", "problem": "Problem",
-        "sheet": "Sheet", "row": "Row", "record": "Record", "entered": "Entered",
-        "message": "Message", "groups": "Duplicate groups", "original": "Original",
-        "original_name": "Original name", "duplicate": "Duplicate",
-        "duplicate_name": "Duplicate name", "dup_reason": "Why a duplicate",
-        "period": "Period {start} to {end} (previous {pstart} to {pend})", "for": "For {name}",
-    },
-}  # fmt: skip
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -176,7 +122,7 @@ def build_report(results: dict[str, CheckResult], duplicate_of: pd.Series | None
     settings = config.report
     if settings is None:
         raise ConfigError("config.toml has no [report] section; see the README for one")
-    lab = LABELS[config.locale]
+    lab = labels(config.locale, "report.label.")
     p = period_of(period, now)
     owners = visible_owners(config, viewer)
     data = _Data(results, config, settings, owners, duplicate_of)
@@ -317,9 +263,15 @@ def _stored_problem_share(store: Store, sheet: str, before: date) -> float | Non
 
 
 def _check_runs(store: Store) -> list[dict[str, Any]]:
-    """Successful check runs, newest first."""
-    runs = [r for job in CHECK_JOBS for r in store.runs(job, limit=100_000) if r["outcome"] == "ok"]
+    """Successful runs that checked the sheets (whatever the job is called: nightly, check, one a
+    team wrote), newest first: those whose counts hold a sheet's data-quality figures."""
+    runs = [r for r in store.runs(limit=100_000) if r["outcome"] == "ok" and _checked(r)]
     return sorted(runs, key=lambda r: r["started"], reverse=True)
+
+
+def _checked(run: dict[str, Any]) -> bool:
+    counts = json.loads(run["counts"] or "{}")
+    return any(isinstance(v, dict) and "rows_with_problems" in v for v in counts.values())
 
 
 def _breakdown(d: _Data, key: str, lab: dict[str, str]) -> ReportTable:
@@ -379,16 +331,6 @@ def _by_month(d: _Data, p: Period, lab: dict[str, str]) -> ReportTable:
                               Chart("line", (4,), 0, lab["deal_amount"])])  # fmt: skip
 
 
-def stage_order(config: Config, sheet_key: str) -> tuple[list[str], list[str]]:
-    """(the ordered stages, the any-time ones) of a sheet's stage field."""
-    so = config.rules.stage_order
-    if so is not None and so.sheet == sheet_key:
-        return list(so.order), list(so.anytime)
-    sheet = config.sheet(sheet_key)
-    assert sheet.stage_field is not None  # a report's sheet has one (config check), the demo's too
-    return list(sheet.field(sheet.stage_field).choices or []), []
-
-
 def stage_durations(store: Store, sheet: str, stage_field: str) -> pd.DataFrame:
     """Days each record spent in a stage before moving on: from its creation or its previous move
     to the move out (stored events). Columns: record_id, stage, days."""
@@ -407,7 +349,7 @@ def stage_durations(store: Store, sheet: str, stage_field: str) -> pd.DataFrame:
 
 
 def _funnel(d: _Data, store: Store, config: Config, lab: dict[str, str]) -> list[ReportTable]:
-    order, anytime = stage_order(config, d.s.sheet)
+    order, anytime = config.stage_order(d.s.sheet)
     counts = d.stage.value_counts()
     position = d.stage.map({s: i for i, s in enumerate(order)})
     reached = [int((position >= i).sum()) for i in range(len(order))]
@@ -668,17 +610,14 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
 
 # -- from a workbook to files -------------------------------------------------------------------
 def make_report(tables: dict[str, Any], config: Config, store: Store | None, *, now: datetime,
-                period: str = "week", viewer: str | None = None, out: Path | None = None,
-                csv_dir: Path | None = None,
-                results: dict[str, CheckResult] | None = None) -> tuple[Report, Path, list[Path]]:  # fmt: skip
-    """Check the tables read (unless `results` of that are given), build the report and write it
-    (and its CSVs): the report command and the weekly_report job. Duplicates are those the nightly
-    run marked in the sheet."""
-    from .check import check_workbook
-
+                results: dict[str, CheckResult], period: str = "week", viewer: str | None = None,
+                out: Path | None = None, csv_dir: Path | None = None,
+                ) -> tuple[Report, Path, list[Path]]:  # fmt: skip
+    """Build the report from the tables read and their check `results`, and write it (and its
+    CSVs): `Job.report`, for the weekly_report job and the report command. Duplicates are those
+    the nightly run marked in the sheet."""
     if config.report is None:
         raise ConfigError("config.toml has no [report] section; see the README for one")
-    results = results or check_workbook(tables, config, now=now)
     status = tables[config.report.sheet].status
     duplicate_of = status["duplicate_of"] if "duplicate_of" in status else None
     report = build_report(results, duplicate_of, config, store, now=now, period=period,

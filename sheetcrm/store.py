@@ -54,12 +54,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from .changes import ChangeSet, Event, Snapshot
 from .config import driver_problem
 from .errors import SheetCRMError
 from .output import read_only
 from .processes import machine, pid_alive, process_started
-from .table import Notification
+from .table import ChangeSet, Event, Notification, Snapshot
 
 SCHEMA_VERSION = 4
 CHUNK = 500  # IDs per IN (...) query: well under every database's parameter limit

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 
@@ -113,3 +115,69 @@ class WriteResult:
             "not_found": len(self.not_found),
             "backup": self.backup,
         }
+
+
+# -- what change detection finds and the store remembers (changes.py, store.py) ----------------
+CREATED, CHANGED, STAGE, MISSING, RETURNED = "created", "changed", "stage", "missing", "returned"
+
+
+class Event(NamedTuple):
+    """Something that happened to a record between two runs (a tuple: a first run makes a million)."""
+
+    sheet: str
+    record_id: str
+    kind: str
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """What the store remembers of one sheet: hash and missing flag per record ID."""
+
+    hashes: pd.Series  # record ID → int64 hash
+    missing: pd.Series  # record ID → bool
+    fields: list[str]  # the field order the stored rows were written in
+    load: Callable[[list[str]], dict[str, str]]  # record IDs → stored row text
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls(pd.Series(dtype=np.int64), pd.Series(dtype=bool), [], lambda ids: {})
+
+
+@dataclass
+class ChangeSet:
+    """The changes of one sheet in one run, and what the snapshot becomes."""
+
+    sheet: str
+    fields: list[str]
+    events: list[Event] = field(default_factory=list)
+    upserts: dict[str, tuple[int, str]] = field(default_factory=dict)  # ID → (hash, row text)
+    missing: list[str] = field(default_factory=list)  # IDs to mark missing
+    first_run: bool = False
+    previous: pd.DataFrame = field(default_factory=pd.DataFrame)  # old text of changed rows
+    existed: pd.Series | None = None  # per sheet row: the record was in the last snapshot
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.upserts or self.missing)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.events:
+            out[e.kind] = out.get(e.kind, 0) + 1
+        return out
+
+
+# -- what the check finds (check.py; read by the error list, the report, the plan) -----------
+PROBLEM_COLUMNS = ["row", "record_id", "field", "label", "code", "value", "message"]
+
+
+@dataclass
+class CheckResult:
+    """One sheet's check: typed values and one row per problem."""
+
+    sheet_key: str
+    sheet_name: str
+    typed: pd.DataFrame
+    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))

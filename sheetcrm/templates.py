@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -26,7 +26,8 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from .config import CHOICE_TYPES, Config, Field, FieldType, SheetConfig
 from .fields import EXCEL_EPOCH_1900
 from .messages import text
-from .sources.cells import column_letter, number_cell, string_cell
+from .output import SAFE_TEXT
+from .sources.cells import column_letter, number_cell, quote_sheet, string_cell
 
 EXCEL_MAX_ROW = 1_048_576
 # Fixed so rebuilding the template from the same config gives the same bytes.
@@ -94,16 +95,8 @@ class LayoutWriter:
         self.config = config
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.book = xlsxwriter.Workbook(
-            str(self.path),
-            {
-                "constant_memory": True,
-                # data is data: a name typed as "=HYPERLINK(...)" must never become a formula
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-            },
-        )
+        # streamed (a demo of a million rows), text as text (output.SAFE_TEXT)
+        self.book = xlsxwriter.Workbook(str(self.path), {**SAFE_TEXT, "constant_memory": True})
         self.book.set_properties({"created": created, "author": "sheetcrm", "comments": ""})
         self.loc = config.locale
         self._sheet_names = {s.key: s.name for s in config.sheets}
@@ -454,3 +447,74 @@ def build_template(config: Config, path: str | Path) -> Path:
         writer.write_sheet(sheet)
     writer.close()
     return Path(path)
+
+
+class SpreadsheetSetup(Protocol):
+    """What setting up a Google Sheet needs of its source (`sources/gsheet.GSheetSource`)."""
+
+    def tabs(self) -> dict[str, dict[str, Any]]: ...
+    def add_tabs(self, names: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def read_ranges(self, ranges: Sequence[str]) -> list[list[list[Any]]]: ...
+    def update_layout(self, requests_: list[dict[str, Any]]) -> None: ...
+    def write_ranges(self, data: list[dict[str, Any]]) -> None: ...
+
+
+def setup_gsheet(config: Config, sheet_api: SpreadsheetSetup) -> list[str]:
+    """The template, for a Google Sheet: each configured sheet (added if missing) gets its header
+    row, dropdowns for choice and member fields, a frozen header and its status columns protected
+    (a warning when someone edits them, as the Excel template's sheet protection).
+
+    A sheet whose header row already has text keeps it: nothing people typed is overwritten.
+    Returns what was done, one line per sheet. Four to five API calls whatever the size."""
+    grid = sheet_api.tabs()
+    missing = [s.name for s in config.sheets if s.name not in grid]
+    if missing:
+        grid.update(sheet_api.add_tabs(missing))
+    got = sheet_api.read_ranges(
+        [f"{quote_sheet(s.name)}!{s.header_row}:{s.header_row}" for s in config.sheets]
+    )
+    data, requests_, done = [], [], []
+    for sheet, rows in zip(config.sheets, got, strict=True):
+        props = grid[sheet.name]
+        sid, hr = props["sheetId"], sheet.header_row
+        headers = [f.header for f in sheet.fields] + [st.label for st in sheet.status]
+        if any(str(v).strip() for v in (rows or [[]])[0]):
+            done.append(f"{sheet.name}: has headers already; left as it is")
+            continue
+        data.append({"range": f"{quote_sheet(sheet.name)}!A{hr}", "values": [headers]})
+        width = int(props.get("gridProperties", {}).get("columnCount", 26))
+        if len(headers) > width:
+            requests_.append({"appendDimension": {"sheetId": sid, "dimension": "COLUMNS",
+                                                  "length": len(headers) - width}})  # fmt: skip
+        requests_.append({"updateSheetProperties": {
+            "properties": {"sheetId": sid, "gridProperties": {"frozenRowCount": hr}},
+            "fields": "gridProperties.frozenRowCount"}})  # fmt: skip
+        requests_.append({"repeatCell": {
+            "range": {"sheetId": sid, "startRowIndex": hr - 1, "endRowIndex": hr},
+            "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
+            "fields": "userEnteredFormat.textFormat.bold"}})  # fmt: skip
+        lists = 0
+        for c, f in enumerate(sheet.fields):
+            values = (list(f.choices or []) if f.type in CHOICE_TYPES
+                      else member_choices(f, config) if f.type is FieldType.member else [])  # fmt: skip
+            if not values or f.type is FieldType.multi_choice:
+                continue  # several choices in one cell cannot be a one-of list
+            requests_.append({"setDataValidation": {
+                "range": {"sheetId": sid, "startRowIndex": hr, "startColumnIndex": c,
+                          "endColumnIndex": c + 1},
+                "rule": {"condition": {"type": "ONE_OF_LIST",
+                                       "values": [{"userEnteredValue": v} for v in values]},
+                         "strict": True, "showCustomUi": True}}})  # fmt: skip
+            lists += 1
+        first = len(sheet.fields)
+        requests_.append({"addProtectedRange": {"protectedRange": {
+            "range": {"sheetId": sid, "startColumnIndex": first,
+                      "endColumnIndex": first + len(sheet.status)},
+            "description": "sheetcrm writes these status columns", "warningOnly": True}}})  # fmt: skip
+        done.append(f"{sheet.name}: {len(headers)} headers, {lists} dropdowns, frozen header, "
+                    f"{len(sheet.status)} status columns protected")  # fmt: skip
+    if requests_:
+        sheet_api.update_layout(requests_)
+    if data:
+        sheet_api.write_ranges(data)
+    return done

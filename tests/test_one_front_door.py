@@ -51,3 +51,29 @@ def test_a_byte_identical_copy_is_its_own_workbook_with_its_own_checks(tmp_path)
     lock.unlink()
     done = invoke(cfg, "check", str(copy), "--now", NIGHT.isoformat())
     assert done.exit_code == 0 and "wrote the status of" in done.output, done.output
+
+
+def test_every_command_runs_through_the_steps_and_is_recorded(tmp_path):
+    """`sheetcrm report` and `sheetcrm import` run as steps (lock, run record) like the jobs; a
+    team's own job that checks the sheets counts in the report's data-quality trend whatever its
+    name (the report used to know only "nightly" and "check")."""
+    import json
+
+    from sheetcrm.job import run_steps
+    from sheetcrm.report import _check_runs
+    from sheetcrm.store import Store
+
+    config = instance(tmp_path / "team")
+    cfg = config.base_dir / "config.toml"
+    report = run_steps("evening_check", lambda job: job.apply(job.plan(job.read())), config,
+                       now=NIGHT)  # fmt: skip
+    assert report.ok, report.error
+    done = invoke(cfg, "report", "--now", NIGHT.replace(hour=7).isoformat())
+    assert done.exit_code == 0, done.output
+    store = Store(config.store_url)
+    jobs = [r["job"] for r in store.runs()]
+    assert jobs[:2] == ["report", "evening_check"]
+    assert [r["job"] for r in _check_runs(store)] == ["evening_check"]
+    counts = json.loads(store.runs("report")[0]["counts"])
+    assert counts["report"].endswith("report-2026-11-23.xlsx") and counts["kpis"]
+    assert "wrote" in done.output and "key figures" in done.output

@@ -16,9 +16,8 @@ from types import ModuleType
 
 import pandas as pd
 
-from ..changes import ChangeSet
 from ..config import Config
-from ..table import Table
+from ..table import ChangeSet, Table
 from . import (
     approvals,
     assign,

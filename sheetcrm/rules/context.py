@@ -14,12 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..changes import ChangeSet, Event
 from ..config import Config, FieldType, Person, SheetConfig
 from ..expr import Env
 from ..messages import role_name, text
 from ..store import Decision
-from ..table import Notification, Table
+from ..table import ChangeSet, Event, Notification, Table
 from ..text import display, display_column
 
 RULE = "rule"  # the event kind of a cell a rule wrote

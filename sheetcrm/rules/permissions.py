@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..changes import STAGE, Event
+from ..table import STAGE, Event
 from .context import NOTE_SEPARATOR, RuleContext
 
 FLAG_KIND = "permission"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..changes import STAGE
+from ..table import STAGE
 from .context import RuleContext, join_notes
 
 FLAG_KIND = "stage"

@@ -94,3 +94,8 @@ def id_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return clean(str(value))
+
+
+def quote_sheet(name: str) -> str:
+    """A sheet name as A1 notation wants it before "!": in quotes, a quote doubled."""
+    return "'" + name.replace("'", "''") + "'"

@@ -44,7 +44,7 @@ from ..errors import SheetLayoutError, SheetServiceError, WorkbookChanged
 from ..fields import EXCEL_EPOCH_1900, excel_serial
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
-from .cells import column_letter, id_text
+from .cells import column_letter, id_text, quote_sheet
 
 if TYPE_CHECKING:
     from gspread.http_client import ParamsType
@@ -242,6 +242,37 @@ class GSheetSource:
         self._grid = {s["properties"]["title"]: s["properties"] for s in meta.get("sheets", [])}
         return self._grid
 
+    # -- setting a spreadsheet up (templates.setup_gsheet builds the requests) -----------------
+    def tabs(self) -> dict[str, dict[str, Any]]:
+        """Each tab's properties (sheetId, gridProperties, ...) by its title."""
+        return dict(self._metadata())
+
+    def add_tabs(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Add empty tabs; returns the new tabs' properties by title."""
+        body: dict[str, Any] = {
+            "requests": [{"addSheet": {"properties": {"title": n}}} for n in names]
+        }
+        reply = self._call("add sheets to", lambda: self.http.batch_update(self.key, body))
+        added = {r["addSheet"]["properties"]["title"]: r["addSheet"]["properties"]
+                 for r in reply.get("replies", [])}  # fmt: skip
+        self._grid.update(added)
+        return added
+
+    def read_ranges(self, ranges: Sequence[str]) -> list[list[list[Any]]]:
+        """The values of A1 ranges (one list of rows per range), in one call."""
+        got = self._call("read", lambda: self.http.values_batch_get(self.key, list(ranges)))
+        return [vr.get("values") or [] for vr in got.get("valueRanges", [])]
+
+    def update_layout(self, requests_: list[dict[str, Any]]) -> None:
+        """Apply batchUpdate requests (formats, validations, protections) in one call."""
+        body = {"requests": requests_}
+        self._call("set up", lambda: self.http.batch_update(self.key, body))
+
+    def write_ranges(self, data: list[dict[str, Any]]) -> None:
+        """Write values as typed (RAW) into A1 ranges, in one call."""
+        body = {"valueInputOption": "RAW", "data": data}
+        self._call("write headers to", lambda: self.http.values_batch_update(self.key, body))
+
     def _load(self) -> None:
         grid, self._listed = (self._listed or self._metadata()), None  # one metadata call a read
         sheets = [s for s in self.config.sheets if s.name in grid or not s.optional]
@@ -252,7 +283,7 @@ class GSheetSource:
                 f"sheets are: {'、'.join(grid) or '(none)'} (`sheetcrm templates --gsheet` adds them)"
             )
         params: ParamsType = {**RAW_VALUES, "majorDimension": "ROWS"}
-        ranges = [_quote(s.name) for s in sheets]
+        ranges = [quote_sheet(s.name) for s in sheets]
         got = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
         digest = hashlib.sha256()
         for sheet, vr in zip(sheets, got.get("valueRanges", []), strict=True):
@@ -303,9 +334,10 @@ class GSheetSource:
                 for f in rid_cells:
                     cols[f] = t.columns[f]
             layout[key] = cols
-            ranges.append(f"{_quote(sheet.name)}!{hr}:{hr}")
+            ranges.append(f"{quote_sheet(sheet.name)}!{hr}:{hr}")
             ranges += [
-                f"{_quote(sheet.name)}!{column_letter(c)}:{column_letter(c)}" for c in cols.values()
+                f"{quote_sheet(sheet.name)}!{column_letter(c)}:{column_letter(c)}"
+                for c in cols.values()
             ]
         params: ParamsType = {**RAW_VALUES, "majorDimension": "COLUMNS"}
         fresh = self._call("read", lambda: self.http.values_batch_get(self.key, ranges, params))
@@ -393,7 +425,7 @@ class GSheetSource:
         result.rows_written = len(written | set(patch.new_ids.values() if unmoved else ()))
         result.not_found = sorted(set(patch.values) - set(rows_of))
         result.columns_added = [label for _, label in added]
-        data = [{"range": f"{_quote(sheet.name)}!{column_letter(c)}{start}:{column_letter(c)}{start + len(run) - 1}",
+        data = [{"range": f"{quote_sheet(sheet.name)}!{column_letter(c)}{start}:{column_letter(c)}{start + len(run) - 1}",
                  "values": [[v] for v in run]}
                 for c, cells in sorted(by_col.items()) for start, run in _runs(cells)]  # fmt: skip
         grid = self._grid.get(sheet.name, {}).get("gridProperties", {})
@@ -414,10 +446,6 @@ class GSheetSource:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def _quote(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
-
-
 def _trimmed(values: list[str]) -> list[str]:
     end = len(values)
     while end and not values[end - 1]:
@@ -504,75 +532,3 @@ def _dates_from_serials(table: Table, sheet: SheetConfig) -> None:
 def _from_serial(v: float) -> date | datetime:
     dt = datetime.combine(EXCEL_EPOCH_1900, datetime.min.time()) + timedelta(days=float(v))
     return dt.date() if float(v).is_integer() else dt
-
-
-# -- a new Google Sheet from the template ------------------------------------------------------------
-def setup_spreadsheet(config: Config, source: GSheetSource) -> list[str]:
-    """Make the spreadsheet follow the template: each configured sheet (added if missing) gets its
-    header row, dropdowns for choice and member fields, a frozen header and its status columns
-    protected (a warning when someone edits them, as the Excel template's sheet protection).
-
-    A sheet whose header row already has text keeps it: nothing people typed is overwritten.
-    Returns what was done, one line per sheet. Three to four API calls whatever the size."""
-    from ..config import CHOICE_TYPES, FieldType
-    from ..templates import member_choices
-
-    grid = source._metadata()
-    missing = [s.name for s in config.sheets if s.name not in grid]
-    if missing:
-        body: dict[str, Any] = {
-            "requests": [{"addSheet": {"properties": {"title": name}}} for name in missing]
-        }
-        reply = source._call("add sheets to", lambda: source.http.batch_update(source.key, body))
-        for r in reply.get("replies", []):
-            props = r["addSheet"]["properties"]
-            grid[props["title"]] = props
-    ranges = [f"{_quote(s.name)}!{s.header_row}:{s.header_row}" for s in config.sheets]
-    got = source._call("read", lambda: source.http.values_batch_get(source.key, ranges))
-    data, requests_, done = [], [], []
-    for sheet, vr in zip(config.sheets, got.get("valueRanges", []), strict=True):
-        props = grid[sheet.name]
-        sid, hr = props["sheetId"], sheet.header_row
-        headers = [f.header for f in sheet.fields] + [st.label for st in sheet.status]
-        if any(str(v).strip() for v in (vr.get("values") or [[]])[0]):
-            done.append(f"{sheet.name}: has headers already; left as it is")
-            continue
-        data.append({"range": f"{_quote(sheet.name)}!A{hr}", "values": [headers]})
-        width = int(props.get("gridProperties", {}).get("columnCount", 26))
-        if len(headers) > width:
-            requests_.append({"appendDimension": {"sheetId": sid, "dimension": "COLUMNS",
-                                                  "length": len(headers) - width}})  # fmt: skip
-        requests_.append({"updateSheetProperties": {
-            "properties": {"sheetId": sid, "gridProperties": {"frozenRowCount": hr}},
-            "fields": "gridProperties.frozenRowCount"}})  # fmt: skip
-        requests_.append({"repeatCell": {
-            "range": {"sheetId": sid, "startRowIndex": hr - 1, "endRowIndex": hr},
-            "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
-            "fields": "userEnteredFormat.textFormat.bold"}})  # fmt: skip
-        lists = 0
-        for c, f in enumerate(sheet.fields):
-            values = (list(f.choices or []) if f.type in CHOICE_TYPES
-                      else member_choices(f, config) if f.type is FieldType.member else [])  # fmt: skip
-            if not values or f.type is FieldType.multi_choice:
-                continue  # several choices in one cell cannot be a one-of list
-            requests_.append({"setDataValidation": {
-                "range": {"sheetId": sid, "startRowIndex": hr, "startColumnIndex": c,
-                          "endColumnIndex": c + 1},
-                "rule": {"condition": {"type": "ONE_OF_LIST",
-                                       "values": [{"userEnteredValue": v} for v in values]},
-                         "strict": True, "showCustomUi": True}}})  # fmt: skip
-            lists += 1
-        first = len(sheet.fields)
-        requests_.append({"addProtectedRange": {"protectedRange": {
-            "range": {"sheetId": sid, "startColumnIndex": first,
-                      "endColumnIndex": first + len(sheet.status)},
-            "description": "sheetcrm writes these status columns", "warningOnly": True}}})  # fmt: skip
-        done.append(f"{sheet.name}: {len(headers)} headers, {lists} dropdowns, frozen header, "
-                    f"{len(sheet.status)} status columns protected")  # fmt: skip
-    if requests_:
-        body = {"requests": requests_}
-        source._call("set up", lambda: source.http.batch_update(source.key, body))
-    if data:
-        body = {"valueInputOption": "RAW", "data": data}
-        source._call("write headers to", lambda: source.http.values_batch_update(source.key, body))
-    return done
