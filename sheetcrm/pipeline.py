@@ -40,6 +40,7 @@ from .table import (
     CheckResult,
     Event,
     Notification,
+    Snapshot,
     StatusPatch,
     Table,
     WriteResult,
@@ -76,6 +77,7 @@ class Plan:
     notifications: list[Notification] = field(default_factory=list)  # from rules (and reminders)
     state: dict[str, str] = field(default_factory=dict)  # small state for the store (round robin)
     owner_fields: dict[str, str] = field(default_factory=dict)  # sheet → its owner field, if any
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)  # the store's, by sheet
 
     @property
     def key(self) -> str:
@@ -205,81 +207,148 @@ def missing_sheets(
     return out
 
 
-def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
-               store: Store | None = None, job: str = "check") -> Plan:  # fmt: skip
-    """Return what a run on these tables would do. The store is only read."""
-    results = check_workbook(tables, config, now=now)
-    plan = Plan(job, now, tables, results)
-    plan.owner_fields = {k: o for k in tables if (o := config.owner_field(k))}
-    ok, bad = text(config.locale, "status.ok"), text(config.locale, "status.problem")
-    stamp = now.strftime("%Y-%m-%d %H:%M")
-    snapshots = {key: store.snapshot(key) for key in tables} if store is not None else {}
-    new_ids, ids = {}, {}
-    for key, table in tables.items():
-        issued = snapshots[key].hashes.index if key in snapshots else None
-        new_ids[key] = plan_new_ids(table, config.sheet(key), issued)
-        ids[key] = table.ids.copy()
-        if new_ids[key]:
-            ids[key].loc[list(new_ids[key])] = list(new_ids[key].values())
-    duplicates = {}  # with the IDs new rows get this run: a new row is never an ID-less original
-    typed = {k: r.typed for k, r in results.items()}
-    for key in tables:
-        sheet = config.sheet(key)
+@dataclass
+class PlanContext:
+    """What the stages of a plan share: the inputs (tables read, config, `now`, the store, only
+    read) and what earlier stages found (IDs with the new ones, typed values, duplicates, what
+    changed, the rules' outcome). Built once per run; each stage reads it and adds to `plan`."""
+
+    tables: dict[str, Table]
+    config: Config
+    now: datetime
+    store: Store | None
+    plan: Plan
+    ids: dict[str, pd.Series] = field(default_factory=dict)  # per sheet row, new IDs included
+    new_ids: dict[str, dict[int, str]] = field(default_factory=dict)
+    duplicates: dict[str, pd.Series] = field(default_factory=dict)  # 重复客户 per row
+    seen: dict[str, ChangeSet] = field(default_factory=dict)  # changes as the first run at now saw
+    outcome: RulesOutcome = field(default_factory=RulesOutcome)
+
+    @property
+    def typed(self) -> dict[str, pd.DataFrame]:
+        return {k: r.typed for k, r in self.plan.results.items()}
+
+
+def assign_ids(ctx: PlanContext) -> None:
+    """Blank ID cells get the next free IDs (never one the store issued before)."""
+    for key, table in ctx.tables.items():
+        snapshot = ctx.plan.snapshots.get(key)
+        issued = snapshot.hashes.index if snapshot is not None else None
+        ctx.new_ids[key] = plan_new_ids(table, ctx.config.sheet(key), issued)
+        ctx.ids[key] = table.ids.copy()
+        if ctx.new_ids[key]:
+            ctx.ids[key].loc[list(ctx.new_ids[key])] = list(ctx.new_ids[key].values())
+
+
+def find_duplicates(ctx: PlanContext) -> None:
+    """dedupe.py decides, with the IDs new rows get this run (a new row is never an ID-less
+    original) and people's decisions."""
+    for key in ctx.tables:
+        sheet = ctx.config.sheet(key)
         if sheet.dedupe is not None:
-            found, fresh = decide_duplicates(sheet, typed, ids[key], store)
-            duplicates[key] = found.status()
-            plan.decisions += fresh
-    plan.duplicates = {key: int((d != "").sum()) for key, d in duplicates.items()}
-    for key, snapshot in snapshots.items():
-        sheet = config.sheet(key)
-        plan.changes[key] = detect_changes(key, results[key].typed, ids[key], tracked_fields(sheet),
-                                           snapshot, stage_field=sheet.stage_field)  # fmt: skip
-    # every rule kind and reminder runs, each doing nothing when nothing of its kind is configured:
-    # no list of which features are on (one left out silenced reminders without [rules])
-    seen = dict(plan.changes)  # what rules ask "what changed" of: as the first run at `now` saw it
-    for key, change in plan.changes.items():
-        earlier, baseline = store.events_at(key, now) if store is not None else ([], False)
+            found, fresh = decide_duplicates(sheet, ctx.typed, ctx.ids[key], ctx.store)
+            ctx.duplicates[key] = found.status()
+            ctx.plan.decisions += fresh
+    ctx.plan.duplicates = {key: int((d != "").sum()) for key, d in ctx.duplicates.items()}
+
+
+def find_changes(ctx: PlanContext) -> None:
+    """What people changed since the last snapshot (only with a store); a re-run at the same time
+    sees what the first run at that time saw."""
+    for key, snapshot in ctx.plan.snapshots.items():
+        sheet = ctx.config.sheet(key)
+        typed = ctx.plan.results[key].typed
+        change = detect_changes(key, typed, ctx.ids[key], tracked_fields(sheet), snapshot,
+                                stage_field=sheet.stage_field)  # fmt: skip
+        ctx.plan.changes[key] = ctx.seen[key] = change
+        assert ctx.store is not None
+        earlier, baseline = ctx.store.events_at(key, ctx.now)
         if earlier:
-            seen[key] = as_first_seen(change, earlier, baseline, results[key].typed, ids[key])
-    outcome = evaluate_rules(
-        tables, typed, ids, seen, config, now=now,
-        state=_rule_state(store, config), approvals={k: store.approvals(k) for k in tables} if store else None,
-        duplicates=duplicates, flags={k: store.flags(k) for k in tables} if store else None,
+            ctx.seen[key] = as_first_seen(change, earlier, baseline, typed, ctx.ids[key])
+
+
+def apply_rules(ctx: PlanContext) -> None:
+    """Every rule kind (rules/), each doing nothing when nothing of its kind is configured; rows
+    whose cells a rule changed are checked again."""
+    store, tables = ctx.store, ctx.tables
+    ctx.outcome = evaluate_rules(
+        tables, ctx.typed, ctx.ids, ctx.seen, ctx.config, now=ctx.now,
+        state=_rule_state(store, ctx.config), approvals={k: store.approvals(k) for k in tables} if store else None,
+        duplicates=ctx.duplicates, flags={k: store.flags(k) for k in tables} if store else None,
     )  # fmt: skip
-    _recheck_rule_cells(plan, outcome, ids, config, now)
-    plan.decisions += outcome.decisions
-    plan.state = outcome.state
-    _add_reminders(plan, outcome, ids, config, now, store)
-    known = store.notification_keys([n.key for n in outcome.notifications]) if store else set()
-    for n in outcome.notifications:  # one per key: a row copied with its ID makes twins
-        if n.key not in known:
-            known.add(n.key)
-            plan.notifications.append(n)
-    for key, change in plan.changes.items():
-        sheet_out = outcome.sheets.get(key)
-        if sheet_out is not None and sheet_out.cells:
-            refresh_snapshot(change, outcome.typed[key], ids[key], list(sheet_out.cells))
-            change.events += sheet_out.events
-    for key, table in tables.items():
-        extra = outcome.sheets.get(key)
-        plan.patches[key] = _status_patch(table, results[key], duplicates.get(key), new_ids[key], ids[key],
-                                          extra, ok=ok, bad=bad, stamp=stamp)  # fmt: skip
-    return plan
+    _recheck_rule_cells(ctx.plan, ctx.outcome, ctx.ids, ctx.config, ctx.now)
+    ctx.plan.decisions += ctx.outcome.decisions
+    ctx.plan.state = ctx.outcome.state
 
 
-def _add_reminders(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series], config: Config,
-                   now: datetime, store: Store | None) -> None:  # fmt: skip
-    """Reminders due now (queued like the rules' notifications) and 下次提醒 per record."""
-    for key in {r.sheet for r in config.reminders} & set(plan.tables):
-        moves = store.stage_since(key) if store is not None else None
+def add_reminders(ctx: PlanContext) -> None:
+    """Reminders due now (reminders/: every timing) and 下次提醒 per record."""
+    plan, outcome = ctx.plan, ctx.outcome
+    for key in {r.sheet for r in ctx.config.reminders} & set(ctx.tables):
+        moves = ctx.store.stage_since(key) if ctx.store is not None else None
         if moves is not None and key in plan.changes:  # this run's moves count now, as on a re-run
-            moves = {**moves, **{e.record_id: now for e in plan.changes[key].events
+            moves = {**moves, **{e.record_id: ctx.now for e in plan.changes[key].events
                                  if e.kind in (STAGE, CREATED)}}  # fmt: skip
-        notes, next_due = reminders_for(key, outcome.typed, ids[key], config, now=now,
+        notes, next_due = reminders_for(key, outcome.typed, ctx.ids[key], ctx.config, now=ctx.now,
                                         stage_moves=moves)  # fmt: skip
         outcome.notifications += notes
         if next_due is not None:
             outcome.sheets[key].status["next_reminder"] = next_due
+
+
+def queue_notifications(ctx: PlanContext) -> None:
+    """One notification per key, and none the store has already queued (a re-run sends nothing
+    twice; a row copied with its ID makes twins)."""
+    notes = ctx.outcome.notifications
+    known = ctx.store.notification_keys([n.key for n in notes]) if ctx.store else set()
+    for n in notes:
+        if n.key not in known:
+            known.add(n.key)
+            ctx.plan.notifications.append(n)
+
+
+def record_rule_changes(ctx: PlanContext) -> None:
+    """Cells the rules wrote are part of the snapshot and the events, so the next run does not
+    take them for a person's edit."""
+    for key, change in ctx.plan.changes.items():
+        sheet_out = ctx.outcome.sheets.get(key)
+        if sheet_out is not None and sheet_out.cells:
+            refresh_snapshot(change, ctx.outcome.typed[key], ctx.ids[key], list(sheet_out.cells))
+            change.events += sheet_out.events
+
+
+def status_cells(ctx: PlanContext) -> None:
+    """The status cells that differ from what the sheet shows now, per sheet."""
+    locale, plan = ctx.config.locale, ctx.plan
+    ok, bad = text(locale, "status.ok"), text(locale, "status.problem")
+    stamp = ctx.now.strftime("%Y-%m-%d %H:%M")
+    for key, table in ctx.tables.items():
+        plan.patches[key] = _status_patch(table, plan.results[key], ctx.duplicates.get(key),
+                                          ctx.new_ids[key], ctx.ids[key], ctx.outcome.sheets.get(key),
+                                          ok=ok, bad=bad, stamp=stamp)  # fmt: skip
+
+
+# The plan is a fold over these stages, in this order; each reads what the ones before found. There
+# are no gates: a stage with nothing configured adds nothing (a list of which features are on once
+# left reminders silent without [rules]).
+PLAN_STAGES: tuple[Callable[[PlanContext], None], ...] = (
+    assign_ids, find_duplicates, find_changes, apply_rules, add_reminders, queue_notifications,
+    record_rule_changes, status_cells,
+)  # fmt: skip
+
+
+def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
+               store: Store | None = None, job: str = "check") -> Plan:  # fmt: skip
+    """Return what a run on these tables would do: the check, then `PLAN_STAGES` in turn. The
+    store is only read."""
+    plan = Plan(job, now, tables, check_workbook(tables, config, now=now))
+    plan.owner_fields = {k: o for k in tables if (o := config.owner_field(k))}
+    if store is not None:
+        plan.snapshots = {key: store.snapshot(key) for key in tables}
+    ctx = PlanContext(tables, config, now, store, plan)
+    for stage in PLAN_STAGES:
+        stage(ctx)
+    return plan
 
 
 def _rule_state(store: Store | None, config: Config) -> dict[str, str]:
