@@ -320,8 +320,10 @@ class SheetConfig(Strict):
 
 
 class AssignRule(Strict):
-    """Rows whose `field` is empty get a person: `to` one person, or one of `team` (round robin or
-    the least loaded of its active members with `roles`). The first rule whose `when` holds wins."""
+    """Rows whose `field` is empty get a person: `to` one person, one of `team` (round robin or
+    the least loaded of its active members with `roles`), or with `owner_of` the owner of the
+    record a reference field points to (a purchase request → the customer's sales rep). The first
+    rule whose `when` holds wins."""
 
     name: str
     sheet: Identifier = "customers"
@@ -329,13 +331,16 @@ class AssignRule(Strict):
     when: str = "True"
     to: str | None = None
     team: str | None = None
+    owner_of: Identifier | None = None
     roles: list[Role] = PydField(default_factory=lambda: [Role.sales])
     method: Literal["round_robin", "least_loaded"] = "round_robin"
 
     @model_validator(mode="after")
     def _one_target(self) -> AssignRule:
-        if (self.to is None) == (self.team is None):
-            raise ValueError("give either 'to' (a person) or 'team'")
+        if sum(x is not None for x in (self.to, self.team, self.owner_of)) != 1:
+            raise ValueError(
+                "give one of 'to' (a person), 'team' or 'owner_of' (a reference field)"
+            )
         return self
 
 
@@ -397,6 +402,7 @@ class Trigger(Strict):
     cc: list[str] = PydField(default_factory=list)
     message: str
     template: str | None = None  # a customer-facing mail template (templates/email/<name>)
+    once: bool = False  # once per record ever (a welcome mail), not once per day it holds
 
 
 class FollowupLink(Strict):
@@ -548,9 +554,29 @@ class OnDate(ReminderRule):
     yearly: bool = False
 
 
+class WhenOverdue(ReminderRule):
+    """A request past its target and not done (`when`, e.g. not 已解决/已关闭): reminded every
+    working day until it is; from `escalate_after_days` late on, copying `escalate_cc`. The target
+    is `overdue_from` (提交时间) + `sla_days` (one number, or one per value of `sla_by`, e.g. per
+    需求类型), or the date in `target_field` (期望完成日期) where one is typed."""
+
+    overdue_from: Identifier
+    sla_days: int | dict[str, int] = 3
+    sla_by: Identifier | None = None
+    target_field: Identifier | None = None
+    escalate_after_days: int | None = PydField(default=None, ge=1)
+    escalate_cc: list[str] = PydField(default_factory=lambda: ["manager"])
+
+    @model_validator(mode="after")
+    def _sla_by_with_a_table(self) -> WhenOverdue:
+        if isinstance(self.sla_days, dict) and self.sla_by is None:
+            raise ValueError("sla_days per value needs sla_by (the field whose value picks it)")
+        return self
+
+
 TIMINGS: dict[str, type[ReminderRule]] = {
     "every_days": EveryDays, "weekday": OnWeekday, "month_end": AtMonthEnd,
-    "stale_days": WhenStale, "date_field": OnDate,
+    "stale_days": WhenStale, "date_field": OnDate, "overdue_from": WhenOverdue,
 }  # fmt: skip
 TIMING_TAG = "timing:"  # pydantic's tag in error locations (left out of key paths)
 
@@ -570,12 +596,13 @@ Reminder = Annotated[
     | Annotated[OnWeekday, Tag(TIMING_TAG + "weekday")]
     | Annotated[AtMonthEnd, Tag(TIMING_TAG + "month_end")]
     | Annotated[WhenStale, Tag(TIMING_TAG + "stale_days")]
-    | Annotated[OnDate, Tag(TIMING_TAG + "date_field")],
+    | Annotated[OnDate, Tag(TIMING_TAG + "date_field")]
+    | Annotated[WhenOverdue, Tag(TIMING_TAG + "overdue_from")],
     Discriminator(
         _timing_of,
         custom_error_type="one_timing",
         custom_error_message="give exactly one of every_days, weekday, month_end, stale_days, "
-        "date_field",
+        "date_field, overdue_from",
     ),
 ]
 
@@ -588,6 +615,13 @@ class Calendar(Strict):
     holidays: list[date] = PydField(default_factory=list)
     snooze_field: Identifier | None = "snooze_until"
     contact_field: Identifier = "first_contact"  # the last contact when there is no follow-up yet
+
+    @field_validator("weekend")
+    @classmethod
+    def _a_working_day_left(cls, v: list[str]) -> list[str]:
+        if len(set(v)) >= 7:
+            raise ValueError("the weekend cannot be every day of the week")
+        return v
 
 
 class Person(Strict):
@@ -1214,10 +1248,21 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
         condition(f"{where}.when", sheet, rem.when)
         recipients(f"{where}.to", rem.to)
         recipients(f"{where}.cc", rem.cc)
-        if isinstance(rem, OnDate):
-            f = field(f"{where}.date_field", sheet, rem.date_field)
+        dates: dict[str, str | None] = (
+            {"date_field": rem.date_field} if isinstance(rem, OnDate) else {}
+        )
+        if isinstance(rem, WhenOverdue):
+            dates = {"overdue_from": rem.overdue_from, "target_field": rem.target_field}
+            recipients(f"{where}.escalate_cc", rem.escalate_cc)
+            by = field(f"{where}.sla_by", sheet, rem.sla_by) if rem.sla_by else None
+            if by is not None and isinstance(rem.sla_days, dict):
+                for value in set(rem.sla_days) - set(by.choices or rem.sla_days):
+                    problems.append((f"{where}.sla_days", f"{value!r} is not one of {by.label}'s "
+                                     f"choices {by.choices}"))  # fmt: skip
+        for name, key in dates.items():
+            f = field(f"{where}.{name}", sheet, key) if key else None
             if f is not None and f.type is not FieldType.date:
-                problems.append((f"{where}.date_field", f"{rem.date_field!r} is not a date field"))
+                problems.append((f"{where}.{name}", f"{key!r} is not a date field"))
     for kind in ("assign", "score", "derive", "approvals", "triggers"):
         for i, rule in enumerate(getattr(r, kind)):
             where = f'rules.{kind}[{i}] ("{rule.name}")'
@@ -1233,6 +1278,10 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
                     problems.append((f"{where}.to", f"{rule.to!r} is not in [[people]]"))
                 if rule.team is not None and rule.team not in teams:
                     problems.append((f"{where}.team", f"{rule.team!r} is not a team in [[people]]"))
+                ref = field(f"{where}.owner_of", sheet, rule.owner_of) if rule.owner_of else None
+                if ref is not None and not (ref.references and config.owner_field(ref.references)):
+                    problems.append((f"{where}.owner_of", f"{rule.owner_of!r} does not refer to "
+                                     "a sheet whose records have an owner"))  # fmt: skip
             if kind == "score" and isinstance(rule.points, str):
                 try:
                     sheet.expression(rule.points)

@@ -291,6 +291,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "权限：{editor} 修改了其他团队的客户",
         "en": "Rights: {editor} changed another team's customer",
     },
+    "rule.edited_unattributed": {
+        "zh_CN": "权限：{fields}被修改，但「{editor_field}」未填写，无法确认是否有权修改",
+        "en": 'Rights: {fields} changed with "{editor_field}" blank; whether it was allowed is unknown',
+    },
     "rule.permission_subject": {
         "zh_CN": "越权修改：{name}",
         "en": "Edit outside a role's rights: {name}",
@@ -382,6 +386,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "report.label.for": {"zh_CN": "查看人：{name}", "en": "For {name}"},
     "dedupe.not_a_duplicate": {"zh_CN": "不是重复", "en": "not a duplicate"},
+    # reminders (reminders/): the subject's reason, after the record's name and the rule's
+    "reminder.due": {"zh_CN": "该跟进了", "en": "time to follow up"},
+    "reminder.since_contact": {
+        "zh_CN": "距上次联系 {days} 天",
+        "en": "{days} days since the last contact",
+    },
+    "reminder.weekly": {"zh_CN": "本周例行跟进", "en": "this week's follow-up"},
+    "reminder.month_end": {"zh_CN": "月末例行跟进", "en": "the month-end follow-up"},
+    "reminder.stale": {"zh_CN": "已多日没有跟进", "en": "no follow-up for days"},
+    "reminder.escalated": {
+        "zh_CN": "仍未跟进（已抄送主管）",
+        "en": "still no follow-up (your manager is copied)",
+    },
+    "reminder.days": {"zh_CN": "{days} 天", "en": "{days} days"},
+    "reminder.overdue": {"zh_CN": "已超期未解决", "en": "overdue, not resolved"},
+    "reminder.overdue_escalated": {
+        "zh_CN": "超期仍未解决（已抄送主管）",
+        "en": "overdue and still not resolved (your manager is copied)",
+    },
+    "reminder.days_late": {"zh_CN": "超期 {days} 个工作日", "en": "{days} working days late"},
     "status.ok": {"zh_CN": "✓", "en": "✓"},
     "status.problem": {"zh_CN": "✗", "en": "✗"},
 }

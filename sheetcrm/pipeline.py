@@ -29,7 +29,7 @@ from .errors import SheetLayoutError
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
-from .reminders import reminders_for
+from .reminders import History, reminders_for
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, RunCommit, Store
@@ -285,12 +285,16 @@ def add_reminders(ctx: PlanContext) -> None:
     """Reminders due now (reminders/: every timing) and 下次提醒 per record."""
     plan, outcome = ctx.plan, ctx.outcome
     for key in {r.sheet for r in ctx.config.reminders} & set(ctx.tables):
-        moves = ctx.store.stage_since(key) if ctx.store is not None else None
-        if moves is not None and key in plan.changes:  # this run's moves count now, as on a re-run
-            moves = {**moves, **{e.record_id: ctx.now for e in plan.changes[key].events
-                                 if e.kind in (STAGE, CREATED)}}  # fmt: skip
+        history = None
+        if ctx.store is not None:
+            store = ctx.store
+            history = History(store.stage_since(key, [STAGE]), store.stage_since(key, [CREATED]),
+                              store.last_reminders(key))  # fmt: skip
+            if key in plan.changes:  # this run's moves count from now, as on a re-run
+                history.stage_moves.update({e.record_id: ctx.now for e in plan.changes[key].events
+                                            if e.kind == STAGE})  # fmt: skip
         notes, next_due = reminders_for(key, outcome.typed, ctx.ids[key], ctx.config, now=ctx.now,
-                                        stage_moves=moves)  # fmt: skip
+                                        history=history)  # fmt: skip
         outcome.notifications += notes
         if next_due is not None:
             outcome.sheets[key].status["next_reminder"] = next_due

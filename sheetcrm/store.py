@@ -651,13 +651,34 @@ class Store:
             return conn.execute(select(snapshots.c.record_id).where(
                 (snapshots.c.sheet == sheet) & ~snapshots.c.missing).limit(1)).first() is not None  # fmt: skip
 
-    def stage_since(self, sheet: str) -> dict[str, datetime]:
-        """When each record last moved stage (or was first seen): the anchor of "stale" reminders."""
+    def stage_since(
+        self, sheet: str, kinds: Sequence[str] = ("stage", "created")
+    ) -> dict[str, datetime]:
+        """When each record last moved stage (or, with "created", was first seen)."""
         query = (select(events.c.record_id, func.max(events.c.at))
-                 .where((events.c.sheet == sheet) & events.c.kind.in_(["stage", "created"]))
+                 .where((events.c.sheet == sheet) & events.c.kind.in_(list(kinds)))
                  .group_by(events.c.record_id))  # fmt: skip
         with self.engine.connect() as conn:
             return dict(conn.execute(query).all())
+
+    def last_reminders(self, sheet: str) -> dict[str, dict[str, datetime]]:
+        """{rule: {record ID: when it last reminded about the record}} of the reminders queued for
+        `sheet`, escalations under "<rule>#escalation": what reminder timings count from."""
+        n = notifications.c
+        query = select(n.key, n.kind, n.record_id, n.created).where(
+            (n.sheet == sheet) & n.kind.in_(["reminder", "escalation"])
+        )
+        out: dict[str, dict[str, datetime]] = {}
+        with self.engine.connect() as conn:
+            for key, kind, rid, at in conn.execute(query):
+                # <kind>:<rule>:<sheet>:<record>:<occasion>:<to>; a rule's name may hold ":"
+                rule = ":".join(key.split(":")[1:-4]) + (
+                    "#escalation" if kind == "escalation" else ""
+                )
+                mine = out.setdefault(rule, {})
+                if rid not in mine or at > mine[rid]:
+                    mine[rid] = at
+        return out
 
     def events_at(self, sheet: str, at: datetime) -> tuple[list[Event], bool]:
         """People's changes an earlier run at exactly `at` recorded for `sheet` (a night run again),

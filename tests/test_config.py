@@ -186,11 +186,13 @@ def test_bad_schedules_are_refused(text):
 def test_each_reminder_timing_is_its_own_type_and_old_keys_keep_working():
     """[[reminders]] entries written as in earlier versions load as one class per timing; an entry
     with no timing, two timings, or an escalation on a timing without stale_days names the key."""
-    from sheetcrm.config import AtMonthEnd, EveryDays, OnDate, OnWeekday, WhenStale
+    from sheetcrm.config import AtMonthEnd, EveryDays, OnDate, OnWeekday, WhenOverdue, WhenStale
 
     raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
     kinds = [type(r) for r in parse_config(raw, base_dir=ROOT).reminders]
-    assert kinds[:4] == [EveryDays, OnWeekday, AtMonthEnd, WhenStale] and kinds[-1] is OnDate
+    assert kinds[:4] == [EveryDays, OnWeekday, AtMonthEnd, WhenStale]
+    assert OnDate in kinds and kinds[-1] is WhenOverdue
+    n = len(kinds)
     for extra, says in [
         ({"every_days": 2, "weekday": "monday"}, "give exactly one of every_days, weekday"),
         ({}, "give exactly one of every_days, weekday"),
@@ -198,13 +200,13 @@ def test_each_reminder_timing_is_its_own_type_and_old_keys_keep_working():
             {"weekday": "monday", "escalate_after_hours": 24},
             "escalate_after_hours goes with stale_days",
         ),
-        ({"every_days": 0}, 'reminders[10] ("x").every_days'),
+        ({"every_days": 0}, ".every_days"),
     ]:
         bad = copy.deepcopy(raw)
         bad["reminders"].append({"name": "x", **extra})
         with pytest.raises(ConfigError, match=re.escape(says)) as e:
             parse_config(bad, base_dir=ROOT)
-        assert 'reminders[10] ("x")' in str(e.value) and "timing:" not in str(e.value)
+        assert f'reminders[{n}] ("x")' in str(e.value) and "timing:" not in str(e.value)
 
 
 def test_conditions_are_compiled_once_at_load():

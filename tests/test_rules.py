@@ -156,12 +156,19 @@ def test_rules_through_dated_runs(instance):  # noqa: F811
     assert "阶段跳过：初步接触 → 成交" in rows["C000001"]["规则提示"]
     assert ("derive", "周杰", "C000001", ()) in notes(night4)  # the service rep is told
 
-    # and a quiet night after all that
+    # and a quiet run after all that, later the same day: nothing written or sent again
     before = config.workbook_path.read_bytes()
-    quiet = run(config, datetime(2026, 11, 24, 2, 0), store)
-    assert quiet.rows_to_write == 0, quiet.cell_changes(config)
+    quiet = run(config, datetime(2026, 11, 23, 14, 0), store)
+    assert quiet.rows_to_write == 0, (quiet.cell_changes(config), quiet.notifications)
     assert quiet.notifications == [] and quiet.events() == []
     assert config.workbook_path.read_bytes() == before
+    # the next night the new lead reminded on the 23rd is still not called: 24 hours after that
+    # reminder it is escalated, copying the manager; still a lead nobody called, it comes up
+    # again the next working day (下次提醒)
+    night5 = run(config, datetime(2026, 11, 24, 2, 0), store)
+    lead = [(n.kind, n.cc) for n in night5.notifications if n.record_id == "C000006"]
+    assert lead == [("escalation", ("刘洋",))]
+    assert sheet_values(config)["C000006"]["下次提醒"] == "2026-11-25"
 
 
 def test_least_loaded_assignment(instance):  # noqa: F811
@@ -254,7 +261,7 @@ def test_links_suggestions_permissions_duplicates_and_requests(instance):  # noq
     # night 3, nothing edited: the flags stay, nothing is written or sent again
     before = config.workbook_path.read_bytes()
     quiet = run(config, datetime(2026, 11, 22, 2, 0), store)
-    assert quiet.rows_to_write == 0, quiet.cell_changes(config)
+    assert quiet.rows_to_write == 0, (quiet.cell_changes(config), quiet.notifications)
     assert quiet.notifications == [] and quiet.events() == []
     assert config.workbook_path.read_bytes() == before
 

@@ -12,6 +12,7 @@ Adding a timing is one module here (with `MODEL` and `due`) plus its config clas
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 
@@ -19,12 +20,13 @@ import pandas as pd
 
 from ..config import Config, ReminderRule
 from ..expr import to_datetime64
+from ..naming import record_names
 from ..table import Notification
-from . import every_days, month_end, on_date, stale, weekday
+from . import every_days, month_end, on_date, overdue, stale, weekday
 from .calendar import is_working_day, last_working_day_of_month
 from .context import Due, ReminderContext
 
-TIMINGS: tuple[ModuleType, ...] = (every_days, weekday, month_end, stale, on_date)
+TIMINGS: tuple[ModuleType, ...] = (every_days, weekday, month_end, stale, on_date, overdue)
 _BY_MODEL = {t.MODEL: t for t in TIMINGS}
 
 
@@ -47,41 +49,67 @@ def last_contacts(
     )
 
 
+@dataclass
+class History:
+    """What the store remembers that reminders count from: when each record last moved stage,
+    when it was first seen, and when each rule last reminded about it."""
+
+    stage_moves: dict[str, datetime] = field(default_factory=dict)
+    first_seen: dict[str, datetime] = field(default_factory=dict)
+    reminded: dict[str, dict[str, datetime]] = field(default_factory=dict)  # rule → ID → when
+
+
 def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, config: Config, *,
-                  now: datetime, stage_moves: dict[str, datetime] | None,
+                  now: datetime, history: History | None,
                   ) -> tuple[list[Notification], pd.Series | None]:  # fmt: skip
     """The reminders of sheet `key` due now, and 下次提醒 per row (None when the sheet shows no
-    下次提醒). `stage_moves` are the store's (when each record last moved stage; None without a
-    store); the last follow-up comes from [rules.followups]' sheet in `typed`."""
+    下次提醒). `history` is the store's (None without one); the last follow-up comes from
+    [rules.followups]' sheet in `typed`.
+
+    A stage starts when the store saw the record move into it; a record it has not seen move
+    (the first night, a new row) is in its stage since its first contact, else since it was
+    first seen, else since now."""
     rows = typed[key]
     link = config.rules.followups
     if link is not None:
         last = last_contacts(typed.get(link.sheet), link.key, link.date, ids)
     else:
         last = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
-    mapped = pd.to_datetime(ids.map(stage_moves), errors="coerce") if stage_moves else None
-    stage_since = pd.Series(mapped if mapped is not None else pd.NaT, index=rows.index).astype(
-        "datetime64[ns]"
-    )
-    if stage_moves is not None:  # a record the store has not seen yet arrives now
-        stage_since = stage_since.fillna(pd.Timestamp(now))
+    stage_since = _by_id(ids, history.stage_moves if history else {})
+    first = config.calendar.contact_field
+    if first in rows:
+        stage_since = stage_since.fillna(to_datetime64(rows[first]))
+    if history is not None:
+        stage_since = stage_since.fillna(_by_id(ids, history.first_seen)).fillna(pd.Timestamp(now))
+    reminded = {rule: _by_id(ids, seen).dt.normalize() for rule, seen in history.reminded.items()} \
+        if history is not None else None  # fmt: skip
     owner = config.owner_field(key)
     owners = rows[owner] if owner and owner in rows else pd.Series(None, index=rows.index)
     notes, next_due = due_reminders(rows, ids, config, now=now, sheet_key=key, last_contact=last,
-                                    stage_since=stage_since, owners=owners)  # fmt: skip
+                                    stage_since=stage_since, owners=owners, reminded=reminded)  # fmt: skip
     shows = "next_reminder" in {c.key.value for c in config.sheet(key).status}
     return notes, next_due if shows else None
 
 
-def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: datetime, sheet_key: str,
-                  last_contact: pd.Series, stage_since: pd.Series,
-                  owners: pd.Series) -> tuple[list[Notification], pd.Series]:  # fmt: skip
-    """Return the reminders due now and, per row, the next reminder date ("" if none).
+def _by_id(ids: pd.Series, when: dict[str, datetime]) -> pd.Series:
+    if not when:
+        return pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    return pd.Series(pd.to_datetime(ids.map(when), errors="coerce"), index=ids.index).astype(
+        "datetime64[ns]"
+    )
 
-    `last_contact` / `stage_since` are datetime64 per row; `owners` the owner names per row."""
-    ctx = ReminderContext(typed, ids, config, now=now, sheet_key=sheet_key,
-                          last_contact=last_contact, stage_since=stage_since)  # fmt: skip
-    names = typed["name"] if "name" in typed else pd.Series("", index=typed.index)
+
+def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: datetime, sheet_key: str,
+                  last_contact: pd.Series, stage_since: pd.Series, owners: pd.Series,
+                  reminded: dict[str, pd.Series] | None = None) -> tuple[list[Notification], pd.Series]:  # fmt: skip
+    """Return the reminders due now and, per row, the next day a reminder fires after this run
+    ("" if no reminder rule applies): never a past day, a weekend or a holiday.
+
+    `last_contact` / `stage_since` are datetime64 per row; `owners` the owner names per row;
+    `reminded` the day each rule last reminded about each row (None: no store to ask)."""
+    ctx = ReminderContext(typed, ids, config, now=now, sheet_key=sheet_key, last_contact=last_contact,
+                          stage_since=stage_since, reminded=reminded)  # fmt: skip
+    names = record_names(ctx.sheet, typed, ids)
     notes: list[Notification] = []
     next_due = pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")
     for rule in config.reminders:
@@ -93,7 +121,7 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
             for due in firings:
                 notes += fire(rule, due, ctx, owners=owners, names=names)
         next_due = next_due.where(~hit | (next_due <= nxt) | nxt.isna(), nxt)
-    shown = next_due.dt.strftime("%Y-%m-%d").where(next_due.notna() & ctx.active, "")
+    shown = next_due.dt.strftime("%Y-%m-%d").where(next_due.notna() & (ids != ""), "")
     return notes, shown.astype(object)
 
 
@@ -122,7 +150,7 @@ def fire(rule: ReminderRule, due: Due, ctx: ReminderContext, *, owners: pd.Serie
                              for to in config.staff_for(rule.to, owner)]  # fmt: skip
         for to, copy in routes[owner]:
             out.append(Notification(f"{due.kind}:{rule.name}:{sheet_key}:{rid}:{tag}:{to}", due.kind, to,
-                                    sheet_key, rid, f"{name or ''} {rule.name}", due.subject + extra,
+                                    sheet_key, rid, f"{name} {rule.name}".strip(), due.subject + extra,
                                     cc=copy))  # fmt: skip
     return out
 

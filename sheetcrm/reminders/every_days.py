@@ -1,4 +1,7 @@
-"""`every_days = N`: every N days since the last contact (a follow-up restarts the count)."""
+"""`every_days = N`: every N days, counted from the last contact or the last reminder about the
+customer, whichever is later (a follow-up restarts the count; never two days in a row, also when
+the intent changed); each occasion moved past a snooze and to the next working day. Without the
+store's last reminders, the occasions are the last contact + N, + 2N, ..."""
 
 from __future__ import annotations
 
@@ -12,12 +15,26 @@ MODEL = EveryDays
 
 def due(ctx: ReminderContext, rule: EveryDays, hit: pd.Series) -> tuple[list[Due], pd.Series]:
     n = rule.every_days
-    contact = ctx.contact
-    days = (ctx.today - contact.dt.normalize()).dt.days
-    rows = ctx.rows(hit & (days >= n))
-    gap = days[rows]
-    window = (gap // n).astype("Int64").astype(str)
-    detail = gap.astype("Int64").astype(str).radd("距上次联系 ").add(" 天")
-    firing = Due(rows, day_numbers(contact[rows]) + "#" + window, "该跟进了", detail=detail)
-    nxt = contact.dt.normalize() + pd.to_timedelta(((days.clip(lower=0) // n) + 1) * n, unit="D")
-    return [firing], nxt
+    step = pd.Timedelta(days=n)
+    # what counts from: the last contact, this rule's last reminder, or another rule's before
+    # today (a 中意向 customer reminded on Monday who became 高意向 waits two days from Monday;
+    # today's other reminders are left out so the same night run again counts as the first did)
+    others = ctx.reminded(before_today=True)
+    base = pd.concat([ctx.contact, others, ctx.reminded(rule.name)], axis=1).max(axis=1)
+    base = base.astype("datetime64[ns]")
+    count = (ctx.today - base).dt.days // n  # whole periods since; the latest occasion is
+    occasion = base + pd.to_timedelta(count * n, unit="D")  # ...unless it fires after today
+    early = ctx.fires_on(occasion) > ctx.today
+    count = count.where(~early, count - 1)
+    occasion = occasion.where(~early, occasion - step)
+    now = hit & ctx.active & (count >= 1) & ctx.due_by(ctx.fires_on(occasion))
+    rows = ctx.rows(now)
+    since = (ctx.today - ctx.contact[rows]).dt.days.astype("Int64").astype(str)
+    window = count[rows].astype("Int64").astype(str)
+    firing = Due(rows, day_numbers(base[rows]) + "#" + window, ctx.t("reminder.due"),
+                 detail=since.map(lambda d: ctx.t("reminder.since_contact", days=d)))  # fmt: skip
+    # the next one: N days after today's reminder (as the store will count it), else after the
+    # latest occasion (or the base)
+    following = occasion.where(count >= 1, base) + step
+    following = following.where(~(now & ctx.working), ctx.today + step)
+    return [firing], ctx.fires_on(following)

@@ -1,6 +1,9 @@
-"""`month_end = true`: on the last working day of each month."""
+"""`month_end = true`: on the last working day of each month (a snooze moves it to the first
+working day after)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pandas as pd
 
@@ -12,11 +15,16 @@ MODEL = AtMonthEnd
 
 
 def due(ctx: ReminderContext, rule: AtMonthEnd, hit: pd.Series) -> tuple[list[Due], pd.Series]:
-    today = ctx.today
-    last = last_working_day_of_month(ctx.now.date(), ctx.config)
-    firings = []
-    if ctx.now.date() == last:
-        firings.append(Due(ctx.rows(hit), f"{today:%Y%m%d}", "月末例行跟进"))
-    if ctx.now.date() >= last:
-        last = last_working_day_of_month((today + pd.offsets.MonthBegin(1)).date(), ctx.config)
-    return firings, pd.Series(pd.Timestamp(last), index=ctx.typed.index)
+    today = ctx.now.date()
+    latest = last_working_day_of_month(today, ctx.config)
+    if latest > today:  # this month's is still ahead: the latest occasion is last month's
+        latest = last_working_day_of_month(today.replace(day=1) - timedelta(days=1), ctx.config)
+    index = ctx.typed.index
+    fire = ctx.fires_on(pd.Series(pd.Timestamp(latest), index=index))
+    firing = Due(ctx.rows(hit & ctx.active & (fire == ctx.today)), f"{latest:%Y%m%d}",
+                 ctx.t("reminder.month_end"))  # fmt: skip
+    following = last_working_day_of_month((pd.Timestamp(latest) + pd.offsets.MonthBegin(1)).date(),
+                                          ctx.config)  # fmt: skip
+    return [firing], fire.where(
+        fire > ctx.today, ctx.fires_on(pd.Series(pd.Timestamp(following), index=index))
+    )

@@ -1,5 +1,5 @@
-"""`date_field = "birthday"`: on a date of the record, moved by `offset_days` (`yearly`: every
-year); due from that day on (the first working day if it falls on a holiday), for a week."""
+"""`date_field = "birthday"`: on a date of the record moved by `offset_days` (`yearly`: every
+year), moved to the next working day (and past a snooze); due from then on for a week."""
 
 from __future__ import annotations
 
@@ -9,24 +9,30 @@ import pandas as pd
 
 from ..config import OnDate
 from ..expr import to_datetime64
-from .context import Due, ReminderContext, day_numbers
+from .context import NAT, Due, ReminderContext, day_numbers
 
 MODEL = OnDate
+WINDOW = pd.Timedelta(days=7)  # a missed occasion (the server was off) still comes this long
 
 
 def due(ctx: ReminderContext, rule: OnDate, hit: pd.Series) -> tuple[list[Due], pd.Series]:
     index = ctx.typed.index
     if rule.date_field not in ctx.typed:
-        return [], pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+        return [], pd.Series(NAT, index=index, dtype="datetime64[ns]")
     today = ctx.today
-    base = to_datetime64(ctx.typed[rule.date_field])
+    base = to_datetime64(ctx.typed[rule.date_field]).dt.normalize()
     if rule.yearly:
         base = _this_or_next_year(base, today, rule.offset_days)
     target = base + pd.Timedelta(days=rule.offset_days)
-    rows = ctx.rows(hit & (target <= today) & (target > today - pd.Timedelta(days=7)))
+    fire = ctx.fires_on(target)
+    rows = ctx.rows(hit & ctx.active & (fire <= today) & (today < fire + WINDOW))
     firing = Due(rows, day_numbers(target[rows]), rule.name,
                  detail=base[rows].dt.strftime("%Y-%m-%d"))  # fmt: skip
-    return [firing], target.where(target > today)
+    nxt = fire.where(fire > today)
+    if rule.yearly:
+        again = ctx.fires_on(target + pd.DateOffset(years=1))
+        nxt = nxt.fillna(again.where(fire <= today))
+    return [firing], nxt
 
 
 def _this_or_next_year(days: pd.Series, today: pd.Timestamp, offset: int) -> pd.Series:

@@ -1,4 +1,5 @@
-"""`weekday = "monday"`: every week on that day."""
+"""`weekday = "monday"`: every week on that day; a holiday moves it to the next working day (a
+holiday Monday → Tuesday), a snooze to the first working day after it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ MODEL = OnWeekday
 
 
 def due(ctx: ReminderContext, rule: OnWeekday, hit: pd.Series) -> tuple[list[Due], pd.Series]:
-    target = WEEKDAYS.index(rule.weekday)
-    today = ctx.today
-    firings = []
-    if ctx.now.weekday() == target:
-        firings.append(Due(ctx.rows(hit), f"{today:%Y%m%d}", "本周例行跟进"))
-    ahead = (target - ctx.now.weekday()) % 7 or 7
-    return firings, pd.Series(today + pd.Timedelta(days=ahead), index=ctx.typed.index)
+    back = (ctx.now.weekday() - WEEKDAYS.index(rule.weekday)) % 7
+    latest = ctx.today - pd.Timedelta(days=back)  # this week's occasion, today or before
+    fire = ctx.fires_on(pd.Series(latest, index=ctx.typed.index))
+    firing = Due(ctx.rows(hit & ctx.active & (fire == ctx.today)), f"{latest:%Y%m%d}",
+                 ctx.t("reminder.weekly"))  # fmt: skip
+    following = ctx.fires_on(pd.Series(latest + pd.Timedelta(days=7), index=ctx.typed.index))
+    return [firing], fire.where(fire > ctx.today, following)

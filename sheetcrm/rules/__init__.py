@@ -52,6 +52,7 @@ def evaluate_rules(tables: dict[str, Table], typed: dict[str, pd.DataFrame], ids
     for kind in KINDS:
         for rule in kind.configured(ctx):
             kind.apply(ctx, rule)
+    ctx.finish_notes()
     return ctx.out
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import Person, Role
 from ..store import Decision
 from ..table import Notification
-from ..text import display
+from ..text import display, display_column
 from .context import RuleContext, join_notes
 
 # who may approve in place of a role (a director may sign what a manager may)
@@ -53,6 +53,10 @@ def apply(ctx: RuleContext, rule: Any) -> None:
         else pd.Series(None, index=typed.index)
     )
     approver = approver.astype(object).where(approver.notna(), None)
+    typo = ctx.invalid(key, rule.approver_field)  # a name the field's roles refuse (a sales rep's)
+    if typo.any():
+        raw = display_column(ctx.tables[key].frame[rule.approver_field]).str.strip()
+        approver = approver.where(~typo, raw.where(raw.isin(list(ctx.people)), None))
     # the verdict depends only on who signed: decide it once per distinct name
     verdicts: dict[Any, tuple[str, str, str]] = {}
     for who in pd.unique(approver[rows]):

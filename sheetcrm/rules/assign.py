@@ -23,7 +23,23 @@ def apply(ctx: RuleContext, rule: Any) -> None:
     rows = typed.index[(ctx.when(key, rule.when) & empty).to_numpy()]
     if not len(rows):
         return
-    if rule.to is not None:
+    chosen: list[Any]
+    if rule.owner_of is not None:  # the owner of the record the reference points to
+        ref = ctx.config.sheet(key).field(rule.owner_of).references
+        owner_key = ctx.config.owner_field(ref) if ref else None
+        if (
+            ref not in ctx.out.typed
+            or owner_key not in ctx.out.typed[ref]
+            or rule.owner_of not in typed
+        ):
+            return
+        owner_of = ctx.out.typed[ref][owner_key]
+        at = ctx.row_of(ref)
+        chosen = [owner_of.get(at.get(str(r))) if r is not None else None
+                  for r in typed.loc[rows, rule.owner_of].tolist()]  # fmt: skip
+        picked = [(row, who) for row, who in zip(rows, chosen, strict=True) if who]
+        rows, chosen = pd.Index([r for r, _ in picked]), [w for _, w in picked]
+    elif rule.to is not None:
         chosen = [rule.to] * len(rows)
     else:
         members = [p.name for p in ctx.config.people
@@ -47,6 +63,7 @@ def apply(ctx: RuleContext, rule: Any) -> None:
                 chosen.append(who)
     label = ctx.config.sheet(key).field(rule.field).label
     for row, who in zip(rows, chosen, strict=True):
+        who = str(who)
         ctx.set_cell(key, row, rule.field, who)
         ctx.notify("assignment", key, row, [who], ctx.t("rule.assigned", name=ctx.name_of(key, row)),
                    ctx.t("rule.assigned_text", label=label, who=who, rule=rule.name), ident=who)  # fmt: skip

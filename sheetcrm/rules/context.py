@@ -14,12 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..changes import canonical_frame
 from ..config import Config, FieldType, Person, SheetConfig
 from ..expr import Env
 from ..messages import role_name, text
 from ..store import Decision
 from ..table import ChangeSet, Event, Notification, Table
-from ..text import display, display_column
+from ..text import canonical, display, display_column
 
 RULE = "rule"  # the event kind of a cell a rule wrote
 FLAG = "flag"  # the decision kind of a flag a rule keeps (a stage move, an edit outside a role)
@@ -62,6 +63,8 @@ class RuleContext:
         for key in tables:
             self.out.sheets[key] = SheetOutcome()
             self.out.typed[key] = typed[key].copy()
+        self.input = typed  # the typed values as read (before any rule)
+        self._before: dict[str, dict[int, dict[str, str]]] = {}  # sheet → row → field → old text
         self.people = {p.name: p for p in config.people}
         self._invalid: dict[tuple[str, str], pd.Series] = {}
         self._rows: dict[str, dict[str, int]] = {}
@@ -74,11 +77,28 @@ class RuleContext:
         return role_name(self.config.locale, getattr(role, "value", str(role)))
 
     def env(self, key: str) -> Env:
+        """What conditions see: the values as the rules so far left them, and as the last run saw
+        them, so changed_to() also holds for a value a rule set this run (derive's 高意向 sends
+        the welcome mail, as a person's would)."""
         sheet = self.config.sheet(key)
         change = self.changes.get(key)
         previous = change.previous if change is not None else None
         existed = change.existed if change is not None else None
+        olds = self._before.get(key)
+        if olds and change is not None and previous is not None:
+            fresh = [row for row in olds if row not in previous.index]
+            if fresh:  # rows people did not change: the last run saw them as read now
+                before = canonical_frame(self.input[key].loc[fresh], change.fields)
+                for row in fresh:
+                    for fld, old in olds[row].items():
+                        if fld in before:
+                            before.at[row, fld] = old
+                previous = pd.concat([previous, before]) if len(previous) else before
         return Env(self.out.typed[key], sheet.kinds(), self.now, previous, existed)
+
+    def _remember(self, key: str, row: int, fld: str, old: Any) -> None:
+        """A rule is about to change `fld` of `row`: keep what it was before any rule ran."""
+        self._before.setdefault(key, {}).setdefault(row, {}).setdefault(fld, canonical(old))
 
     def when(self, key: str, condition: str) -> pd.Series:
         return self.config.sheet(key).condition(condition)(self.env(key)) & (self.ids[key] != "")
@@ -107,6 +127,8 @@ class RuleContext:
             return  # what a person typed stays until they fix it
         typed = self.out.typed[key]
         old = display(typed.at[row, fld]) if fld in typed else ""
+        if fld in typed:
+            self._remember(key, row, fld, typed.at[row, fld])
         rid = self.ids[key][row]
         self.out.sheets[key].cells.setdefault(rid, {})[fld] = value
         if fld in typed:
@@ -125,6 +147,9 @@ class RuleContext:
         new = values.loc[rows]
         for rid, value in zip(rids, new.tolist(), strict=True):
             cells.setdefault(rid, {})[fld] = value
+        if fld in typed:
+            for row, value in zip(rows.tolist(), typed.loc[rows, fld].tolist(), strict=True):
+                self._remember(key, row, fld, value)
         if fld in typed:
             typed.loc[rows, fld] = new.to_numpy()
         self.out.sheets[key].events.extend(
@@ -202,16 +227,29 @@ class RuleContext:
             notes = join_notes(status["rule_notes"], notes)
         status["rule_notes"] = notes.where(self.ids[key] != "", "")
 
+    def finish_notes(self) -> None:
+        """Each part of 规则提示 once (two rules may say the same), in the order said."""
+        for sheet_out in self.out.sheets.values():
+            notes = sheet_out.status.get("rule_notes")
+            if notes is None:
+                continue
+            repeated = notes.astype(str).str.contains(NOTE_SEPARATOR, regex=False)
+            if repeated.any():
+                notes = notes.copy()
+                notes[repeated] = [NOTE_SEPARATOR.join(dict.fromkeys(str(t).split(NOTE_SEPARATOR)))
+                                   for t in notes[repeated]]  # fmt: skip
+                sheet_out.status["rule_notes"] = notes
+
     # -- flags a rule keeps between runs ---------------------------------------------------------
-    def kept_flags(self, key: str, kind: str, legacy_prefix: str) -> pd.Series:
+    def kept_flags(self, key: str, kind: str, legacy_prefix: str | None) -> pd.Series:
         """Each row's `kind` flag as the store remembers it ("" where none). A store from before
         flags were remembered (or no store) has none of this kind: then they are read once more from
         规则提示, where earlier versions kept them (the parts starting with `legacy_prefix`)."""
         index = self.out.typed[key].index
         stored = {rid: t for (rid, k), t in (self.flags or {}).get(key, {}).items() if k == kind}
-        if self.flags is not None and stored:
+        if (self.flags is not None and stored) or legacy_prefix is None:
             return (
-                self.ids[key].map(stored).fillna("").astype(object).where(self.ids[key] != "", "")
+                self.ids[key].map(stored).astype(object).fillna("").where(self.ids[key] != "", "")
             )
         status = self.tables[key].status
         current = (

@@ -4,17 +4,23 @@ store and stays until the row is edited again."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..table import STAGE, Event
 from .context import NOTE_SEPARATOR, RuleContext
 
-FLAG_KIND = "permission"
 EDITS = ("changed", STAGE)
 
 
 def configured(ctx: RuleContext) -> list[Any]:
     return [r for r in ctx.config.rules.permissions if r.sheet in ctx.tables]
+
+
+def flag_kind(perm: Any) -> str:
+    """Each permission rule keeps its own flags (two rules never share, or double, one)."""
+    what = f"{perm.role.value}|{perm.records}|{','.join(perm.may_not_edit)}|{perm.editor_field}"
+    return "permission:" + hashlib.sha1(what.encode()).hexdigest()[:10]
 
 
 def apply(ctx: RuleContext, perm: Any) -> None:
@@ -26,7 +32,10 @@ def apply(ctx: RuleContext, perm: Any) -> None:
     for e in change.events if change is not None else []:
         if e.kind in EDITS:
             by_record.setdefault(e.record_id, []).append(e)
-    kept = ctx.kept_flags(key, FLAG_KIND, legacy_prefix=ctx.t("rule.permission_flag_prefix"))
+    kind = flag_kind(perm)
+    first = next(r for r in ctx.config.rules.permissions if r.sheet == key) is perm
+    legacy = ctx.t("rule.permission_flag_prefix") if first else None  # read once, by one rule
+    kept = ctx.kept_flags(key, kind, legacy_prefix=legacy)
     notes = kept.where(~ids.isin(list(by_record)), "")  # an edit again: judged afresh below
     if perm.editor_field not in typed:
         ctx.add_note(key, notes)
@@ -41,7 +50,15 @@ def apply(ctx: RuleContext, perm: Any) -> None:
             continue
         editor = ctx.person(typed.at[row, perm.editor_field])
         problems: list[str] = []
-        if editor is not None and editor.role is perm.role:
+        protected = [
+            e.field for e in events if e.field is not None and e.field in perm.may_not_edit
+        ]
+        unknown = editor is None and not ctx.invalid(key, perm.editor_field).get(row, False)
+        if unknown and protected:  # nobody wrote their name: the edit cannot be judged, so say so
+            labels = "、".join(f"「{sheet.field(f).label}」" for f in dict.fromkeys(protected))
+            problems.append(ctx.t("rule.edited_unattributed", fields=labels,
+                                  editor_field=sheet.field(perm.editor_field).label))  # fmt: skip
+        elif editor is not None and editor.role is perm.role:
             problems = [ctx.t("rule.may_not_edit", editor=editor.name, role=role,
                               field=sheet.field(e.field).label)
                         for e in events if e.field is not None and e.field in perm.may_not_edit]  # fmt: skip
@@ -53,9 +70,13 @@ def apply(ctx: RuleContext, perm: Any) -> None:
                 problems.append(ctx.t("rule.edited_other_team", editor=editor.name))
         flag = NOTE_SEPARATOR.join(problems)
         notes.at[row] = flag
-        ctx.keep_flag(key, row, FLAG_KIND, flag)
-        if problems and editor is not None and editor.manager:
-            ctx.notify("permission", key, row, [editor.manager],
+        ctx.keep_flag(key, row, kind, flag)
+        manager = editor.manager if editor is not None else None
+        if problems and editor is None:  # unattributed: the owner's manager looks into it
+            owner = ctx.person(owners.at[row])
+            manager = owner.manager if owner is not None else None
+        if problems and manager:
+            ctx.notify("permission", key, row, [manager],
                        ctx.t("rule.permission_subject", name=ctx.name_of(key, row)), flag,
                        ident=f"{ctx.now:%Y%m%d}")  # fmt: skip
     ctx.add_note(key, notes)

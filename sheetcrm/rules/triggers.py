@@ -21,4 +21,5 @@ def apply(ctx: RuleContext, rule: Any) -> None:
         cc = ctx.recipients(key, row, rule.cc)
         ctx.notify(kind, key, row, to, ctx.t("rule.trigger_subject", name=ctx.name_of(key, row),
                                              message=rule.message), rule.message,
-                   ident=f"{rule.name}:{ctx.now:%Y%m%d}", cc=cc, template=rule.template)  # fmt: skip
+                   ident=rule.name if rule.once else f"{rule.name}:{ctx.now:%Y%m%d}", cc=cc,
+                   template=rule.template)  # fmt: skip
