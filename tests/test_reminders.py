@@ -25,9 +25,7 @@ import copy
 import tomllib
 from datetime import date, datetime, timedelta
 
-import openpyxl
-
-from sheetcrm.config import load_config, parse_config
+from sheetcrm.config import parse_config
 from sheetcrm.reminders import is_working_day, last_working_day_of_month
 from sheetcrm.reminders.calendar import next_working_day
 from sheetcrm.store import Store
@@ -35,7 +33,7 @@ from sheetcrm.store import Store
 from .conftest import ROOT
 from .test_changes import run, store_url  # noqa: F401  (fixtures)
 from .test_rules import append, edit, sheet_values
-from .workbooks import openpyxl_workbook
+from .workbooks import small_instance
 
 START = date(2026, 11, 23)  # a Monday
 HOLIDAYS = [date(2026, 11, 30), date(2026, 12, 9)]
@@ -133,21 +131,10 @@ def test_twenty_one_nights_on_a_real_calendar(tmp_path, store_url):  # noqa: F81
 
 
 def team(tmp_path, url: str):
-    """The bundled instance with the test's holidays and six customers (other sheets empty)."""
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace(
-        "holidays = [2026-12-31, 2027-01-01]", "holidays = [2026-11-30, 2026-12-09]"
-    )
-    text = text.replace('url = "sqlite:///state/sheetcrm.sqlite"', f'url = "{url}"')
-    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path / "config.toml")
+    """The bundled instance with the test's holidays and six customers."""
+    config = small_instance(tmp_path, url, customers=6, replace={
+        "holidays = [2026-12-31, 2027-01-01]": "holidays = [2026-11-30, 2026-12-09]"})  # fmt: skip
     assert config.calendar.holidays == HOLIDAYS
-    (tmp_path / "data").mkdir()
-    openpyxl_workbook(config.workbook_path, config, n=6)
-    wb = openpyxl.load_workbook(config.workbook_path)
-    for sheet in config.sheets[1:]:
-        wb.create_sheet(sheet.name).append([f.header for f in sheet.fields])
-    wb.save(config.workbook_path)
     return config
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sheetcrm.config import load_config
 from sheetcrm.store import Store
 
 from .test_changes import instance, run, store_url  # noqa: F401  (fixtures)
 from .test_rules import edit, sheet_values
+from .workbooks import small_instance
 
 NIGHTS = [datetime(2026, 11, d, 2, 0) for d in range(20, 30)]
 
@@ -83,38 +83,8 @@ def test_a_sales_reps_name_as_approver_is_an_invalid_approval(instance):  # noqa
 
 
 def make_instance(tmp_path, url: str, *, extra_permissions: int = 0):
-    """The bundled instance with `extra_permissions` more copies of its sales permission rule."""
-    import openpyxl
-
-    from .conftest import ROOT
-    from .workbooks import openpyxl_workbook
-
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "sqlite:///state/sheetcrm.sqlite"', f'url = "{url}"')
+    """The bundled instance with `extra_permissions` more sales permission rules."""
     rule = '\n[[rules.permissions]]\nrole = "sales"\nmay_not_edit = ["level"]\nrecords = "all"\n'
-    text = text.replace("[rules.duplicates]", rule * extra_permissions + "\n[rules.duplicates]")
-    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path / "config.toml")
-    (tmp_path / "data").mkdir()
-    openpyxl_workbook(config.workbook_path, config, n=5)
-    wb = openpyxl.load_workbook(config.workbook_path)
-    for sheet in config.sheets[1:]:
-        wb.create_sheet(sheet.name).append([f.header for f in sheet.fields])
-    wb.save(config.workbook_path)
+    config = small_instance(tmp_path, url, replace={
+        "[rules.duplicates]": rule * extra_permissions + "\n[rules.duplicates]"})  # fmt: skip
     return config, tmp_path
-
-
-def test_requests_are_routed_by_their_type(instance):  # noqa: F811
-    """产品采购 goes to the customer's own sales rep, 服务咨询, 技术支持 and 投诉建议 to the service
-    team (the bundled config); every request gets a 处理人."""
-    from .test_rules import append
-
-    config, _ = instance
-    edit(config, {"C000001": {"owner": "李明"}, "C000002": {"owner": "王明"}})
-    for rid, kind in [("C000001", "产品采购"), ("C000002", "产品采购"), ("C000001", "服务咨询"),
-                      ("C000002", "投诉建议")]:  # fmt: skip
-        append(config, "requests", {"customer_id": rid, "submitted_at": date(2026, 11, 19),
-                                    "demand_type": kind, "description": "…", "state": "待处理"})  # fmt: skip
-    run(config, NIGHTS[0], Store(config.store_url))
-    handlers = [row["处理人"] for row in sheet_values(config, "requests").values()]
-    assert handlers == ["李明", "王明", "周杰", "周杰"]

@@ -49,6 +49,32 @@ def demo_instance(folder: Path, *, rows: int, seed: int, today: date) -> Config:
     return config
 
 
+def small_instance(folder: Path, store_url: str, *, customers: int = 5,
+                   replace: dict[str, str] | None = None) -> Config:  # fmt: skip
+    """The bundled config.toml in `folder` (its store at `store_url`; `replace` edits its text)
+    with a workbook of `customers` rows and the other sheets empty, as the template has them."""
+    import openpyxl
+
+    from sheetcrm.config import load_config
+
+    from .conftest import ROOT
+
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    for old, new in {'url = "sqlite:///state/sheetcrm.sqlite"': f'url = "{store_url}"',
+                     **(replace or {})}.items():  # fmt: skip
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / "config.toml").write_text(text, encoding="utf-8")
+    config = load_config(folder / "config.toml")
+    config.workbook_path.parent.mkdir(parents=True, exist_ok=True)
+    openpyxl_workbook(config.workbook_path, config, n=customers)
+    wb = openpyxl.load_workbook(config.workbook_path)
+    for sheet in config.sheets[1:]:
+        wb.create_sheet(sheet.name).append([f.header for f in sheet.fields])
+    wb.save(config.workbook_path)
+    return config
+
+
 def customer_rows(config: Config, n: int, *, blank_ids: tuple[int, ...] = ()) -> list[list[Any]]:
     """Return `n` plausible customer rows (values in field order)."""
     sheet = config.sheet("customers")
