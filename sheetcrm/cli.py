@@ -427,8 +427,10 @@ def dedupe(config: Config, now: datetime, out: Path | None) -> None:
     \b
         sheetcrm dedupe --out /tmp/重复客户.xlsx
     """
-    _, found = _steps("dedupe", config, now, lambda job: job.review_duplicates(job.read()),
-                      dry_run=True, options=StepOptions(out=out))  # fmt: skip
+    run, found = _steps("dedupe", config, now, lambda job: job.review_duplicates(job.read()),
+                        dry_run=True, options=StepOptions(out=out))  # fmt: skip
+    for w in run.warnings:
+        click.echo(f"warning: {w}", err=True)
     rows = [[name, f"{n:,}", f"{groups:,}", f"{marked:,}", str(path)]
             for name, n, groups, marked, path in found]  # fmt: skip
     _print_table("duplicates", ["sheet", "rows", "groups", "duplicates", "review workbook"], rows)
@@ -551,8 +553,10 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
         sheetcrm import 老客户.xlsx --map reports/import-mapping.toml
     """
     sheet = config.sheet(config.import_.sheet)
-    _, done = _steps("import", config, now, lambda job: job.import_files(
+    run, done = _steps("import", config, now, lambda job: job.import_files(
         list(files), sheet_name=sheet_name, mapping=map_path, strict=strict), dry_run=dry_run)  # fmt: skip
+    for w in run.warnings:
+        click.echo(f"warning: {w}", err=True)
     plan = done.plan
     labels = {f.key: f.label for f in sheet.fields}
     for f in done.files:

@@ -356,10 +356,11 @@ def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
 
 
 def _rule_state(store: Store | None, config: Config) -> dict[str, str]:
+    """The small state rules keep in the store: round-robin pointers, flags read from sheets."""
     if store is None:
         return {}
     keys = {f"round_robin:{r.sheet}:{r.team}" for r in config.rules.assign if r.team}
-    return {k: v for k in keys if (v := store.get(k)) is not None}
+    return {k: v for k in keys if (v := store.get(k)) is not None} | store.states("flags_read:")
 
 
 def _recheck_rule_cells(plan: Plan, outcome: RulesOutcome, ids: dict[str, pd.Series], config: Config,

@@ -60,7 +60,7 @@ from .output import read_only
 from .processes import machine, pid_alive, process_started
 from .table import ChangeSet, Event, Notification, Snapshot
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CHUNK = 500  # IDs per IN (...) query: well under every database's parameter limit
 INSERT_BATCH = 50_000  # rows per executemany of a bulk insert
 # A lock lives this long unless its holder renews it (a heartbeat every LOCK_TTL / 5 while the job
@@ -175,6 +175,29 @@ locks = Table(
     Column("owner", String(200), nullable=False),
     Column("acquired", DateTime, nullable=False),
     Column("expires", DateTime, nullable=False),
+)
+
+rule_flags = (
+    Table(  # v5: flags rules keep between runs (a stage moved back, an edit outside a role)
+        "rule_flags",
+        metadata,
+        Column("sheet", String(64), primary_key=True),
+        Column("record_id", String(64), primary_key=True),
+        Column("kind", String(64), primary_key=True),
+        Column("text", Text, nullable=False),  # "" once cleared
+        Column("at", DateTime, nullable=False),
+    )
+)
+
+reminded = (
+    Table(  # v5: when each reminder rule last reminded about a record (what timings count from)
+        "reminded",
+        metadata,
+        Column("sheet", String(64), primary_key=True),
+        Column("rule", String(200), primary_key=True),  # escalations as "<rule>#escalation"
+        Column("record_id", String(64), primary_key=True),
+        Column("at", DateTime, nullable=False),
+    )
 )
 
 pending_commits = Table(  # v4: a run's store commit, journalled before its workbook swap
@@ -301,7 +324,16 @@ def _add_run_columns(conn: Connection) -> None:
 
 # version → step that brings a store of the version before it up to it. Version 1 (the first
 # release) had runs and decisions only; create_all adds whole new tables, steps add columns.
-MIGRATIONS = {2: _add_run_columns, 3: lambda conn: None, 4: lambda conn: None}  # new tables only
+def _fill_reminded(conn: Connection) -> None:
+    """v5: the reminders a v4 store queued, as the last reminder per rule and record."""
+    n = notifications.c
+    rows = conn.execute(select(n.key, n.kind, n.sheet, n.record_id, n.created)
+                        .where(n.kind.in_(REMINDER_KINDS))).all()  # fmt: skip
+    _note_reminders(conn, [(key, kind, sheet, rid, at) for key, kind, sheet, rid, at in rows])
+
+
+MIGRATIONS = {2: _add_run_columns, 3: lambda conn: None, 4: lambda conn: None,  # new tables only
+              5: _fill_reminded}  # fmt: skip
 
 
 class Store:
@@ -385,16 +417,23 @@ class Store:
         """Return {(record ID, flag kind): text} of the flags rules keep in `sheet` ("" = cleared):
         a stage moved back, an edit outside a role's rights. They live here, not in the sheet's
         text, so a person editing 规则提示 cannot change what the rules remember."""
-        query = select(decisions.c.a_id, decisions.c.b_id, decisions.c.data_hash).where(
-            (decisions.c.sheet == sheet) & (decisions.c.kind == "flag")
-        )
+        f = rule_flags.c
+        query = select(f.record_id, f.kind, f.text).where(f.sheet == sheet)
         with self.engine.connect() as conn:
-            return {(a, b): h or "" for a, b, h in conn.execute(query)}
+            return {(rid, kind): t or "" for rid, kind, t in conn.execute(query)}
 
     def get(self, key: str) -> str | None:
         """A small piece of state kept between runs (e.g. whose turn it is in a round robin)."""
         with self.engine.connect() as conn:
             return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every piece of small state whose key starts with `prefix`."""
+        query = select(meta.c.key, meta.c.value).where(
+            meta.c.key.startswith(prefix, autoescape=True)
+        )
+        with self.engine.connect() as conn:
+            return {k: v for k, v in conn.execute(query)}
 
     def queue(self, run_id: int, notes: Sequence[Any], *, now: datetime) -> None:
         """Queue notifications outside a run's commit (a job's own mail); known keys are skipped."""
@@ -662,22 +701,16 @@ class Store:
             return dict(conn.execute(query).all())
 
     def last_reminders(self, sheet: str) -> dict[str, dict[str, datetime]]:
-        """{rule: {record ID: when it last reminded about the record}} of the reminders queued for
-        `sheet`, escalations under "<rule>#escalation": what reminder timings count from."""
-        n = notifications.c
-        query = select(n.key, n.kind, n.record_id, n.created).where(
-            (n.sheet == sheet) & n.kind.in_(["reminder", "escalation"])
-        )
+        """{rule: {record ID: when it last reminded about the record}} for `sheet`, escalations
+        under "<rule>#escalation": what reminder timings count from (kept as reminders are
+        queued, one row per rule and record, so this does not grow with the history)."""
+        r = reminded.c
         out: dict[str, dict[str, datetime]] = {}
         with self.engine.connect() as conn:
-            for key, kind, rid, at in conn.execute(query):
-                # <kind>:<rule>:<sheet>:<record>:<occasion>:<to>; a rule's name may hold ":"
-                rule = ":".join(key.split(":")[1:-4]) + (
-                    "#escalation" if kind == "escalation" else ""
-                )
-                mine = out.setdefault(rule, {})
-                if rid not in mine or at > mine[rid]:
-                    mine[rid] = at
+            for rule, rid, at in conn.execute(
+                select(r.rule, r.record_id, r.at).where(r.sheet == sheet)
+            ):
+                out.setdefault(rule, {})[rid] = at
         return out
 
     def events_at(self, sheet: str, at: datetime) -> tuple[list[Event], bool]:
@@ -788,6 +821,13 @@ def _finish(conn: Connection, run_id: int, now: datetime, outcome: str, counts: 
 
 
 def _record_decision(conn: Connection, decision: Decision, now: datetime) -> None:
+    if decision.kind == "flag":  # a_id the record, b_id the flag's kind, data_hash its text
+        f = rule_flags.c
+        conn.execute(delete(rule_flags).where((f.sheet == decision.sheet) & (f.record_id == decision.a_id)
+                                              & (f.kind == decision.b_id)))  # fmt: skip
+        conn.execute(insert(rule_flags).values(sheet=decision.sheet, record_id=decision.a_id,
+                                               kind=decision.b_id, text=decision.data_hash, at=now))  # fmt: skip
+        return
     a, b = (decision.a_id, decision.b_id)
     if decision.kind == "not_duplicate":
         a, b = sorted((a, b))
@@ -900,6 +940,32 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
             for n in first.values()]  # fmt: skip
     if rows:
         _insert_in_batches(conn, notifications, iter(rows))
+        _note_reminders(conn, [(n.key, n.kind, n.sheet, n.record_id, now) for n in first.values()
+                               if n.kind in REMINDER_KINDS])  # fmt: skip
+
+
+REMINDER_KINDS = ("reminder", "escalation")
+
+
+def _note_reminders(conn: Connection, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+    """Keep the latest reminder per sheet, rule and record (rows: key, kind, sheet, ID, when)."""
+    latest: dict[tuple[str, str, str], datetime] = {}
+    for key, kind, sheet, rid, at in rows:
+        # <kind>:<rule>:<sheet>:<record>:<occasion>:<to>; a rule's name may hold ":"
+        rule = ":".join(key.split(":")[1:-4]) + ("#escalation" if kind == "escalation" else "")
+        k = (sheet, rule, rid)
+        if k not in latest or at > latest[k]:
+            latest[k] = at
+    by_rule: dict[tuple[str, str], list[str]] = {}
+    for sheet, rule, rid in latest:
+        by_rule.setdefault((sheet, rule), []).append(rid)
+    r = reminded.c
+    for (sheet, rule), rids in by_rule.items():
+        for i in range(0, len(rids), CHUNK):
+            conn.execute(delete(reminded).where((r.sheet == sheet) & (r.rule == rule)
+                                                & r.record_id.in_(rids[i : i + CHUNK])))  # fmt: skip
+    _insert_in_batches(conn, reminded, iter({"sheet": s, "rule": u, "record_id": rid, "at": at}
+                                            for (s, u, rid), at in latest.items()))  # fmt: skip
 
 
 def _mark(conn: Connection, keys: Sequence[str], values: dict[str, Any]) -> None:

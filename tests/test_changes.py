@@ -334,12 +334,19 @@ def test_a_first_release_store_is_migrated_on_open(store_url):
         )
     engine.dispose()
     store = Store(url)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     columns = {c["name"] for c in inspect(store.engine).get_columns("runs")}
     assert {"plan_key", "warnings"} <= columns
-    assert {"snapshots", "events", "notifications", "locks", "imports", "pending_commits"} <= set(
-        inspect(store.engine).get_table_names()
-    )
+    assert {
+        "snapshots",
+        "events",
+        "notifications",
+        "locks",
+        "imports",
+        "pending_commits",
+        "rule_flags",
+        "reminded",
+    } <= set(inspect(store.engine).get_table_names())
     assert store.runs()[0]["job"] == "check"  # old rows kept
     store.start_run("check", now=datetime(2026, 11, 23, 2))  # and it works as a new one
     assert [r["job"] for r in store.runs()] == ["check", "check"]
@@ -388,3 +395,29 @@ def test_reminders_command_lists_what_is_due(instance):
     saturday = CliRunner().invoke(cli, ["--config", cfg, "reminders", "--now", "2026-11-28T08:00"])
     assert "0 reminder(s) due" in saturday.output  # not on a weekend
     assert not (root / "state").exists()  # nothing written
+
+
+def test_a_v4_store_learns_its_last_reminders_from_the_queue(store_url):
+    """v5 keeps the last reminder per rule and record (what reminder timings count from); a v4
+    store gets it from the reminders it queued, once, when it is opened."""
+    from sqlalchemy import delete, update
+
+    from sheetcrm.store import meta, reminded
+
+    store = Store(store_url)
+    run_id = store.start_run("nightly", now=datetime(2026, 11, 20, 2))
+    notes = [Notification("reminder:高意向：每 2 天跟进:customers:C000001:20452#1:王明", "reminder", "王明",
+                          "customers", "C000001", "s"),
+             Notification("escalation:a:b:customers:C000002:20452:王明", "escalation", "王明",
+                          "customers", "C000002", "s")]  # fmt: skip
+    store.queue(run_id, notes[:1], now=datetime(2026, 11, 20, 2))
+    store.queue(run_id, notes[1:], now=datetime(2026, 11, 23, 2))
+    expected = {"高意向：每 2 天跟进": {"C000001": datetime(2026, 11, 20, 2)},
+                "a:b#escalation": {"C000002": datetime(2026, 11, 23, 2)}}  # fmt: skip
+    assert store.last_reminders("customers") == expected
+    with store.engine.begin() as conn:  # as a v4 store had it: no such table rows
+        conn.execute(delete(reminded))
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="4"))
+    again = Store(store_url)
+    assert again.schema_version == 5
+    assert again.last_reminders("customers") == expected

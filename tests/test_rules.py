@@ -297,9 +297,15 @@ def test_rule_flags_live_in_the_store_not_in_the_sheet_text(instance):  # noqa: 
 def test_flags_of_an_older_version_are_read_once_from_the_sheet(instance):  # noqa: F811
     """A workbook from before flags were stored keeps its flags: they are read from 规则提示 once
     and remembered from then on."""
+    from sqlalchemy import delete
+
+    from sheetcrm.store import meta
+
     config, _ = instance
     store = Store(config.store_url)
     run(config, datetime(2026, 11, 20, 2, 0), store)
+    with store.engine.begin() as conn:  # as the older version left its store: it never read them
+        conn.execute(delete(meta).where(meta.c.key.startswith("flags_read:")))
     wb = openpyxl.load_workbook(config.workbook_path)
     ws = wb[config.sheet("customers").name]
     header = [c.value for c in ws[1]]
@@ -308,5 +314,14 @@ def test_flags_of_an_older_version_are_read_once_from_the_sheet(instance):  # no
     ws.cell(row, header.index("规则提示") + 1).value = old
     wb.save(config.workbook_path)
     run(config, datetime(2026, 11, 21, 2, 0), store)
+    assert store.flags("customers") == {("C000003", "stage"): old}
+    assert sheet_values(config)["C000003"]["规则提示"] == old
+    # read once: text typed into 规则提示 later is not taken for a flag
+    wb = openpyxl.load_workbook(config.workbook_path)
+    wb[config.sheet("customers").name].cell(
+        row, header.index("规则提示") + 1
+    ).value = "阶段：随便写的"
+    wb.save(config.workbook_path)
+    run(config, datetime(2026, 11, 22, 2, 0), store)
     assert store.flags("customers") == {("C000003", "stage"): old}
     assert sheet_values(config)["C000003"]["规则提示"] == old

@@ -101,4 +101,4 @@ def day_numbers(values: pd.Series) -> pd.Series:
     """A date as its day number (days since 1970-01-01) in text, for notification keys: cheaper
     than formatting a million dates."""
     days = (values.dt.normalize() - pd.Timestamp(0)).dt.days
-    return days.astype("Int64").astype(str).replace("<NA>", "none")
+    return days.astype("Int64").astype("string").fillna("none").astype(str)

@@ -27,7 +27,8 @@ def due(ctx: ReminderContext, rule: EveryDays, hit: pd.Series) -> tuple[list[Due
     early = ctx.fires_on(occasion) > ctx.today
     count = count.where(~early, count - 1)
     occasion = occasion.where(~early, occasion - step)
-    now = hit & ctx.active & (count >= 1) & ctx.due_by(ctx.fires_on(occasion))
+    known = ctx.contact.notna()  # no contact date at all: nothing to count from
+    now = hit & known & ctx.active & (count >= 1) & ctx.due_by(ctx.fires_on(occasion))
     rows = ctx.rows(now)
     since = (ctx.today - ctx.contact[rows]).dt.days.astype("Int64").astype(str)
     window = count[rows].astype("Int64").astype(str)
@@ -37,4 +38,4 @@ def due(ctx: ReminderContext, rule: EveryDays, hit: pd.Series) -> tuple[list[Due
     # latest occasion (or the base)
     following = occasion.where(count >= 1, base) + step
     following = following.where(~(now & ctx.working), ctx.today + step)
-    return [firing], ctx.fires_on(following)
+    return [firing], ctx.fires_on(following.where(known))

@@ -45,15 +45,16 @@ def due(ctx: ReminderContext, rule: WhenStale, hit: pd.Series) -> tuple[list[Due
     today = pd.Series(ctx.today, index=anchor.index)
     fired = remind & ctx.working
     if wait is None:
-        nxt = fire.where(fire > ctx.today).fillna(
-            ctx.fires_on(today + n).where(fired | sent.notna())
-        )
+        nxt = fire.where(fire > ctx.today)  # not stale yet
+        nxt = nxt.fillna(ctx.fires_on(today).where(remind & ~ctx.working))  # due on a day off
+        nxt = nxt.fillna(ctx.fires_on(today + n).where(fired | sent.notna()))
         return firings, nxt.where(hit)
     escalate = ctx.fires_on(sent + wait)
     late = stale & sent.notna() & ctx.due_by(escalate)
     firings.append(Due(ctx.rows(late), occasion, ctx.t("reminder.escalated"), kind="escalation",
                        detail=detail))  # fmt: skip
     nxt = fire.where(fire > ctx.today)  # not stale yet
+    nxt = nxt.fillna(ctx.fires_on(today).where((remind | late) & ~ctx.working))  # due on a day off
     nxt = nxt.fillna(ctx.fires_on(today + wait).where(fired))  # reminded now: the escalation
     nxt = nxt.fillna(escalate.where(escalate > ctx.today))  # reminded before: its escalation
     nxt = nxt.fillna(ctx.fires_on(today + n).where(late & ctx.working))  # escalated now: again

@@ -65,6 +65,7 @@ class RuleContext:
             self.out.typed[key] = typed[key].copy()
         self.input = typed  # the typed values as read (before any rule)
         self._before: dict[str, dict[int, dict[str, str]]] = {}  # sheet → row → field → old text
+        self._envs: dict[str, Env] = {}  # per sheet, until a rule writes into it
         self.people = {p.name: p for p in config.people}
         self._invalid: dict[tuple[str, str], pd.Series] = {}
         self._rows: dict[str, dict[str, int]] = {}
@@ -79,26 +80,39 @@ class RuleContext:
     def env(self, key: str) -> Env:
         """What conditions see: the values as the rules so far left them, and as the last run saw
         them, so changed_to() also holds for a value a rule set this run (derive's 高意向 sends
-        the welcome mail, as a person's would)."""
+        the welcome mail, as a person's would). Built once per sheet until a rule writes."""
+        cached = self._envs.get(key)
+        if cached is not None:
+            return cached
         sheet = self.config.sheet(key)
         change = self.changes.get(key)
         previous = change.previous if change is not None else None
         existed = change.existed if change is not None else None
         olds = self._before.get(key)
-        if olds and change is not None and previous is not None:
-            fresh = [row for row in olds if row not in previous.index]
-            if fresh:  # rows people did not change: the last run saw them as read now
+        if olds and change is not None and previous is not None and existed is not None:
+            # rows people did not change that existed last run: it saw them as read now, except
+            # the fields rules changed since (a new row has no "before")
+            seen = set(previous.index)
+            fresh = [r for r in olds if r not in seen and bool(existed.get(r, False))]
+            if fresh:
                 before = canonical_frame(self.input[key].loc[fresh], change.fields)
+                by_field: dict[str, tuple[list[int], list[str]]] = {}
                 for row in fresh:
                     for fld, old in olds[row].items():
-                        if fld in before:
-                            before.at[row, fld] = old
+                        rows_, values = by_field.setdefault(fld, ([], []))
+                        rows_.append(row)
+                        values.append(old)
+                for fld, (rows_, values) in by_field.items():
+                    if fld in before:
+                        before.loc[rows_, fld] = values
                 previous = pd.concat([previous, before]) if len(previous) else before
-        return Env(self.out.typed[key], sheet.kinds(), self.now, previous, existed)
+        env = self._envs[key] = Env(self.out.typed[key], sheet.kinds(), self.now, previous, existed)
+        return env
 
     def _remember(self, key: str, row: int, fld: str, old: Any) -> None:
         """A rule is about to change `fld` of `row`: keep what it was before any rule ran."""
         self._before.setdefault(key, {}).setdefault(row, {}).setdefault(fld, canonical(old))
+        self._envs.pop(key, None)
 
     def when(self, key: str, condition: str) -> pd.Series:
         return self.config.sheet(key).condition(condition)(self.env(key)) & (self.ids[key] != "")
@@ -247,7 +261,8 @@ class RuleContext:
         规则提示, where earlier versions kept them (the parts starting with `legacy_prefix`)."""
         index = self.out.typed[key].index
         stored = {rid: t for (rid, k), t in (self.flags or {}).get(key, {}).items() if k == kind}
-        if (self.flags is not None and stored) or legacy_prefix is None:
+        read = f"flags_read:{key}:{kind}"  # a store that read them from the sheet once already
+        if (self.flags is not None and (stored or read in self.state)) or legacy_prefix is None:
             return (
                 self.ids[key].map(stored).astype(object).fillna("").where(self.ids[key] != "", "")
             )
@@ -268,6 +283,8 @@ class RuleContext:
         ]
         for row in out.index[has.to_numpy()]:  # remembered from now on
             self.keep_flag(key, row, kind, out.at[row])
+        if self.flags is not None:
+            self.out.state[read] = "done"
         return out
 
     def keep_flag(self, key: str, row: int, kind: str, flag: str) -> None:

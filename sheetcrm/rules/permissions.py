@@ -4,7 +4,6 @@ store and stays until the row is edited again."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from ..table import STAGE, Event
@@ -17,10 +16,10 @@ def configured(ctx: RuleContext) -> list[Any]:
     return [r for r in ctx.config.rules.permissions if r.sheet in ctx.tables]
 
 
-def flag_kind(perm: Any) -> str:
-    """Each permission rule keeps its own flags (two rules never share, or double, one)."""
-    what = f"{perm.role.value}|{perm.records}|{','.join(perm.may_not_edit)}|{perm.editor_field}"
-    return "permission:" + hashlib.sha1(what.encode()).hexdigest()[:10]
+def flag_kind(ctx: RuleContext, perm: Any) -> str:
+    """Each permission rule keeps its own flags (two rules never share, or double, one), by its
+    place among [[rules.permissions]] (editing a rule keeps its flags)."""
+    return f"permission:{next(i for i, r in enumerate(ctx.config.rules.permissions) if r is perm)}"
 
 
 def apply(ctx: RuleContext, perm: Any) -> None:
@@ -32,7 +31,7 @@ def apply(ctx: RuleContext, perm: Any) -> None:
     for e in change.events if change is not None else []:
         if e.kind in EDITS:
             by_record.setdefault(e.record_id, []).append(e)
-    kind = flag_kind(perm)
+    kind = flag_kind(ctx, perm)
     first = next(r for r in ctx.config.rules.permissions if r.sheet == key) is perm
     legacy = ctx.t("rule.permission_flag_prefix") if first else None  # read once, by one rule
     kept = ctx.kept_flags(key, kind, legacy_prefix=legacy)
