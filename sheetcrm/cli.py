@@ -349,7 +349,7 @@ def reminders(config: Config, now: datetime, only: str | None) -> None:
         sheetcrm reminders --now 2026-11-30T08:00 --to 王明
     """
     plan = _preview(config, now)
-    due = [n for n in plan.notifications if n.kind in ("reminder", "escalation")
+    due = [n for n in plan.notifications if n.kind in ("reminder", "catch_up", "escalation")
            and (only is None or n.recipient == only)]  # fmt: skip
     rows = [[n.recipient, n.record_id, n.subject, n.text, "、".join(n.cc)] for n in due]
     _print_table(

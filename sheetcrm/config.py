@@ -615,6 +615,9 @@ class Calendar(Strict):
     holidays: list[date] = PydField(default_factory=list)
     snooze_field: Identifier | None = "snooze_until"
     contact_field: Identifier = "first_contact"  # the last contact when there is no follow-up yet
+    # overdue reminders from before today (a first night on a legacy workbook, an import) come as
+    # a catch-up list of at most this many a person a working day, most overdue first
+    catch_up_per_day: int = PydField(default=20, ge=1)
 
     @field_validator("weekend")
     @classmethod

@@ -46,6 +46,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Overdue (your manager is copied)",
     },
     "section.reminder": {"zh_CN": "今天要跟进", "en": "Follow up today"},
+    "section.catch_up": {
+        "zh_CN": "积压待补跟进（每天一批，最近逾期的在前）",
+        "en": "Catching up on overdue customers (a batch a day, most recently due first)",
+    },
     "section.approval": {"zh_CN": "待你审批", "en": "Waiting for your approval"},
     "section.assignment": {"zh_CN": "新分配给你的客户", "en": "Newly assigned to you"},
     "section.trigger": {"zh_CN": "客户动态", "en": "Customer updates"},

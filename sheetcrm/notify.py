@@ -28,6 +28,7 @@ from .messages import text
 SECTIONS = (
     "escalation",
     "reminder",
+    "catch_up",
     "approval",
     "assignment",
     "trigger",

@@ -29,7 +29,7 @@ from .errors import SheetLayoutError
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
-from .reminders import History, reminders_for
+from .reminders import CATCH_UP, History, reminders_for
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, RunCommit, Store
@@ -289,7 +289,7 @@ def add_reminders(ctx: PlanContext) -> None:
         if ctx.store is not None:
             store = ctx.store
             history = History(store.stage_since(key, [STAGE]), store.stage_since(key, [CREATED]),
-                              store.last_reminders(key))  # fmt: skip
+                              store.last_reminders(key), store.sent_on(key, CATCH_UP, ctx.now))  # fmt: skip
             if key in plan.changes:  # this run's moves count from now, as on a re-run
                 history.stage_moves.update({e.record_id: ctx.now for e in plan.changes[key].events
                                             if e.kind == STAGE})  # fmt: skip

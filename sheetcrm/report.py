@@ -412,10 +412,12 @@ def _followup(d: _Data, store: Store, p: Period, now: datetime,
                            [row("contact_to_followup", gaps),
                             row("assigned_to_followup", lag)],
                            [Chart("bar", (2, 3), 0, lab["response"])])  # fmt: skip
-    notes = store.notifications_frame(["escalation", "reminder"], since=p.start, until=p.end)
+    notes = store.notifications_frame(
+        ["escalation", "reminder", "catch_up"], since=p.start, until=p.end
+    )
     notes = notes[notes["record_id"].isin(set(d.ids))]
     esc = notes[notes["kind"] == "escalation"]["recipient"].value_counts()
-    rem = notes[notes["kind"] == "reminder"]["recipient"].value_counts()
+    rem = notes[notes["kind"].isin(["reminder", "catch_up"])]["recipient"].value_counts()
     nf = d.c["next_followup"] if "next_followup" in d.c else pd.Series(None, index=d.c.index)
     open_ = ~d.stage.isin([*d.s.won_stages, *d.s.lost_stages])
     past = (to_datetime64(nf) < pd.Timestamp(now.date())) & open_

@@ -427,6 +427,15 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
 
+    def sent_on(self, sheet: str, kind: str, day: datetime) -> dict[str, int]:
+        """{person: how many notifications of `kind` about `sheet` were queued on `day`'s date}."""
+        n = notifications.c
+        start = datetime.combine(day.date(), datetime.min.time())
+        query = (select(n.recipient, func.count()).where((n.sheet == sheet) & (n.kind == kind)
+                 & (n.created >= start) & (n.created < start + timedelta(days=1))).group_by(n.recipient))  # fmt: skip
+        with self.engine.connect() as conn:
+            return {who: int(c) for who, c in conn.execute(query)}
+
     def states(self, prefix: str) -> dict[str, str]:
         """Every piece of small state whose key starts with `prefix`."""
         query = select(meta.c.key, meta.c.value).where(
@@ -944,7 +953,7 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
                                if n.kind in REMINDER_KINDS])  # fmt: skip
 
 
-REMINDER_KINDS = ("reminder", "escalation")
+REMINDER_KINDS = ("reminder", "escalation", "catch_up")
 
 
 def _note_reminders(conn: Connection, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:

@@ -107,7 +107,7 @@ def test_twenty_one_nights_on_a_real_calendar(tmp_path, store_url):  # noqa: F81
         before_the_night(config, day, letter_of)
         plan = run(config, datetime.combine(day, datetime.min.time()) + timedelta(hours=2), store)
         fired = {(letter_of.get(n.record_id, n.record_id), n.kind, n.cc) for n in plan.notifications
-                 if n.kind in ("reminder", "escalation")}  # fmt: skip
+                 if n.kind in ("reminder", "catch_up", "escalation")}  # fmt: skip
         rows = sheet_values(config)
         shown = {letter_of[rid]: str(row["下次提醒"] or "") for rid, row in rows.items()
                  if rid in letter_of and row["下次提醒"]}  # fmt: skip

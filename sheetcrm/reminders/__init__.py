@@ -13,7 +13,7 @@ Adding a timing is one module here (with `MODEL` and `due`) plus its config clas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
 import pandas as pd
@@ -23,9 +23,10 @@ from ..expr import to_datetime64
 from ..naming import record_names
 from ..table import Notification
 from . import every_days, month_end, on_date, overdue, stale, weekday
-from .calendar import is_working_day, last_working_day_of_month
+from .calendar import is_working_day, last_working_day_of_month, next_working_day
 from .context import Due, ReminderContext
 
+CATCH_UP = "catch_up"  # the kind of a reminder due since before today (spread over working days)
 TIMINGS: tuple[ModuleType, ...] = (every_days, weekday, month_end, stale, on_date, overdue)
 _BY_MODEL = {t.MODEL: t for t in TIMINGS}
 
@@ -57,6 +58,7 @@ class History:
     stage_moves: dict[str, datetime] = field(default_factory=dict)
     first_seen: dict[str, datetime] = field(default_factory=dict)
     reminded: dict[str, dict[str, datetime]] = field(default_factory=dict)  # rule → ID → when
+    catch_ups_today: dict[str, int] = field(default_factory=dict)  # person → catch-ups sent today
 
 
 def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, config: Config, *,
@@ -86,7 +88,8 @@ def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, conf
     owner = config.owner_field(key)
     owners = rows[owner] if owner and owner in rows else pd.Series(None, index=rows.index)
     notes, next_due = due_reminders(rows, ids, config, now=now, sheet_key=key, last_contact=last,
-                                    stage_since=stage_since, owners=owners, reminded=reminded)  # fmt: skip
+                                    stage_since=stage_since, owners=owners, reminded=reminded,
+                                    sent_today=history.catch_ups_today if history else None)  # fmt: skip
     shows = "next_reminder" in {c.key.value for c in config.sheet(key).status}
     return notes, next_due if shows else None
 
@@ -101,7 +104,8 @@ def _by_id(ids: pd.Series, when: dict[str, datetime]) -> pd.Series:
 
 def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: datetime, sheet_key: str,
                   last_contact: pd.Series, stage_since: pd.Series, owners: pd.Series,
-                  reminded: dict[str, pd.Series] | None = None) -> tuple[list[Notification], pd.Series]:  # fmt: skip
+                  reminded: dict[str, pd.Series] | None = None,
+                  sent_today: dict[str, int] | None = None) -> tuple[list[Notification], pd.Series]:  # fmt: skip
     """Return the reminders due now and, per row, the next day a reminder fires after this run
     ("" if no reminder rule applies): never a past day, a weekend or a holiday.
 
@@ -111,7 +115,8 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
                           stage_since=stage_since, reminded=reminded)  # fmt: skip
     names = record_names(ctx.sheet, typed, ids)
     notes: list[Notification] = []
-    next_due = pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")
+    backlog: list[tuple[int, Notification, int]] = []
+    parts: list[tuple[str, pd.Series, pd.Series]] = []  # each rule: the rows it is about, next day
     for rule in config.reminders:
         if rule.sheet != sheet_key:
             continue
@@ -119,14 +124,24 @@ def due_reminders(typed: pd.DataFrame, ids: pd.Series, config: Config, *, now: d
         firings, nxt = _BY_MODEL[type(rule)].due(ctx, rule, hit)
         if ctx.working:
             for due in firings:
-                notes += fire(rule, due, ctx, owners=owners, names=names)
+                notes += fire(rule, due, ctx, owners=owners, names=names, backlog=backlog)
+        parts.append((rule.name, hit, nxt))
+    if backlog:
+        order = {r.name: i for i, r in enumerate(config.reminders)}
+        notes, waiting = spread_catch_ups(notes, backlog, ctx, order, sent_today or {})
+        for name, _, nxt in parts:  # a catch-up that waits fires on its day, not now
+            mine = waiting.get(name)
+            if mine:
+                nxt.loc[list(mine)] = list(mine.values())
+    next_due = pd.Series(pd.NaT, index=typed.index, dtype="datetime64[ns]")
+    for _, hit, nxt in parts:
         next_due = next_due.where(~hit | (next_due <= nxt) | nxt.isna(), nxt)
     shown = next_due.dt.strftime("%Y-%m-%d").where(next_due.notna() & (ids != ""), "")
     return notes, shown.astype(object)
 
 
-def fire(rule: ReminderRule, due: Due, ctx: ReminderContext, *, owners: pd.Series,
-         names: pd.Series) -> list[Notification]:  # fmt: skip
+def fire(rule: ReminderRule, due: Due, ctx: ReminderContext, *, owners: pd.Series, names: pd.Series,
+         backlog: list[tuple[int, Notification, int]] | None = None) -> list[Notification]:  # fmt: skip
     """The notifications of `rule` for the due rows: to its recipients, once per occasion."""
     rows = due.rows
     if not len(rows):
@@ -142,17 +157,62 @@ def fire(rule: ReminderRule, due: Due, ctx: ReminderContext, *, owners: pd.Serie
     details = (
         [""] * len(rows) if due.detail is None else ("：" + due.detail[rows].astype(str)).tolist()
     )
+    late = [0] * len(rows) if due.late is None or due.kind != "reminder" \
+        else due.late[rows].fillna(0).astype(int).tolist()  # fmt: skip
     out: list[Notification] = []
-    for rid, owner, tag, name, extra in zip(ctx.ids[rows].tolist(), owners[rows].tolist(), tags,
-                                            names[rows].tolist(), details, strict=True):  # fmt: skip
+    for rid, owner, tag, name, extra, behind, row in zip(ctx.ids[rows].tolist(), owners[rows].tolist(), tags,
+                                                         names[rows].tolist(), details, late, rows.tolist(),
+                                                         strict=True):  # fmt: skip
         if owner not in routes:
             routes[owner] = [(to, tuple(c for c in config.staff_for(copy_words, owner) if c != to))
                              for to in config.staff_for(rule.to, owner)]  # fmt: skip
+        kind = CATCH_UP if behind > 0 else due.kind  # due since before today: the catch-up list
         for to, copy in routes[owner]:
-            out.append(Notification(f"{due.kind}:{rule.name}:{sheet_key}:{rid}:{tag}:{to}", due.kind, to,
-                                    sheet_key, rid, f"{name} {rule.name}".strip(), due.subject + extra,
-                                    cc=copy))  # fmt: skip
+            note = Notification(f"{kind}:{rule.name}:{sheet_key}:{rid}:{tag}:{to}", kind, to, sheet_key,
+                                rid, f"{name} {rule.name}".strip(), due.subject + extra, cc=copy)  # fmt: skip
+            out.append(note)
+            if kind == CATCH_UP and backlog is not None:
+                backlog.append((behind, note, row))
     return out
+
+
+def spread_catch_ups(notes: list[Notification], backlog: list[tuple[int, Notification, int]],
+                     ctx: ReminderContext, rule_order: dict[str, int], sent_today: dict[str, int],
+                     ) -> tuple[list[Notification], dict[str, dict[int, pd.Timestamp]]]:  # fmt: skip
+    """Reminders due since before today (a first night on a legacy workbook, an import) are one
+    catch-up list per person: at most [calendar] catch_up_per_day a working day, counting those
+    already sent today, in the order of the [[reminders]] (高意向 first), the most recently due
+    first; the rest wait. Nothing is lost: a waiting reminder is not recorded, so it is due again
+    the next night. Returns the notifications to send now and, per rule, the working day each
+    waiting row's reminder will come (for 下次提醒)."""
+    per_day = ctx.config.calendar.catch_up_per_day
+    by_person: dict[str, list[tuple[int, Notification, int]]] = {}
+    for item in backlog:
+        by_person.setdefault(item[1].recipient, []).append(item)
+    held: set[str] = set()
+    waits: dict[tuple[str, int], int] = {}  # (rule, row) → working days from now
+    for person, items in by_person.items():
+        items.sort(key=lambda it: (rule_order.get(_rule_of(it[1]), 0), it[0], it[1].record_id))
+        room = max(per_day - sent_today.get(person, 0), 0) if ctx.working else 0
+        for i, (_, note, row) in enumerate(items):
+            if i >= room:
+                held.add(note.key)
+                key = (_rule_of(note), row)
+                waits[key] = max(waits.get(key, 0), 1 + (i - room) // per_day)
+    ahead: list[pd.Timestamp] = []
+    day = ctx.now.date()
+    while len(ahead) < max(waits.values(), default=0):
+        day = next_working_day(day + timedelta(days=1), ctx.config)
+        ahead.append(pd.Timestamp(day))
+    out: dict[str, dict[int, pd.Timestamp]] = {}
+    for (rule, row), n in waits.items():
+        out.setdefault(rule, {})[row] = ahead[n - 1]
+    return [n for n in notes if n.key not in held], out
+
+
+def _rule_of(note: Notification) -> str:
+    """The rule a reminder's key names (<kind>:<rule>:<sheet>:<record>:<occasion>:<to>)."""
+    return ":".join(note.key.split(":")[1:-4])
 
 
 __all__ = [

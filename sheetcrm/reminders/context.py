@@ -28,6 +28,7 @@ class Due:
     kind: str = "reminder"
     cc: list[str] | None = None  # None: the rule's cc
     detail: pd.Series | None = None
+    late: pd.Series | None = None  # per row: days it has been due before today (> 0: a catch-up)
 
 
 class ReminderContext:

@@ -33,7 +33,8 @@ def due(ctx: ReminderContext, rule: EveryDays, hit: pd.Series) -> tuple[list[Due
     since = (ctx.today - ctx.contact[rows]).dt.days.astype("Int64").astype(str)
     window = count[rows].astype("Int64").astype(str)
     firing = Due(rows, day_numbers(base[rows]) + "#" + window, ctx.t("reminder.due"),
-                 detail=since.map(lambda d: ctx.t("reminder.since_contact", days=d)))  # fmt: skip
+                 detail=since.map(lambda d: ctx.t("reminder.since_contact", days=d)),
+                 late=(ctx.today - ctx.fires_on(base + step)).dt.days)  # fmt: skip
     # the next one: N days after today's reminder (as the store will count it), else after the
     # latest occasion (or the base)
     following = occasion.where(count >= 1, base) + step

@@ -25,9 +25,13 @@ def due(ctx: ReminderContext, rule: OnDate, hit: pd.Series) -> tuple[list[Due], 
         base = _this_or_next_year(base, today, rule.offset_days)
     target = base + pd.Timedelta(days=rule.offset_days)
     fire = ctx.fires_on(target)
-    rows = ctx.rows(hit & ctx.active & (fire <= today) & (today < fire + WINDOW))
+    due = hit & ctx.active & (fire <= today) & (today < fire + WINDOW)
+    if ctx.remembers:  # sent for this occasion already (within its week it is due no more)
+        sent = ctx.reminded(rule.name)
+        due &= ~(sent >= target).fillna(False).astype(bool)
+    rows = ctx.rows(due)
     firing = Due(rows, day_numbers(target[rows]), rule.name,
-                 detail=base[rows].dt.strftime("%Y-%m-%d"))  # fmt: skip
+                 detail=base[rows].dt.strftime("%Y-%m-%d"), late=(today - fire).dt.days)  # fmt: skip
     nxt = fire.where(fire > today)
     if rule.yearly:
         again = ctx.fires_on(target + pd.DateOffset(years=1))

@@ -41,7 +41,8 @@ def due(ctx: ReminderContext, rule: WhenStale, hit: pd.Series) -> tuple[list[Due
     occasion = day_numbers(start[some])
     days = (ctx.today - anchor[some]).dt.days.astype("Int64").astype(str)
     detail = days.map(lambda d: ctx.t("reminder.days", days=d))
-    firings = [Due(ctx.rows(remind), occasion, ctx.t("reminder.stale"), cc=[], detail=detail)]
+    firings = [Due(ctx.rows(remind), occasion, ctx.t("reminder.stale"), cc=[], detail=detail,
+                   late=(ctx.today - fire).dt.days)]  # fmt: skip
     today = pd.Series(ctx.today, index=anchor.index)
     fired = remind & ctx.working
     if wait is None:
