@@ -733,6 +733,7 @@ class Mail(Strict):
 
     transport: Literal["outbox", "smtp", "webhook"] = "outbox"
     sender: str = PydField(default="sheetcrm@example.com", pattern=r"^[^@\s]+@[^@\s]+$")
+    sender_name: str = "sheetcrm"  # the name mail clients show for `sender`
     outbox_dir: str = "outbox"
     host: str | None = None
     port: int = PydField(default=587, ge=1, le=65535)

@@ -20,6 +20,7 @@ HTML, and on a dropped connection sleeps, retries and returns False instead of r
 from __future__ import annotations
 
 import email.policy
+import hashlib
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import getaddresses, make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -80,18 +81,28 @@ class OutboxMailer:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def _path(self, message_id: str) -> Path:
-        safe = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in message_id.strip("<>"))
-        return self.folder / f"{safe}.eml"
+    @staticmethod
+    def _tag(message_id: str) -> str:
+        """A short, stable tag of the Message-ID: the end of each file name."""
+        return hashlib.sha1(message_id.strip().encode()).hexdigest()[:10]
+
+    def _path(self, message: EmailMessage) -> Path:
+        """Named so a person sees when and for whom: 20261202-0800-王明-<tag>.eml."""
+        when = parsedate_to_datetime(str(message["Date"])) if message["Date"] else None
+        stamp = f"{when:%Y%m%d-%H%M}-" if when is not None else ""
+        names = getaddresses([str(message["To"] or "")])
+        who = (names[0][0] or names[0][1]) if names else ""
+        who = "".join(ch if ch.isalnum() or ch in "-._@" else "_" for ch in who)[:60]
+        return self.folder / f"{stamp}{who}-{self._tag(str(message['Message-ID']))}.eml"
 
     def send(self, message: EmailMessage, recipients: list[str]) -> None:
-        path = self._path(str(message["Message-ID"]))
+        path = self._path(message)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(bytes(message))
         os.replace(tmp, path)
 
     def delivered(self, message_id: str) -> bool | None:
-        return self._path(message_id).exists()
+        return any(self.folder.glob(f"*-{self._tag(message_id)}.eml"))
 
     def reconnect(self) -> None:
         return None
@@ -333,7 +344,8 @@ def deliver(mails: list[Mail], store: Store, mailer: Mailer, config: Config,
             for mail in mails:
                 message_id = make_msgid(domain=domain)
                 store.mark_notifications(mail.keys, "sending", message_id=message_id)
-                message = mail.message(config.mail.sender, message_id, now, config.timezone)
+                message = mail.message(config.mail.sender, message_id, now, config.timezone,
+                                       sender_name=config.mail.sender_name)  # fmt: skip
                 doubt = False
                 try:
                     try:

@@ -52,12 +52,15 @@ class Mail:
     recipient: str  # a person's name, or the customer's address (copies go in the copied person's own digest)
     attachments: list[Path] = field(default_factory=list)
 
-    def message(self, sender: str, message_id: str, now: datetime, zone: str) -> EmailMessage:
+    def message(self, sender: str, message_id: str, now: datetime, zone: str, *,
+                sender_name: str = "sheetcrm") -> EmailMessage:  # fmt: skip
         """The mail as sent. `now` is the team's wall time in `zone` (config.toml's timezone): the
-        Date header carries that zone's offset, so a mail client shows the true time."""
+        Date header carries that zone's offset, so a mail client shows the true time. A digest's
+        To names the person."""
         msg = EmailMessage()
-        msg["From"] = formataddr(("sheetcrm", sender))
-        msg["To"] = ", ".join(self.to)
+        msg["From"] = formataddr((sender_name, sender))
+        named = self.recipient not in self.to and len(self.to) == 1
+        msg["To"] = formataddr((self.recipient, self.to[0])) if named else ", ".join(self.to)
         msg["Subject"] = self.subject
         when = now if now.tzinfo is not None else now.replace(tzinfo=ZoneInfo(zone))
         msg["Date"] = format_datetime(when)

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def test_digests_go_to_the_outbox_once(tmp_path):
     assert sorted(report.sent) == ["buyer@example.com", "刘洋", "李明", "王明"]
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 4
-    by_to = {str(parse(f.read_bytes())["To"]): parse(f.read_bytes()) for f in files}
+    by_to = {parseaddr(str(parse(f.read_bytes())["To"]))[1]: parse(f.read_bytes()) for f in files}
     wang = by_to["wangming@example.com"]
     assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：3 项"
     text = wang.get_body(("plain",)).get_content()
@@ -387,3 +388,19 @@ def test_a_server_that_gives_up_mid_batch_loses_nothing(smtp_config):
     assert len(delivered) == 4 and len(set(delivered)) == 4  # everyone once, nobody twice
     assert sorted(first.sent + second.sent) == ["buyer@example.com", "刘洋", "李明", "王明"]
     assert {n["status"] for n in store.notifications()} == {"sent"}
+
+
+def test_outbox_files_say_for_whom_and_when_and_the_sender_has_its_name(tmp_path):
+    """#23 item 7: 20261123-0800-王明-<tag>.eml; From the configured name, To the person's."""
+    config = with_mail(tmp_path, OUTBOX + 'sender_name = "星辰科技 客户服务"\n')
+    store = Store(config.store_url)
+    queue(store)
+    mails = build_mails(store.notifications("pending"), config, now=NOW)
+    deliver(mails, store, OutboxMailer(tmp_path / "outbox"), config, now=NOW)
+    names = sorted(f.name for f in (tmp_path / "outbox").glob("*.eml"))
+    assert [n.rsplit("-", 1)[0] for n in names] == [
+        "20261123-0800-buyer@example.com", "20261123-0800-刘洋", "20261123-0800-李明", "20261123-0800-王明"]  # fmt: skip
+    wang = parse((tmp_path / "outbox" / names[-1]).read_bytes())
+    assert str(wang["From"]) == "星辰科技 客户服务 <crm@example.com>"
+    assert str(wang["To"]) == "王明 <wangming@example.com>"
+    assert build_mails(store.notifications("pending"), config, now=NOW) == []  # sent, once

@@ -306,7 +306,10 @@ def test_the_weekly_report_job_writes_and_mails_the_report_once(instance):
     for eml in set(outbox.glob("*.eml")) - before:
         msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
         (attachment,) = list(msg.iter_attachments())
-        mails[str(msg["To"])] = (attachment.get_filename(), attachment.get_content())
+        mails[msg["To"].addresses[0].addr_spec] = (
+            attachment.get_filename(),
+            attachment.get_content(),
+        )
     managers = {
         p.email: p.name for p in config.people if str(p.role) in ("sales_manager", "sales_director")
     }
