@@ -741,6 +741,9 @@ class Mail(Strict):
     user: str | None = None
     password_env: str = "SHEETCRM_SMTP_PASSWORD"
     per_minute: int = PydField(default=60, ge=0)  # SMTP: at most this many mails a minute (0: any)
+    digest_cap: int = PydField(
+        default=30, ge=1
+    )  # customers in one person's digest; the rest counted
     brochure_url: str = ""  # linked from the welcome mail to customers
     webhook_url: str | None = None  # a group robot: digests are posted there as markdown
     webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"

@@ -24,20 +24,20 @@ from .config import Config
 from .instance import instance_files
 from .messages import text
 
-# kinds of notification, in the order their sections appear (titles in messages.py: section.<kind>)
+# kinds of notification, most urgent first: an entry (one customer) is as urgent as its most
+# urgent reason; reasons are named by their section title (messages.py: section.<kind>)
 SECTIONS = (
     "escalation",
+    "approval",
     "reminder",
     "catch_up",
-    "approval",
     "assignment",
     "trigger",
     "permission",
     "duplicate",
     "derive",
-    "cc",
 )
-MAX_ROWS = 100  # per section: a digest is read, not searched; the sheet has the rest
+HIGH_INTENT = "高意向"  # a reminder about such a customer comes right after the escalations
 
 
 @dataclass
@@ -93,11 +93,15 @@ OWN_MAIL = {"report"}  # kinds a job mails itself (with an attachment), never in
 
 def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
                 only: str | None = None, customers: bool = True) -> list[Mail]:  # fmt: skip
-    """One digest per person (their notifications, and those they are copied on), one mail per
-    customer notification. `only` limits the digests to one person's name."""
+    """One digest per person, one mail per customer notification. A digest has one line per
+    customer (all reasons together), most urgent first: escalations, reminders about 高意向
+    customers, approvals waiting, today's reminders, the catch-up list, then the rest; at most
+    [mail] digest_cap lines, the rest counted by kind. What a person is copied on (a manager) is a
+    summary per rep. `only` limits the digests to one person's name."""
     env = template_env(config)
     people = {p.name: p for p in config.people}
-    per_person: dict[str, dict[str, list[list[str]]]] = {}
+    entries: dict[str, dict[tuple[str, str], Entry]] = {}
+    copies: dict[str, dict[str, list[str]]] = {}  # copied person → rep → kinds
     keys: dict[str, list[str]] = {}
     mails: list[Mail] = []
     for n in pending:
@@ -108,22 +112,52 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
             if only is None and customers:
                 mails.append(_customer_mail(env, n, payload, config))
             continue
-        row = [str(n["record_id"] or ""), str(n["subject"] or ""), str(payload.get("text", ""))]
-        per_person.setdefault(n["recipient"], {}).setdefault(n["kind"], []).append(row)
+        rid = str(n["record_id"] or "")
+        mine = entries.setdefault(n["recipient"], {})
+        entry = mine.setdefault(
+            (str(n.get("sheet") or ""), rid), Entry(rid, payload.get("facts") or {})
+        )
+        entry.add(n["kind"], str(n["subject"] or ""), str(payload.get("text", "")))
         keys.setdefault(n["recipient"], []).append(n["key"])
         for cc in payload.get("cc", []):
-            per_person.setdefault(cc, {}).setdefault("cc", []).append(row)
-    for name in sorted(per_person, key=lambda x: list(people).index(x) if x in people else 10**6):
+            copies.setdefault(cc, {}).setdefault(n["recipient"], []).append(n["kind"])
+    loc, cap = config.locale, config.mail.digest_cap
+    for name in sorted(set(entries) | set(copies),
+                       key=lambda x: list(people).index(x) if x in people else 10**6):  # fmt: skip
         if only is not None and name != only or name not in people or not people[name].active:
             continue
-        kinds = per_person[name]
-        count = sum(len(v) for v in kinds.values())
-        loc = config.locale
-        headers = text(loc, "digest.headers").split("|")
-        sections = [{"title": text(loc, f"section.{kind}"), "headers": headers, "count": len(kinds[kind]),
-                     "rows": _cap(kinds[kind], loc)} for kind in SECTIONS if kind in kinds]  # fmt: skip
+        todo = sorted(entries.get(name, {}).values(), key=lambda e: (e.rank, e.record_id))
+        sections: list[dict[str, Any]] = []
+        if todo:
+            sections.append({"title": text(loc, "digest.todo"), "count": len(todo),
+                             "headers": text(loc, "digest.todo_headers").split("|"),
+                             "widths": ["14%", "36%", "50%"],
+                             "rows": [e.row(loc) for e in todo[:cap]]})  # fmt: skip
+            rest = todo[cap:]
+            if rest:
+                by_kind: dict[str, int] = {}
+                for e in rest:
+                    by_kind[e.first_kind] = by_kind.get(e.first_kind, 0) + 1
+                rows = [
+                    [text(loc, f"section.{k}"), str(by_kind[k])] for k in SECTIONS if k in by_kind
+                ]
+                rows.append(
+                    [text(loc, "digest.more", count=len(rest)), text(loc, "digest.more_hint")]
+                )
+                sections.append({"title": text(loc, "digest.rest", count=len(rest)), "count": len(rest),
+                                 "headers": text(loc, "digest.rest_headers").split("|"),
+                                 "widths": ["45%", "55%"], "rows": rows})  # fmt: skip
+        if name in copies:
+            reps = copies[name]
+            rows = [
+                [rep, str(len(kinds)), str(kinds.count("escalation"))]
+                for rep, kinds in reps.items()
+            ]
+            sections.append({"title": text(loc, "section.cc"), "count": sum(len(k) for k in reps.values()),
+                             "headers": text(loc, "digest.cc_headers").split("|"),
+                             "widths": ["40%", "30%", "30%"], "rows": rows})  # fmt: skip
         context: dict[str, Any] = {
-            "subject": text(loc, "digest.subject", day=f"{now:%Y-%m-%d}", count=count),
+            "subject": text(loc, "digest.subject", day=f"{now:%Y-%m-%d}", count=len(todo)),
             "greeting": text(loc, "digest.greeting", name=name),
             "sections": sections,
             "footer": text(loc, "digest.footer"),
@@ -133,11 +167,48 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
     return mails
 
 
-def _cap(rows: list[list[str]], locale: Any) -> list[list[str]]:
-    if len(rows) <= MAX_ROWS:
-        return rows
-    more = text(locale, "digest.more", count=len(rows) - MAX_ROWS)
-    return rows[:MAX_ROWS] + [["…", more, text(locale, "digest.more_hint")]]
+@dataclass
+class Entry:
+    """One customer in a person's digest: every reason to act on it, and what the sheet says."""
+
+    record_id: str
+    facts: dict[str, Any]
+    reasons: list[tuple[str, str, str]] = field(default_factory=list)  # kind, subject, text
+
+    def add(self, kind: str, subject: str, body: str) -> None:
+        self.reasons.append((kind, subject, body))
+
+    @property
+    def rank(self) -> int:
+        """Escalations, then reminders about 高意向 customers, approvals waiting, today's
+        reminders, the catch-up list, the rest."""
+        best = 99
+        for kind, _, _ in self.reasons:
+            r = SECTIONS.index(kind) + 2 if kind in SECTIONS else 50
+            if kind in ("reminder", "catch_up") and self.facts.get("intent") == HIGH_INTENT:
+                r = 1
+            best = min(best, 0 if kind == "escalation" else r)
+        return best
+
+    @property
+    def first_kind(self) -> str:
+        return min((k for k, _, _ in self.reasons), key=_order)
+
+    def row(self, locale: Any) -> list[str]:
+        f = self.facts
+        where = self.record_id + (text(locale, "digest.row", row=f["row"]) if f.get("row") else "")
+        subject = self.reasons[0][1] if self.reasons else ""
+        parts = [str(f.get("name") or subject)]
+        parts += [str(v) for v in (f.get("stage"), f.get("intent"), f.get("phone")) if v]
+        if f.get("since") not in (None, ""):
+            parts.append(text(locale, "digest.since", days=f["since"]))
+        what = "；".join(f"【{text(locale, f'reason.{k}')}】{b or s}" if k in SECTIONS else (b or s)
+                        for k, s, b in sorted(self.reasons, key=lambda r: _order(r[0])))  # fmt: skip
+        return [where, " · ".join(parts), what]  # three columns, as digest templates have
+
+
+def _order(kind: str) -> int:
+    return SECTIONS.index(kind) if kind in SECTIONS else 99
 
 
 def _customer_mail(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,16 @@ import pandas as pd
 
 from .changes import as_first_seen, detect_changes, refresh_snapshot
 from .check import check_table, check_workbook
-from .config import Config, SheetConfig
+from .config import Config, FieldType, SheetConfig
 from .dedupe import decide_duplicates
 from .errorlist import write_error_list
 from .errors import SheetLayoutError
+from .expr import to_datetime64
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
-from .reminders import CATCH_UP, History, reminders_for
+from .naming import record_names
+from .reminders import CATCH_UP, History, last_contacts, reminders_for
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, RunCommit, Store
@@ -302,13 +304,61 @@ def add_reminders(ctx: PlanContext) -> None:
 
 def queue_notifications(ctx: PlanContext) -> None:
     """One notification per key, and none the store has already queued (a re-run sends nothing
-    twice; a row copied with its ID makes twins)."""
+    twice; a row copied with its ID makes twins); each carries what the digest shows of its
+    record (`record_facts`)."""
     notes = ctx.outcome.notifications
     known = ctx.store.notification_keys([n.key for n in notes]) if ctx.store else set()
+    fresh = []
     for n in notes:
         if n.key not in known:
             known.add(n.key)
-            ctx.plan.notifications.append(n)
+            fresh.append(n)
+    facts = record_facts(ctx, {(n.sheet, n.record_id) for n in fresh})
+    ctx.plan.notifications += [replace(n, facts=facts.get((n.sheet, n.record_id))) for n in fresh]
+
+
+def record_facts(
+    ctx: PlanContext, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """For the digest's one line per customer: the record's name, stage, intent, phone, sheet
+    row and days since the last contact, as the rules left them."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    by_sheet: dict[str, list[str]] = {}
+    for sheet_key, rid in wanted:
+        if sheet_key in ctx.ids:
+            by_sheet.setdefault(sheet_key, []).append(rid)
+    for key, rids in by_sheet.items():
+        sheet = ctx.config.sheet(key)
+        typed = ctx.outcome.typed.get(key, ctx.plan.results[key].typed)
+        ids = ctx.ids[key]
+        first = ids[(ids != "") & ~ids.duplicated()]
+        rows = first[first.isin(rids)]
+        names = record_names(sheet, typed.loc[rows.index], rows)
+        phone = next((f.key for f in sheet.fields if f.type is FieldType.phone), None)
+        intent = "intent" if "intent" in typed else None
+        contact = _last_contact(ctx, key, rows)
+        today = pd.Timestamp(ctx.now.date())
+        for row, rid in rows.items():
+            f: dict[str, Any] = {"name": names.at[row], "row": int(row)}
+            for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone)):
+                if col and col in typed and display(typed.at[row, col]):
+                    f[label] = display(typed.at[row, col])
+            if pd.notna(contact.at[row]):
+                f["since"] = int((today - contact.at[row]).days)
+            out[(key, rid)] = f
+    return out
+
+
+def _last_contact(ctx: PlanContext, key: str, rows: pd.Series) -> pd.Series:
+    """The last contact of these rows' records: the latest follow-up, else the first contact."""
+    link, typed = ctx.config.rules.followups, ctx.outcome.typed
+    last = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+    if link is not None and link.target == key:
+        last = last_contacts(typed.get(link.sheet), link.key, link.date, rows)
+    first = ctx.config.calendar.contact_field
+    if key in typed and first in typed[key]:
+        last = last.fillna(to_datetime64(typed[key].loc[rows.index, first]))
+    return last.dt.normalize()
 
 
 def record_rule_changes(ctx: PlanContext) -> None:

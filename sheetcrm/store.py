@@ -944,8 +944,8 @@ def _add_notifications(conn: Connection, run_id: int, notes: Sequence[Any], now:
             first.setdefault(n.key, n)
     rows = [{"key": n.key, "run_id": run_id, "kind": n.kind, "recipient": n.recipient, "sheet": n.sheet,
              "record_id": n.record_id, "subject": n.subject, "status": "pending", "created": now,
-             "payload": json.dumps({"text": n.text, "cc": list(n.cc), "template": n.template},
-                                   ensure_ascii=False)}
+             "payload": json.dumps({"text": n.text, "cc": list(n.cc), "template": n.template,
+                                    "facts": n.facts}, ensure_ascii=False, default=str)}
             for n in first.values()]  # fmt: skip
     if rows:
         _insert_in_batches(conn, notifications, iter(rows))

@@ -89,6 +89,7 @@ class Notification:
     text: str = ""
     cc: tuple[str, ...] = ()
     template: str | None = None
+    facts: dict[str, Any] | None = None  # what the digest shows of the record (name, stage, ...)
 
     def __str__(self) -> str:
         cc = f" (cc {', '.join(self.cc)})" if self.cc else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,16 +75,20 @@ def test_digests_go_to_the_outbox_once(tmp_path):
     wang = by_to["wangming@example.com"]
     assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：3 项"
     text = wang.get_body(("plain",)).get_content()
-    assert text.index("已逾期（已抄送主管）（1）") < text.index(
-        "新分配给你的客户（1）"
-    )  # most urgent first
+    assert "== 今天要处理的客户（最要紧的在前）（3） ==" in text  # one line per customer
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert [line.split(" | ")[0] for line in lines] == ["- C000005", "- C000001", "- C000003"]
+    assert "【逾期升级】仍未跟进（已抄送主管）：5 天" in lines[0]  # most urgent first
+    assert "【新分配】负责人：王明" in lines[1] and "【客户动态】客户进入商务谈判阶段" in lines[2]
     html = wang.get_body(("html",)).get_content()
-    assert "新分配给你的客户（1）" in text and "客户动态（1）" in text
     assert (
         "&lt;script&gt;alert(1)&lt;/script&gt;有限公司" in html and "<script>" not in html
     )  # escaped
     assert "<script>alert(1)</script>有限公司" in text  # plain text is plain
-    assert "抄送给你（2）" in by_to["liuyang@example.com"].get_body(("plain",)).get_content()
+    copied = by_to["liuyang@example.com"].get_body(("plain",)).get_content()
+    assert (
+        "== 抄送给你（按负责人汇总）（2） ==" in copied and "- 王明 | 2 | 1" in copied
+    )  # a summary
     welcome = by_to["buyer@example.com"]
     assert "感谢您对我们产品的关注" in welcome.get_body(("plain",)).get_content()
     assert {n["status"] for n in store.notifications()} == {"sent"}
@@ -276,7 +281,7 @@ def test_digests_posted_to_a_group_robot(tmp_path):
         first = next(p for p in robot.posts if "王明，你好" in p["markdown"]["content"])
         assert first["msgtype"] == "markdown"
         assert first["markdown"]["content"].startswith("### sheetcrm 每日摘要 2026-11-23")
-        assert "**已逾期（已抄送主管）（1）**" in first["markdown"]["content"]
+        assert "**今天要处理的客户（最要紧的在前）（3）**" in first["markdown"]["content"]
         status = {n["key"]: n["status"] for n in store.notifications()}
         assert status["c1"] == "pending"  # a customer's mail never goes to the team's chat
         # the robot refuses (e.g. a wrong key): the run says so, nothing is marked sent
@@ -293,7 +298,7 @@ def test_digests_posted_to_a_group_robot(tmp_path):
         robot.close()
 
 
-def test_english_digest_and_long_sections_are_capped(tmp_path):
+def test_english_digest_and_a_long_one_is_capped(tmp_path):
     config = with_mail(tmp_path, OUTBOX)
     raw = (
         (tmp_path / "config.toml")
@@ -307,10 +312,10 @@ def test_english_digest_and_long_sections_are_capped(tmp_path):
     (mail,) = build_mails(pending, config, now=NOW)
     assert mail.subject == "sheetcrm daily digest 2026-11-23: 150 items"
     assert "Hello 王明, here is what needs you" in mail.text
-    assert "== Follow up today（150） ==" in mail.text
-    assert (
-        mail.text.count("\n- ") == 101 and "50 more" in mail.text
-    )  # 100 rows and a pointer to the rest
+    assert "== Customers to act on today (most urgent first)（150） ==" in mail.text
+    assert mail.text.count("\n- C") == 30  # [mail] digest_cap customers, then the rest counted
+    assert "== 120 more customers (by kind)（120） ==" in mail.text
+    assert "- Follow up today | 120" in mail.text and "120 more customers to act on" in mail.text
     assert len(mail.keys) == 150  # every reminder counts as delivered with the digest
 
 
@@ -404,3 +409,41 @@ def test_outbox_files_say_for_whom_and_when_and_the_sender_has_its_name(tmp_path
     assert str(wang["From"]) == "星辰科技 客户服务 <crm@example.com>"
     assert str(wang["To"]) == "王明 <wangming@example.com>"
     assert build_mails(store.notifications("pending"), config, now=NOW) == []  # sent, once
+
+
+def test_the_first_morning_on_the_demo_is_short_sorted_and_adds_up(tmp_path):
+    """#23: on the bundled 1,000-customer demo every person's first digest has at most
+    [mail] digest_cap customers, most urgent first, and what it shows plus what it counts is
+    every customer queued for that person."""
+    from datetime import date
+
+    from sheetcrm.job import run_job
+
+    from .workbooks import demo_instance
+
+    config = demo_instance(tmp_path / "team", rows=1000, seed=1, today=date(2026, 11, 23))
+    assert run_job("nightly", config, now=datetime(2026, 11, 24, 2, 0)).ok
+    pending = Store(config.store_url).notifications("pending")
+    mails = [m for m in build_mails(pending, config, now=NOW) if m.recipient in
+             {p.name for p in config.people}]  # fmt: skip
+    cap = config.mail.digest_cap
+    assert mails and all(m.subject for m in mails)
+    for mail in mails:
+        mine = {(n["sheet"], n["record_id"]) for n in pending
+                if n["recipient"] == mail.recipient and n["kind"] not in ("customer", "report")}  # fmt: skip
+        lines = [line for line in mail.text.splitlines() if line.startswith(("- C", "- R"))]
+        assert len(lines) <= cap, mail.recipient
+        counted = re.search(r"== 另有 (\d+) 位客户（按类别）", mail.text)
+        assert len(lines) + (int(counted.group(1)) if counted else 0) == len(mine), mail.recipient
+        order = [rank(line) for line in lines]
+        assert order == sorted(order), (mail.recipient, order)  # most urgent first
+
+
+def rank(line: str) -> int:
+    """How urgent a digest line is, from its reasons, as a person reading it would sort them:
+    escalations, 高意向 reminders, approvals, reminders, catch-ups, the rest."""
+    marks = {"【逾期升级】": 0, "【待审批】": 2, "【跟进】": 3, "【补跟进】": 4}
+    ranks = [r for m, r in marks.items() if m in line] or [5]
+    if "高意向" in line and ("【跟进】" in line or "【补跟进】" in line):
+        ranks.append(1)
+    return min(ranks)
