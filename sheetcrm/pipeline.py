@@ -336,15 +336,16 @@ def record_facts(
         names = record_names(sheet, typed.loc[rows.index], rows)
         phone = next((f.key for f in sheet.fields if f.type is FieldType.phone), None)
         intent = "intent" if "intent" in typed else None
-        contact = _last_contact(ctx, key, rows)
-        today = pd.Timestamp(ctx.now.date())
-        for row, rid in rows.items():
+        since = (pd.Timestamp(ctx.now.date()) - _last_contact(ctx, key, rows)).dt.days
+        columns = {label: display_column(typed.loc[rows.index, col]).tolist()
+                   for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone))
+                   if col and col in typed}  # fmt: skip
+        days = since.astype("Int64").tolist()
+        for i, (row, rid) in enumerate(rows.items()):  # column-wise above; only dicts made here
             f: dict[str, Any] = {"name": names.at[row], "row": int(row)}
-            for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone)):
-                if col and col in typed and display(typed.at[row, col]):
-                    f[label] = display(typed.at[row, col])
-            if pd.notna(contact.at[row]):
-                f["since"] = int((today - contact.at[row]).days)
+            f.update({label: values[i] for label, values in columns.items() if values[i]})
+            if days[i] is not pd.NA:
+                f["since"] = int(days[i])
             out[(key, rid)] = f
     return out
 
