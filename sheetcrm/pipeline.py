@@ -118,12 +118,15 @@ class Plan:
                     out.append(
                         CellChange(sheet.name, rid, labels.get(col, col), old, display(new), row)
                     )
+            shown: dict[str, dict[int, str]] = {}  # status column → row → its text now (once)
             for rid, values in patch.values.items():
                 row = row_of.get(rid, 0)
                 for col, new in values.items():
-                    old = ""
-                    if col in table.status and row in table.status.index:
-                        old = display(table.status.at[row, col])
+                    if col not in shown:
+                        status = table.status
+                        shown[col] = dict(zip(status.index.tolist(), display_column(status[col]).tolist(),
+                                              strict=True)) if col in status else {}  # fmt: skip
+                    old = shown[col].get(row, "")
                     if old != display(new):
                         out.append(CellChange(sheet.name, rid, labels.get(col, col), old,
                                               display(new), row))  # fmt: skip
