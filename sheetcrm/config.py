@@ -747,7 +747,15 @@ class Mail(Strict):
     brochure_url: str = ""  # linked from the welcome mail to customers
     webhook_url: str | None = None  # a group robot: digests are posted there as markdown
     webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"
+    # the robot's signing secret (DingTalk 加签, Feishu 签名校验) is read from this variable
+    webhook_secret_env: str | None = None
+    webhook_keyword: str | None = None  # DingTalk's keyword mode: every message must carry it
+    team_webhooks: dict[str, str] = PydField(default_factory=dict)  # team → its own group's robot
 
+    _no_webhook_secret_in_config = model_validator(mode="before")(
+        lambda data: _refuse_secrets(data, {"webhook_secret", "secret"}, "do not put the robot's "
+                                     "signing secret in config.toml: set 'webhook_secret_env' to the "
+                                     "name of an environment variable that holds it"))  # fmt: skip
     _no_password_in_config = model_validator(mode="before")(
         lambda data: _refuse_secrets(data, {"password"}, "do not put the SMTP password in "
                                      "config.toml: set it in the environment variable named by "
@@ -1247,6 +1255,8 @@ def _check_rules(config: Config) -> list[tuple[str, str]]:
                 problems.append((where, f"{n!r} is neither a person in [[people]] nor one of "
                                         f"{sorted(RECIPIENT_WORDS)}"))  # fmt: skip
 
+    for team in sorted(set(config.mail.team_webhooks) - teams):
+        problems.append(("mail.team_webhooks", f"{team!r} is not a team in [[people]]"))
     for i, rem in enumerate(config.reminders):
         where = f'reminders[{i}] ("{rem.name}")'
         sheet = sheet_of(where, rem.sheet)

@@ -19,14 +19,18 @@ HTML, and on a dropped connection sleeps, retries and returns False instead of r
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import hashlib
+import hmac
 import json
 import os
 import re
 import smtplib
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -243,10 +247,19 @@ class WebhookRefused(OSError):
 
 
 class WebhookMailer:
-    """Posts each digest as markdown to a group robot (企业微信, 钉钉 or 飞书 JSON formats)."""
+    """Posts each digest to a group robot (企业微信, 钉钉 or 飞书 JSON formats): to the robot of the
+    person's team when `teams` has one (a team's digests to its own group), else to `url`. With a
+    `secret` each post is signed as the platform documents it (DingTalk: timestamp and sign in the
+    URL, HMAC-SHA256 of "timestamp\\nsecret" keyed by the secret; Feishu: timestamp and sign in the
+    body, HMAC-SHA256 keyed by "timestamp\\nsecret" over nothing). A DingTalk `keyword` is put in
+    every message that lacks it."""
 
-    def __init__(self, url: str, fmt: str, *, timeout: float = 15) -> None:
+    def __init__(self, url: str, fmt: str, *, timeout: float = 15, secret: str | None = None,
+                 keyword: str | None = None, teams: dict[str, str] | None = None,
+                 team_of: dict[str, str] | None = None, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
         self.url, self.format, self.timeout = url, fmt, timeout
+        self.secret, self.keyword, self.clock = secret, keyword, clock
+        self.teams, self.team_of = teams or {}, team_of or {}  # team → URL; address → team
 
     def __enter__(self) -> WebhookMailer:
         return self
@@ -261,19 +274,47 @@ class WebhookMailer:
         markdown = f"### {title}\n" + "\n".join(
             f"**{line.strip('= ')}**" if line.startswith("==") else line for line in text.splitlines()[1:])  # fmt: skip
         if self.format == "dingtalk":
+            if self.keyword and self.keyword not in markdown:
+                markdown = f"{self.keyword} {markdown}"
             return {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
         if self.format == "feishu":
-            return {"msg_type": "text", "content": {"text": f"{title}\n{text}"}}
+            return {"msg_type": "text", "content": {"text": text}}  # its first line is the title
         return {"msgtype": "markdown", "markdown": {"content": markdown}}
 
+    def target(self, recipients: list[str]) -> str:
+        """The robot for this digest: the recipient's team's, else the default one."""
+        team = next((self.team_of[r] for r in recipients if r in self.team_of), None)
+        return self.teams.get(team or "", self.url)
+
+    def signed(self, url: str, payload: dict[str, object]) -> tuple[str, dict[str, object]]:
+        if not self.secret:
+            return url, payload
+        if self.format == "dingtalk":
+            stamp = str(round(self.clock() * 1000))
+            digest = hmac.new(
+                self.secret.encode(), f"{stamp}\n{self.secret}".encode(), hashlib.sha256
+            )
+            sign = urllib.parse.quote_plus(base64.b64encode(digest.digest()))
+            return f"{url}{'&' if '?' in url else '?'}timestamp={stamp}&sign={sign}", payload
+        if self.format == "feishu":
+            stamp = str(int(self.clock()))
+            digest = hmac.new(f"{stamp}\n{self.secret}".encode(), b"", hashlib.sha256)
+            return url, {
+                "timestamp": stamp,
+                "sign": base64.b64encode(digest.digest()).decode(),
+                **payload,
+            }
+        return url, payload  # 企业微信 robots are not signed
+
     def send(self, message: EmailMessage, recipients: list[str]) -> None:
-        data = json.dumps(self.payload(message, recipients), ensure_ascii=False).encode()
+        url, payload = self.signed(self.target(recipients), self.payload(message, recipients))
+        data = json.dumps(payload, ensure_ascii=False).encode()
         request = urllib.request.Request(
-            self.url, data=data, headers={"Content-Type": "application/json"}
+            url, data=data, headers={"Content-Type": "application/json"}
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
             answer = json.loads(response.read() or b"{}")
-        code = answer.get("errcode", answer.get("code", 0))
+        code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
         if code not in (0, None):
             raise WebhookRefused(f"the robot refused the message: {answer}")
 
@@ -288,8 +329,16 @@ def mailer_for(config: Config) -> Mailer:
     if config.mail.transport == "smtp":
         return SmtpMailer(config)
     if config.mail.transport == "webhook":
-        assert config.mail.webhook_url is not None
-        return WebhookMailer(config.mail.webhook_url, config.mail.webhook_format)
+        mail = config.mail
+        assert mail.webhook_url is not None
+        secret = os.environ.get(mail.webhook_secret_env) if mail.webhook_secret_env else None
+        if mail.webhook_secret_env and not secret:
+            raise DeliveryError(f"[mail] webhook_secret_env: the environment variable "
+                                f"{mail.webhook_secret_env} is not set; the robot's posts "
+                                "cannot be signed")  # fmt: skip
+        team_of = {p.email: p.team for p in config.people if p.team}
+        return WebhookMailer(mail.webhook_url, mail.webhook_format, secret=secret,
+                             keyword=mail.webhook_keyword, teams=mail.team_webhooks, team_of=team_of)  # fmt: skip
     return OutboxMailer(config.path(config.mail.outbox_dir))
 
 
