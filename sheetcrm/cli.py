@@ -765,6 +765,10 @@ def config_check(ctx: click.Context) -> None:
                      rows)  # fmt: skip
     click.echo(f"ok: {len(config.sheets)} sheets, {len(config.people)} people, "
                f"{len(config.jobs)} jobs; source {config.source}")  # fmt: skip
+    from .notify import customer_mail_gaps
+
+    for gap in customer_mail_gaps(config):
+        click.echo(f"warning: {gap}")
     if not config.is_gsheet and not config.workbook_path.is_file():
         click.echo(f"note: the workbook {config.workbook_path} does not exist yet (`sheetcrm demo` "
                    "writes an example there, `sheetcrm templates` an empty template)")  # fmt: skip

@@ -636,6 +636,7 @@ class Person(Strict):
     team: str | None = None
     manager: str | None = None
     active: bool = True
+    phone: str | None = None  # shown to customers in the mails their rep's customers get
 
     @field_validator("email")
     @classmethod
@@ -745,6 +746,7 @@ class Mail(Strict):
         default=30, ge=1
     )  # customers in one person's digest; the rest counted
     brochure_url: str = ""  # linked from the welcome mail to customers
+    company: str = ""  # the company customers' mails are from (their From name and signature)
     webhook_url: str | None = None  # a group robot: digests are posted there as markdown
     webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"
     # the robot's signing secret (DingTalk 加签, Feishu 签名校验) is read from this variable

@@ -51,6 +51,9 @@ class Mail:
     keys: list[str]
     recipient: str  # a person's name, or the customer's address (copies go in the copied person's own digest)
     attachments: list[Path] = field(default_factory=list)
+    sender_name: str | None = (
+        None  # From's name when not [mail] sender_name (a customer's: the company)
+    )
 
     def message(self, sender: str, message_id: str, now: datetime, zone: str, *,
                 sender_name: str = "sheetcrm") -> EmailMessage:  # fmt: skip
@@ -58,7 +61,7 @@ class Mail:
         Date header carries that zone's offset, so a mail client shows the true time. A digest's
         To names the person."""
         msg = EmailMessage()
-        msg["From"] = formataddr((sender_name, sender))
+        msg["From"] = formataddr((self.sender_name or sender_name, sender))
         named = self.recipient not in self.to and len(self.to) == 1
         msg["To"] = formataddr((self.recipient, self.to[0])) if named else ", ".join(self.to)
         msg["Subject"] = self.subject
@@ -215,7 +218,45 @@ def _customer_mail(
     env: Environment, n: dict[str, Any], payload: dict[str, Any], config: Config
 ) -> Mail:
     template = payload.get("template") or "welcome"
-    context = {"subject": str(payload.get("text") or n["subject"]), "record_id": n["record_id"],
-               "company": config.mail.sender, "brochure": config.mail.brochure_url}  # fmt: skip
+    context = customer_mail_context(config, (payload.get("facts") or {}).get("owner"))
+    context.update(subject=str(payload.get("text") or n["subject"]), record_id=n["record_id"])
     return Mail([n["recipient"]], context["subject"], env.get_template(f"{template}.txt").render(context),
-                env.get_template(f"{template}.html").render(context), [n["key"]], n["recipient"])  # fmt: skip
+                env.get_template(f"{template}.html").render(context), [n["key"]], n["recipient"],
+                sender_name=config.mail.company or None)  # fmt: skip
+
+
+def customer_mail_context(config: Config, owner: str | None) -> dict[str, Any]:
+    """What a customer's mail may say of the company and of the customer's own rep (from
+    [[people]]); a value not configured is "" and the templates leave its line out."""
+    rep = next((p for p in config.people if p.name == owner and p.active), None)
+    return {"company": config.mail.company, "brochure": config.mail.brochure_url,
+            "rep_name": rep.name if rep else "", "rep_phone": (rep.phone or "") if rep else "",
+            "rep_email": rep.email if rep else ""}  # fmt: skip
+
+
+def customer_mail_gaps(config: Config) -> list[str]:
+    """Warnings for `config check`: values a customer mail template shows that are not
+    configured (the line is left out of every such mail until they are)."""
+    from jinja2 import meta
+
+    env = template_env(config)
+    used: set[str] = set()
+    for name in ("welcome", "satisfaction"):
+        for ext in ("txt", "html"):
+            source = env.loader.get_source(env, f"{name}.{ext}")[0] if env.loader else ""
+            used |= meta.find_undeclared_variables(env.parse(source))
+    gaps = []
+    if "company" in used and not config.mail.company:
+        gaps.append("[mail] company is not set: customers' mails carry no company name")
+    if "brochure" in used and not config.mail.brochure_url:
+        gaps.append("[mail] brochure_url is not set: the welcome mail has no brochure link")
+    reps = [
+        p.name
+        for p in config.people
+        if p.active and str(p.role) in ("sales", "service") and not p.phone
+    ]
+    if "rep_phone" in used and reps:
+        gaps.append(
+            f"[[people]] phone is not set for {'、'.join(reps)}: their customers' mails show no phone"
+        )
+    return gaps

@@ -344,9 +344,14 @@ def record_facts(
                    for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone))
                    if col and col in typed}  # fmt: skip
         days = since.astype("Int64").tolist()
+        owner = ctx.config.owner_field(key) or ""  # 负责人; a request's 处理人
+        owners = display_column(typed.loc[rows.index, owner]).tolist() if owner in typed \
+            else [""] * len(rows)  # fmt: skip
         for i, (row, rid) in enumerate(rows.items()):  # column-wise above; only dicts made here
             f: dict[str, Any] = {"name": names.at[row], "row": int(row)}
             f.update({label: values[i] for label, values in columns.items() if values[i]})
+            if owners[i]:
+                f["owner"] = owners[i]
             if days[i] is not pd.NA:
                 f["since"] = int(days[i])
             out[(key, rid)] = f

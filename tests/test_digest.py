@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -447,3 +448,35 @@ def rank(line: str) -> int:
     if "高意向" in line and ("【跟进】" in line or "【补跟进】" in line):
         ranks.append(1)
     return min(ranks)
+
+
+def test_customer_mails_look_like_the_company_sent_them(tmp_path):
+    """#23 item 6: the welcome mail names the company and the customer's own rep (name, phone,
+    e-mail from [[people]]); a value not configured leaves its line out; config check says so."""
+    mail_cfg = OUTBOX + 'company = "星辰科技有限公司"\nbrochure_url = "https://example.com/b.pdf"\n'
+    config = with_mail(tmp_path, mail_cfg)
+    welcome = {"key": "w1", "kind": "customer", "recipient": "buyer@example.com", "record_id": "C000004",
+               "subject": "欢迎", "payload": json.dumps({"text": "欢迎了解我们的产品", "template": "welcome",
+                                                        "facts": {"owner": "王明"}})}  # fmt: skip
+    (mail,) = build_mails([welcome], config, now=NOW)
+    msg = mail.message("crm@example.com", "<m1@example.com>", NOW, config.timezone)
+    body = msg.get_body(("plain",)).get_content()
+    assert str(msg["From"]) == "星辰科技有限公司 <crm@example.com>"
+    assert "感谢您对星辰科技有限公司产品的关注。您的专属顾问王明会尽快与您联系。" in body
+    assert "王明  电话 13800000001  邮箱 wangming@example.com" in body
+    assert "产品手册：https://example.com/b.pdf" in body and body.rstrip().endswith(
+        "星辰科技有限公司"
+    )
+    # nothing configured: no empty "产品手册：", no bare address as a signature
+    (tmp_path / "bare").mkdir()
+    bare = with_mail(tmp_path / "bare", OUTBOX)
+    (plain,) = build_mails(
+        [{**welcome, "payload": json.dumps({"template": "welcome"})}], bare, now=NOW
+    )
+    assert "产品手册" not in plain.text and "crm@example.com" not in plain.text
+    assert "我们的顾问会尽快与您联系" in plain.text
+    from sheetcrm.notify import customer_mail_gaps
+
+    gaps = customer_mail_gaps(bare)
+    assert any("[mail] company" in g for g in gaps) and any("brochure_url" in g for g in gaps)
+    assert customer_mail_gaps(config) == []  # the bundled [[people]] have phones
