@@ -747,6 +747,9 @@ class Mail(Strict):
     )  # customers in one person's digest; the rest counted
     brochure_url: str = ""  # linked from the welcome mail to customers
     company: str = ""  # the company customers' mails are from (their From name and signature)
+    # where people open the workbook (a share: \\\\server\\crm\\customers.xlsx, or /mnt/crm/...):
+    # digest lines link there, to the record's row; default: the workbook's own path
+    workbook_link: str = ""
     webhook_url: str | None = None  # a group robot: digests are posted there as markdown
     webhook_format: Literal["wecom", "dingtalk", "feishu"] = "wecom"
     # the robot's signing secret (DingTalk 加签, Feishu 签名校验) is read from this variable

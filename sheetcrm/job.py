@@ -160,6 +160,11 @@ class Job:
         """Check → duplicates → rules → reminders, against the store: what the run would write."""
         self.begin("plan")
         plan = build_plan(tables, self.config, now=self.now, store=self.store, job=self.name)
+        for n in plan.notifications:  # a digest line links to its record's row
+            if n.facts is not None and n.sheet in tables and "row" in n.facts:
+                n.facts["link"] = self.source.open_link(
+                    tables[n.sheet].sheet_name, f"A{n.facts['row']}"
+                )
         self.done("plan", sum(len(t) for t in tables.values()))
         parts = []
         for key, info in plan.counts().items():

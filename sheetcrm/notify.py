@@ -135,7 +135,8 @@ def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
             sections.append({"title": text(loc, "digest.todo"), "count": len(todo),
                              "headers": text(loc, "digest.todo_headers").split("|"),
                              "widths": ["14%", "36%", "50%"],
-                             "rows": [e.row(loc) for e in todo[:cap]]})  # fmt: skip
+                             "rows": [e.row(loc) for e in todo[:cap]],
+                             "links": [str(e.facts.get("link") or "") for e in todo[:cap]]})  # fmt: skip
             rest = todo[cap:]
             if rest:
                 by_kind: dict[str, int] = {}

@@ -8,6 +8,7 @@ import email.policy
 import json
 import re
 import socket
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -480,3 +481,23 @@ def test_customer_mails_look_like_the_company_sent_them(tmp_path):
     gaps = customer_mail_gaps(bare)
     assert any("[mail] company" in g for g in gaps) and any("brochure_url" in g for g in gaps)
     assert customer_mail_gaps(config) == []  # the bundled [[people]] have phones
+
+
+def test_each_digest_line_links_to_its_row_on_the_share(tmp_path):
+    """#23 item 5: the line's ID opens the workbook where the team opens it (a share), at the
+    record's row; the ID and row number are in the text too."""
+    from sheetcrm.job import run_job
+
+    from .workbooks import small_instance
+
+    share = "\\\\\\\\fileserver\\\\crm\\\\客户.xlsx"
+    config = small_instance(tmp_path, f"sqlite:///{tmp_path / 'state.sqlite'}", replace={
+        'sender_name = "客户管理（sheetcrm）"': f'sender_name = "客户管理"\nworkbook_link = "{share}"'})  # fmt: skip
+    assert config.mail.workbook_link == "\\\\fileserver\\crm\\客户.xlsx"
+    assert run_job("nightly", config, now=datetime(2026, 11, 23, 2, 0)).ok
+    pending = Store(config.store_url).notifications("pending")
+    (wang,) = [m for m in build_mails(pending, config, now=NOW) if m.recipient == "王明"]
+    sheet = urllib.parse.quote("'客户信息'")
+    link = f'href="file://fileserver/crm/%E5%AE%A2%E6%88%B7.xlsx#{sheet}!A2"'
+    assert link in wang.html, wang.html[:3000]
+    assert "C000001（第 2 行）" in wang.text

@@ -57,6 +57,10 @@ class Source(Protocol):
         """A link that opens the source at a cell (the error list's 定位 column)."""
         ...
 
+    def open_link(self, sheet_name: str, a1: str) -> str:
+        """A link a mail client can open at a cell (a digest line's record)."""
+        ...
+
     def read(self, sheet_key: str) -> Table: ...
 
     def read_sheets(self, sheet_keys: Sequence[str]) -> dict[str, Table]:

@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import urllib.parse
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,7 @@ class ExcelSource:
     ) -> None:
         self.path = Path(path)
         self.config = config
+        self._open_base: str | None = None
         self.backup_dir = Path(backup_dir) if backup_dir else config.path(config.backup.dir)
         self.keep_days = config.backup.keep_days if keep_days is None else keep_days
         self.compress_level = compress_level
@@ -94,6 +96,13 @@ class ExcelSource:
         if self._link_base is None:  # resolving the path is a file system call; once will do
             self._link_base = f"external:{self.path.resolve()}#"
         return f"{self._link_base}'{sheet_name}'!{a1}"
+
+    def open_link(self, sheet_name: str, a1: str) -> str:
+        """A link a mail client can open: the workbook where people open it ([mail]
+        workbook_link, e.g. a share \\\\server\\crm\\customers.xlsx) at a cell."""
+        if self._open_base is None:  # once: resolving the path is a file system call
+            self._open_base = file_url(self.config.mail.workbook_link or str(self.path.resolve()))
+        return f"{self._open_base}#{urllib.parse.quote(repr_sheet(sheet_name))}!{a1}"
 
     # -- reading ---------------------------------------------------------------------------------
     def read(self, sheet_key: str) -> Table:
@@ -544,3 +553,14 @@ def _merge_cells(patch: StatusPatch) -> dict[str, dict[str, Any]]:
     for rid, cells in patch.cells.items():
         merged.setdefault(rid, {}).update({FIELD_PREFIX + k: v for k, v in cells.items()})
     return merged
+
+
+def file_url(where: str) -> str:
+    """A file: URL for a path or a Windows share (\\\\server\\share\\file.xlsx → file://server/share/file.xlsx)."""
+    if where.startswith(("\\\\", "//")):
+        return "file:" + urllib.parse.quote("//" + where.lstrip("\\/").replace("\\", "/"))
+    return Path(where).resolve().as_uri()
+
+
+def repr_sheet(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"

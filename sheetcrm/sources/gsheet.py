@@ -202,6 +202,10 @@ class GSheetSource:
         gid = self._grid.get(sheet_name, {}).get("sheetId", 0)
         return f"https://docs.google.com/spreadsheets/d/{self.key}/edit#gid={gid}&range={a1}"
 
+    def open_link(self, sheet_name: str, a1: str) -> str:
+        """For a mail: the same link as `cell_link` (a browser opens it)."""
+        return self.cell_link(sheet_name, a1)
+
     # -- errors ---------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         try:

@@ -47,6 +47,9 @@ class MemorySource:
     def cell_link(self, sheet_name: str, a1: str) -> str:
         return f"#'{sheet_name}'!{a1}"
 
+    def open_link(self, sheet_name: str, a1: str) -> str:
+        return self.cell_link(sheet_name, a1)
+
     def sheet_names(self) -> list[str]:
         return list(self.sheets)
 
