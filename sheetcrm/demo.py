@@ -308,7 +308,8 @@ class _Generator:
         put("source", source)
         if source == "其他":
             put("source_remark", self._pick(["朋友介绍", "行业协会", "招标网站"]))
-        first = self._int(1, 720)
+        # most customers came in the last two months, a tail over two years (a working sheet)
+        first = self._int(1, 60) if self._u() < 0.7 else self._int(60, 720)
         self.customer_first[i] = first
         put("first_contact", self._day(-first))
         put("demand_type", "、".join(sorted(set(self._pick(["产品采购", "服务咨询", "技术支持",
@@ -508,7 +509,9 @@ class _Generator:
             k, cid = self._known_customer()
             values = {
                 sheet.id_field: rid, "customer_id": cid,
-                "date": self._day(-self._int(0, int(self.customer_first[k]) + 1)),
+                # most follow-ups within the last three weeks; a tail of old ones
+                "date": self._day(-self._int(0, (min(int(self.customer_first[k]), 21)
+                                                 if self._u() < 0.85 else int(self.customer_first[k])) + 1)),
                 "method": self._pick(["电话", "拜访", "邮件", "线上会议", "微信"]),
                 "content": self._pick(_FOLLOWUPS), "next_step": self._pick(_NEXT_STEPS) or None,
                 "by": self.customer_owner[k],
