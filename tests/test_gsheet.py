@@ -5,6 +5,8 @@ on 429, a permanent 403, sorting between read and write, and batched calls."""
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import json
 import shutil
 from datetime import date, datetime
@@ -119,6 +121,14 @@ def test_the_nightly_job_works_the_same_on_both_sources(kind, tmp_path, fake):
         )
     else:
         assert "customers.xlsx#'客户信息'!" in target  # the workbook at the cell
+    htmls = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)
+             .get_body(("html",)).get_content() for m in mails]  # fmt: skip
+    if kind == "gsheet":  # a digest line opens the Google Sheet at its record's row
+        assert any(
+            f'href="https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=' in h for h in htmls
+        )
+    else:  # ... or the workbook, as a file: URL
+        assert any('href="file://' in h and "customers.xlsx#" in h for h in htmls)
 
     writes_before = fake.count("values_batch_update")
     again = run_job("nightly", config, now=NIGHT.replace(hour=3))
