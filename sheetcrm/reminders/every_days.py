@@ -23,7 +23,8 @@ def due(ctx: ReminderContext, rule: EveryDays, hit: pd.Series) -> tuple[list[Due
     base = pd.concat([ctx.contact, others, ctx.reminded(rule.name)], axis=1).max(axis=1)
     base = base.astype("datetime64[ns]")
     count = (ctx.today - base).dt.days // n  # whole periods since; the latest occasion is
-    occasion = base + pd.to_timedelta(count * n, unit="D")  # ...unless it fires after today
+    # ...unless it fires after today (whole days as integers: NaN days overflow in older pandas)
+    occasion = base + pd.to_timedelta(count.fillna(0).astype("int64") * n, unit="D")
     early = ctx.fires_on(occasion) > ctx.today
     count = count.where(~early, count - 1)
     occasion = occasion.where(~early, occasion - step)

@@ -25,7 +25,7 @@ def due(ctx: ReminderContext, rule: WhenOverdue, hit: pd.Series) -> tuple[list[D
         days = kind.map(rule.sla_days).astype("float64")  # a type without an SLA: never late
     else:
         days = pd.Series(float(rule.sla_days), index=index)
-    target = start + pd.to_timedelta(days, unit="D")
+    target = (start + pd.to_timedelta(days.fillna(0).astype("int64"), unit="D")).where(days.notna())
     if rule.target_field and rule.target_field in typed:
         typed_target = to_datetime64(typed[rule.target_field]).dt.normalize()
         target = typed_target.fillna(target)
