@@ -32,6 +32,7 @@ from .fields import coerce_column, parser_for
 from .messages import text
 from .naming import record_names
 from .reminders import CATCH_UP, History, last_contacts, reminders_for
+from .reminders.context import within_reach
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
 from .store import Decision, RunCommit, Store
@@ -339,7 +340,8 @@ def record_facts(
         names = record_names(sheet, typed.loc[rows.index], rows)
         phone = next((f.key for f in sheet.fields if f.type is FieldType.phone), None)
         intent = "intent" if "intent" in typed else None
-        since = (pd.Timestamp(ctx.now.date()) - _last_contact(ctx, key, rows)).dt.days
+        today = pd.Timestamp(ctx.now.date())
+        since = (today - within_reach(_last_contact(ctx, key, rows), today)).dt.days
         columns = {label: display_column(typed.loc[rows.index, col]).tolist()
                    for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone))
                    if col and col in typed}  # fmt: skip

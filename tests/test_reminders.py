@@ -182,3 +182,26 @@ def test_calendar_helpers():
     )  # 31st: a holiday
     assert next_working_day(date(2026, 11, 28), cfg) == date(2026, 11, 30)  # Saturday → Monday
     assert next_working_day(date(2026, 12, 1), cfg) == date(2026, 12, 2)  # a holiday → the next
+
+
+def test_a_customer_with_no_contact_date_at_all_is_not_counted_from_nothing():
+    """No 首次接触 and no follow-up: "every 2 days" has nothing to count from (no reminder, no
+    下次提醒 from it); a 首次接触 centuries ago (a typo) is just long ago. The night does not fail
+    (such days once overflowed nanoseconds on pandas 2.2)."""
+    import pandas as pd
+
+    from sheetcrm.reminders import due_reminders
+
+    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    cfg = parse_config(raw, base_dir=ROOT)
+    typed = pd.DataFrame([{"name": "无日期公司", "owner": "王明", "intent": "高意向", "stage": "商务谈判",
+                           "first_contact": None},
+                          {"name": "旧日期公司", "owner": "王明", "intent": "高意向", "stage": "商务谈判",
+                           "first_contact": pd.Timestamp("1700-01-01")}], index=[2, 3], dtype=object)  # fmt: skip
+    ids = pd.Series(["C000001", "C000002"], index=[2, 3])
+    never = pd.Series(pd.NaT, index=[2, 3], dtype="datetime64[ns]")
+    notes, shown = due_reminders(typed, ids, cfg, now=datetime(2026, 11, 24, 2, 0), sheet_key="customers",
+                                 last_contact=never, stage_since=never, owners=typed["owner"],
+                                 reminded={"客户生日（提前 3 天）": pd.Series(pd.Timestamp("2026-11-20"), index=[2, 3])})  # fmt: skip
+    assert [n.record_id for n in notes if "每 2 天" in n.key] == ["C000002"]  # a typo'd old date
+    assert shown.tolist()[0] == ""

@@ -15,6 +15,14 @@ from ..messages import text
 from .calendar import is_working_day, on_working_days
 
 NAT = pd.NaT
+SPAN = pd.Timedelta(days=100 * 365)  # dates further from today than this are taken as this far
+
+
+def within_reach(days: pd.Series, today: pd.Timestamp) -> pd.Series:
+    """Dates as datetime64, normalised, and no further than a century from today: a typo such as
+    1700-01-01 is simply long ago, and differences of dates never overflow nanoseconds."""
+    days = days.dt.normalize()
+    return days.clip(lower=today - SPAN, upper=today + SPAN)
 
 
 @dataclass
@@ -47,15 +55,15 @@ class ReminderContext:
         snooze = config.calendar.snooze_field
         until = pd.Series(NAT, index=index, dtype="datetime64[ns]")
         if snooze and snooze in typed:
-            until = to_datetime64(typed[snooze]).dt.normalize()
+            until = within_reach(to_datetime64(typed[snooze]), self.today)
         self.until = until  # no reminder before this day (暂缓至)
         self.snoozed = (until > self.today).fillna(False).astype(bool)
         self.active = (ids != "") & ~self.snoozed
         contact = last_contact
         if config.calendar.contact_field in typed:
             contact = contact.fillna(to_datetime64(typed[config.calendar.contact_field]))
-        self.contact = contact.dt.normalize()
-        self.stage_since = stage_since
+        self.contact = within_reach(contact, self.today)
+        self.stage_since = within_reach(stage_since, self.today)
         self._reminded = reminded or {}
         # with the store's last reminders a missed occasion is caught up once; without them (a
         # plan with no store) each occasion counts on its own day only

@@ -22,8 +22,8 @@ def due(ctx: ReminderContext, rule: EveryDays, hit: pd.Series) -> tuple[list[Due
     others = ctx.reminded(before_today=True)
     base = pd.concat([ctx.contact, others, ctx.reminded(rule.name)], axis=1).max(axis=1)
     base = base.astype("datetime64[ns]")
-    count = (ctx.today - base).dt.days // n  # whole periods since; the latest occasion is
-    # ...unless it fires after today (whole days as integers: NaN days overflow in older pandas)
+    count = (ctx.today - base).dt.days // n  # whole periods since (dates within a century)
+    # the latest occasion, unless it fires after today (integer days: NaN overflows older pandas)
     occasion = base + pd.to_timedelta(count.fillna(0).astype("int64") * n, unit="D")
     early = ctx.fires_on(occasion) > ctx.today
     count = count.where(~early, count - 1)

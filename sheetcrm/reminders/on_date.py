@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..config import OnDate
 from ..expr import to_datetime64
-from .context import NAT, Due, ReminderContext, day_numbers
+from .context import NAT, Due, ReminderContext, day_numbers, within_reach
 
 MODEL = OnDate
 WINDOW = pd.Timedelta(days=7)  # a missed occasion (the server was off) still comes this long
@@ -20,7 +20,7 @@ def due(ctx: ReminderContext, rule: OnDate, hit: pd.Series) -> tuple[list[Due], 
     if rule.date_field not in ctx.typed:
         return [], pd.Series(NAT, index=index, dtype="datetime64[ns]")
     today = ctx.today
-    base = to_datetime64(ctx.typed[rule.date_field]).dt.normalize()
+    base = within_reach(to_datetime64(ctx.typed[rule.date_field]), today)
     if rule.yearly:
         base = _this_or_next_year(base, today, rule.offset_days)
     target = base + pd.Timedelta(days=rule.offset_days)

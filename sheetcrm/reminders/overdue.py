@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import WhenOverdue
 from ..expr import to_datetime64
 from .calendar import working_days_after
-from .context import NAT, Due, ReminderContext
+from .context import NAT, Due, ReminderContext, within_reach
 
 MODEL = WhenOverdue
 
@@ -19,7 +19,7 @@ def due(ctx: ReminderContext, rule: WhenOverdue, hit: pd.Series) -> tuple[list[D
     typed, index = ctx.typed, ctx.typed.index
     if rule.overdue_from not in typed:
         return [], pd.Series(NAT, index=index, dtype="datetime64[ns]")
-    start = to_datetime64(typed[rule.overdue_from]).dt.normalize()
+    start = within_reach(to_datetime64(typed[rule.overdue_from]), ctx.today)
     if isinstance(rule.sla_days, dict):
         kind = typed[rule.sla_by] if rule.sla_by in typed else pd.Series(None, index=index)
         days = kind.map(rule.sla_days).astype("float64")  # a type without an SLA: never late
@@ -27,7 +27,7 @@ def due(ctx: ReminderContext, rule: WhenOverdue, hit: pd.Series) -> tuple[list[D
         days = pd.Series(float(rule.sla_days), index=index)
     target = (start + pd.to_timedelta(days.fillna(0).astype("int64"), unit="D")).where(days.notna())
     if rule.target_field and rule.target_field in typed:
-        typed_target = to_datetime64(typed[rule.target_field]).dt.normalize()
+        typed_target = within_reach(to_datetime64(typed[rule.target_field]), ctx.today)
         target = typed_target.fillna(target)
     late_from = ctx.fires_on(target + pd.Timedelta(days=1))
     late = hit & ctx.active & (late_from <= ctx.today)
