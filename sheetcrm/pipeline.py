@@ -26,12 +26,11 @@ from .config import Config, FieldType, SheetConfig
 from .dedupe import decide_duplicates
 from .errorlist import write_error_list
 from .errors import SheetLayoutError
-from .expr import to_datetime64
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
 from .naming import record_names
-from .reminders import CATCH_UP, History, last_contacts, reminders_for
+from .reminders import CATCH_UP, History, contact_dates, reminders_for
 from .reminders.context import within_reach
 from .rules import RulesOutcome, SheetOutcome, evaluate_rules
 from .sources.base import Source, plan_new_ids
@@ -341,7 +340,8 @@ def record_facts(
         phone = next((f.key for f in sheet.fields if f.type is FieldType.phone), None)
         intent = "intent" if "intent" in typed else None
         today = pd.Timestamp(ctx.now.date())
-        since = (today - within_reach(_last_contact(ctx, key, rows), today)).dt.days
+        contact = contact_dates(ctx.outcome.typed, key, rows, ctx.config)
+        since = (today - within_reach(contact, today)).dt.days
         columns = {label: display_column(typed.loc[rows.index, col]).tolist()
                    for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone))
                    if col and col in typed}  # fmt: skip
@@ -349,8 +349,9 @@ def record_facts(
         owner = ctx.config.owner_field(key) or ""  # 负责人; a request's 处理人
         owners = display_column(typed.loc[rows.index, owner]).tolist() if owner in typed \
             else [""] * len(rows)  # fmt: skip
+        name_list = names.tolist()
         for i, (row, rid) in enumerate(rows.items()):  # column-wise above; only dicts made here
-            f: dict[str, Any] = {"name": names.at[row], "row": int(row)}
+            f: dict[str, Any] = {"name": name_list[i], "row": int(row)}
             f.update({label: values[i] for label, values in columns.items() if values[i]})
             if owners[i]:
                 f["owner"] = owners[i]
@@ -358,18 +359,6 @@ def record_facts(
                 f["since"] = int(days[i])
             out[(key, rid)] = f
     return out
-
-
-def _last_contact(ctx: PlanContext, key: str, rows: pd.Series) -> pd.Series:
-    """The last contact of these rows' records: the latest follow-up, else the first contact."""
-    link, typed = ctx.config.rules.followups, ctx.outcome.typed
-    last = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
-    if link is not None and link.target == key:
-        last = last_contacts(typed.get(link.sheet), link.key, link.date, rows)
-    first = ctx.config.calendar.contact_field
-    if key in typed and first in typed[key]:
-        last = last.fillna(to_datetime64(typed[key].loc[rows.index, first]))
-    return last.dt.normalize()
 
 
 def record_rule_changes(ctx: PlanContext) -> None:

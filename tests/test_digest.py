@@ -239,6 +239,7 @@ class Robot:
         import threading
 
         self.posts: list[dict] = []
+        self.paths: list[str] = []  # each post's path and query (a signed DingTalk URL)
         self.answer = answer
         robot = self
 
@@ -246,6 +247,7 @@ class Robot:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 robot.posts.append(json.loads(body))
+                robot.paths.append(self.path)
                 data = json.dumps(robot.answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -257,7 +259,8 @@ class Robot:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin/webhook/send?key=test"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/cgi-bin/webhook/send?key=test"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

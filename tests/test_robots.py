@@ -8,9 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.server
-import json
-import threading
 import urllib.parse
 
 import pytest
@@ -20,44 +17,14 @@ from sheetcrm.cli import cli
 from sheetcrm.errors import ConfigError
 from sheetcrm.store import Store
 
-from .test_digest import queue, with_mail
+from .test_digest import Robot, queue, with_mail
 
 SECRET = "SEC0123456789abcdef"
 
 
-class Robot:
-    """A local robot endpoint: keeps each request's path (with its query) and JSON body."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict]] = []
-        robot = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                robot.posts.append((self.path, json.loads(body)))
-                data = b'{"errcode": 0, "code": 0}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def robot():
-    r = Robot()
+    r = Robot({"errcode": 0, "code": 0})  # 钉钉 and 企业微信 say errcode, 飞书 code
     yield r
     r.close()
 
@@ -77,7 +44,7 @@ def test_dingtalk_posts_are_signed_and_carry_the_keyword(tmp_path, robot, monkey
                            f'webhook_keyword = "CRM"\n')  # fmt: skip
     assert out.exit_code == 0, out.output
     assert len(robot.posts) == 3  # 王明, 李明, 刘洋
-    for path, body in robot.posts:
+    for path, body in zip(robot.paths, robot.posts, strict=True):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
         assert query["access_token"] == ["abc"]
         stamp = query["timestamp"][0]
@@ -94,7 +61,7 @@ def test_feishu_posts_are_signed_and_say_the_title_once(tmp_path, robot, monkeyp
                            f'webhook_url = "{robot.base}/open-apis/bot/v2/hook/x"\n'
                            f'webhook_format = "feishu"\nwebhook_secret_env = "FEISHU_SECRET"\n')  # fmt: skip
     assert out.exit_code == 0, out.output
-    for _, body in robot.posts:
+    for body in robot.posts:
         # https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot (签名校验)
         key = f"{body['timestamp']}\n{SECRET}".encode()
         assert (
@@ -110,7 +77,7 @@ def test_each_team_posts_to_its_own_group(tmp_path, robot):
                            f'team_webhooks = {{ "华东销售部" = "{robot.base}/east" }}\n')  # fmt: skip
     assert out.exit_code == 0, out.output
     by_path = {}
-    for path, body in robot.posts:
+    for path, body in zip(robot.paths, robot.posts, strict=True):
         who = next(
             n for n in ("王明", "李明", "刘洋") if f"{n}，你好" in body["markdown"]["content"]
         )

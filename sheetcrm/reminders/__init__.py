@@ -24,7 +24,7 @@ from ..naming import record_names
 from ..table import Notification
 from . import every_days, month_end, on_date, overdue, stale, weekday
 from .calendar import is_working_day, last_working_day_of_month, next_working_day
-from .context import Due, ReminderContext
+from .context import Due, ReminderContext, with_first_contact
 
 CATCH_UP = "catch_up"  # the kind of a reminder due since before today (spread over working days)
 TIMINGS: tuple[ModuleType, ...] = (every_days, weekday, month_end, stale, on_date, overdue)
@@ -61,6 +61,18 @@ class History:
     catch_ups_today: dict[str, int] = field(default_factory=dict)  # person → catch-ups sent today
 
 
+def contact_dates(
+    typed: dict[str, pd.DataFrame], key: str, ids: pd.Series, config: Config
+) -> pd.Series:
+    """When each record of sheet `key` (rows of `ids`) was last contacted: its latest follow-up
+    ([rules.followups]), else its first contact; NaT if neither."""
+    link = config.rules.followups
+    last = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    if link is not None and link.target == key:
+        last = last_contacts(typed.get(link.sheet), link.key, link.date, ids)
+    return with_first_contact(last, typed[key], config)
+
+
 def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, config: Config, *,
                   now: datetime, history: History | None,
                   ) -> tuple[list[Notification], pd.Series | None]:  # fmt: skip
@@ -72,11 +84,7 @@ def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, conf
     (the first night, a new row) is in its stage since its first contact, else since it was
     first seen, else since now."""
     rows = typed[key]
-    link = config.rules.followups
-    if link is not None:
-        last = last_contacts(typed.get(link.sheet), link.key, link.date, ids)
-    else:
-        last = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+    last = contact_dates(typed, key, ids, config)
     stage_since = _by_id(ids, history.stage_moves if history else {})
     first = config.calendar.contact_field
     if first in rows:

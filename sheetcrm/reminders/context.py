@@ -18,6 +18,13 @@ NAT = pd.NaT
 SPAN = pd.Timedelta(days=100 * 365)  # dates further from today than this are taken as this far
 
 
+def with_first_contact(last: pd.Series, typed: pd.DataFrame, config: Config) -> pd.Series:
+    """The last contact: the latest follow-up's date where there is one, else the first contact
+    (首次接触), per row of `last`."""
+    first = config.calendar.contact_field
+    return last.fillna(to_datetime64(typed.loc[last.index, first])) if first in typed else last
+
+
 def within_reach(days: pd.Series, today: pd.Timestamp) -> pd.Series:
     """Dates as datetime64, normalised, and no further than a century from today: a typo such as
     1700-01-01 is simply long ago, and differences of dates never overflow nanoseconds."""
@@ -59,10 +66,7 @@ class ReminderContext:
         self.until = until  # no reminder before this day (暂缓至)
         self.snoozed = (until > self.today).fillna(False).astype(bool)
         self.active = (ids != "") & ~self.snoozed
-        contact = last_contact
-        if config.calendar.contact_field in typed:
-            contact = contact.fillna(to_datetime64(typed[config.calendar.contact_field]))
-        self.contact = within_reach(contact, self.today)
+        self.contact = within_reach(with_first_contact(last_contact, typed, config), self.today)
         self.stage_since = within_reach(stage_since, self.today)
         self._reminded = reminded or {}
         # with the store's last reminders a missed occasion is caught up once; without them (a

@@ -37,6 +37,7 @@ from ..output import read_only, write_failure
 from ..processes import machine, pid_alive
 from ..table import StatusPatch, Table, WriteResult
 from .base import build_table, map_headers
+from .cells import quote_sheet
 from .xlsxfile import (
     XlsxPackage,
     describe,
@@ -102,7 +103,7 @@ class ExcelSource:
         workbook_link, e.g. a share \\\\server\\crm\\customers.xlsx) at a cell."""
         if self._open_base is None:  # once: resolving the path is a file system call
             self._open_base = file_url(self.config.mail.workbook_link or str(self.path.resolve()))
-        return f"{self._open_base}#{urllib.parse.quote(repr_sheet(sheet_name))}!{a1}"
+        return f"{self._open_base}#{urllib.parse.quote(quote_sheet(sheet_name))}!{a1}"
 
     # -- reading ---------------------------------------------------------------------------------
     def read(self, sheet_key: str) -> Table:
@@ -560,7 +561,3 @@ def file_url(where: str) -> str:
     if where.startswith(("\\\\", "//")):
         return "file:" + urllib.parse.quote("//" + where.lstrip("\\/").replace("\\", "/"))
     return Path(where).resolve().as_uri()
-
-
-def repr_sheet(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
