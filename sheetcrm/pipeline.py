@@ -289,7 +289,8 @@ def apply_rules(ctx: PlanContext) -> None:
 def add_reminders(ctx: PlanContext) -> None:
     """Reminders due now (reminders/: every timing) and 下次提醒 per record."""
     plan, outcome = ctx.plan, ctx.outcome
-    for key in {r.sheet for r in ctx.config.reminders} & set(ctx.tables):
+    wanted = {r.sheet for r in ctx.config.reminders}
+    for key in [k for k in ctx.tables if k in wanted]:  # in the sheets' order: the same every run
         history = None
         if ctx.store is not None:
             store = ctx.store
