@@ -141,9 +141,11 @@ def _problem_frame(found: list[tuple[pd.Index, str, str, pd.Series]], table: Tab
             rows_of = {v: "、".join(map(str, sorted(r))) for v, r in part.groupby("value")["row"]}
         roles = {p.name: str(p.role) for p in config.people} if code == "wrong_role" else {}
         names = {s.key: s.name for s in config.sheets}
+        condition = sheet.phrase(f.required_if, config.locale) if f.required_if else ""
         part["message"] = [
             problem_message(config.locale, code, f, value, rows=rows_of.get(value, ""),
-                            person_role=roles.get(value, ""), sheet_names=names)
+                            person_role=roles.get(value, ""), sheet_names=names,
+                            condition=condition)
             for value in part["value"]
         ]  # fmt: skip
         parts.append(part)

@@ -21,6 +21,7 @@ from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .job import Job, RunReport, StepOptions, run_steps
+from .output import unused_path
 from .pipeline import Plan
 from .progress import progress as _progress
 from .sources import open_source
@@ -459,8 +460,11 @@ def _parse_now(value: str | None, config: Config) -> datetime:
               help="Also write every table as a UTF-8 CSV into this folder.")  # fmt: skip
 @click.option("--for", "viewer", help="Only what this person may see (a rep: own customers; a "
               "manager: the team).")  # fmt: skip
+@click.option(
+    "--dry-run", is_flag=True, help="Compute the report and show its figures; write nothing."
+)
 def report(config: Config, now: datetime, period: str, out: Path | None, csv_dir: Path | None,
-           viewer: str | None) -> None:  # fmt: skip
+           viewer: str | None, dry_run: bool) -> None:  # fmt: skip
     """Write the report workbook: KPIs, customers, sales, funnel, follow-up, data quality, with charts
 
     Example:
@@ -471,7 +475,10 @@ def report(config: Config, now: datetime, period: str, out: Path | None, csv_dir
     """
     options = StepOptions(out=out, csv_dir=csv_dir, viewer=viewer, mail_report=False)
     run, _ = _steps("report", config, now, lambda job: job.report(job.read(), period=period),
-                    options=options)  # fmt: skip
+                    options=options, dry_run=dry_run)  # fmt: skip
+    if "kpis" not in run.counts:  # a dry run says what it would write, and computes no figures
+        _echo_report(run)
+        return
     _print_table("key figures", ["figure", "this period", "previous"],
                  [[str(r[0]), _figure(r[1]), _figure(r[2])] for r in run.counts["kpis"]])  # fmt: skip
     _echo_report(run)
@@ -516,7 +523,7 @@ def export(config: Config, now: datetime, sheet_name: str | None, owner: str | N
     table = open_source(config).read(sheet.key)
     rows = select_rows(table, sheet, config, now=now, owner=owner,
                        since=_parse_day(since) if since else None, stage=stage, viewer=viewer)  # fmt: skip
-    path = out or config.path(f"reports/导出-{sheet.name}-{now:%Y%m%d-%H%M}.{fmt}")
+    path = out or unused_path(config.path(f"reports/导出-{sheet.name}-{now:%Y%m%d-%H%M}.{fmt}"))
     n = export_rows(table, sheet, rows, path, fmt)
     click.echo(f"exported {n:,} of {len(table):,} rows of {sheet.name} to {path}")
 
@@ -538,8 +545,10 @@ def export(config: Config, now: datetime, sheet_name: str | None, owner: str | N
 @click.option(
     "--strict", is_flag=True, help="Hold back rows with problems instead of importing them."
 )
+@click.option("--save-map", is_flag=True,
+              help="Write the mapping file (also in a dry run) for you to correct.")  # fmt: skip
 def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet_name: str | None,
-                   map_path: Path | None, dry_run: bool, strict: bool) -> None:  # fmt: skip
+                   map_path: Path | None, dry_run: bool, strict: bool, save_map: bool) -> None:  # fmt: skip
     """Bring legacy spreadsheets and CSV exports into the customers sheet
 
     Columns are matched to fields (labels, synonyms in [import], then a fuzzy guess) and the
@@ -549,12 +558,13 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
     Example:
 
     \b
-        sheetcrm import 老客户.xlsx 导出.csv --dry-run
+        sheetcrm import 老客户.xlsx 导出.csv --dry-run --save-map
         sheetcrm import 老客户.xlsx --map reports/import-mapping.toml
     """
     sheet = config.sheet(config.import_.sheet)
     run, done = _steps("import", config, now, lambda job: job.import_files(
-        list(files), sheet_name=sheet_name, mapping=map_path, strict=strict), dry_run=dry_run)  # fmt: skip
+        list(files), sheet_name=sheet_name, mapping=map_path, strict=strict, save_map=save_map),
+        dry_run=dry_run)  # fmt: skip
     for w in run.warnings:
         click.echo(f"warning: {w}", err=True)
     plan = done.plan
@@ -571,11 +581,13 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
                f"{plan.count('existing'):,} already customers, "
                f"{plan.count('duplicate_in_file'):,} repeated in the files, "
                f"{plan.count('imported_before'):,} imported before, {plan.count('held'):,} held back")  # fmt: skip
-    click.echo(f"mapping saved to {done.mapping_file} (correct it and pass it with --map)")
-    click.echo(f"report: {done.report}")
+    if done.mapping_file:
+        click.echo(f"mapping saved to {done.mapping_file} (correct it and pass it with --map)")
     if dry_run:
-        click.echo("dry run: nothing was written to the sheet")
+        click.echo("dry run: nothing was written to the sheet, and no report"
+                   + ("" if save_map else " or mapping file (--save-map writes it)"))  # fmt: skip
     else:
+        click.echo(f"report: {done.report}")
         click.echo(
             f"appended {done.appended:,} rows to {sheet.name} in {open_source(config).where}"
         )

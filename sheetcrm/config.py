@@ -20,7 +20,7 @@ import tomllib
 from datetime import date, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -40,7 +40,18 @@ from pydantic import (
 )
 
 from .errors import ConfigError
-from .expr import Compiled, Condition, ExprError, compile_condition, compile_expression, kind_of
+from .expr import (
+    CHINESE_QUOTES,
+    QUOTE_HINT,
+    Compiled,
+    Condition,
+    ExprError,
+    compile_condition,
+    compile_expression,
+    kind_of,
+)
+from .messages import Locale
+from .phrasing import phrase
 from .text import fold_label
 
 Identifier = Annotated[str, PydField(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -80,6 +91,18 @@ class Role(StrEnum):
     marketing = "marketing"
     service = "service"
     admin = "admin"
+
+
+# what teams call the roles: 销售经理 in config.toml means sales_manager
+ROLE_ALIASES = {"销售": "sales", "销售经理": "sales_manager", "销售总监": "sales_director",
+                "市场": "marketing", "客服": "service", "管理员": "admin"}  # fmt: skip
+
+
+def role_alias(value: Any) -> Any:
+    return ROLE_ALIASES.get(value.strip(), value) if isinstance(value, str) else value
+
+
+RoleName = Annotated[Role, BeforeValidator(role_alias)]
 
 
 class StatusKey(StrEnum):
@@ -135,7 +158,7 @@ class Field(Strict):
     unique: bool = False
     default: str | float | int | None = None
     references: str | None = None
-    roles: list[Role] | None = None
+    roles: list[RoleName] | None = None
     allow_landline: bool = False
     help: str | None = None
     width: float | None = PydField(default=None, gt=0, le=255)
@@ -300,6 +323,14 @@ class SheetConfig(Strict):
             compiled = self._compiled[text] = compile_condition(text, self.names(), self.kinds())
         return compiled
 
+    def phrase(self, text: str, locale: str) -> str:
+        """A condition in the words people read (客户类型为“企业客户”), with this sheet's labels."""
+        labels = {f.key: f.label for f in self.fields} | {f.label: f.label for f in self.fields}
+        dates = frozenset(
+            n for f in self.fields if f.type is FieldType.date for n in (f.key, f.label)
+        )
+        return phrase(text, labels, cast(Locale, locale), dates)
+
     def expression(self, text: str) -> Compiled:
         """A value expression (a score's points) compiled against this sheet, once, like
         `condition`."""
@@ -319,20 +350,34 @@ class SheetConfig(Strict):
 # Rules ([rules] in config.toml). Conditions are compiled against their sheet in _cross_check.
 
 
-class AssignRule(Strict):
+class NamedRule(Strict):
+    """A rule people are told about: `name` identifies it (in the store, in logs); `label` is what
+    people read in 审批状态, 规则提示 and the digest, by default its condition in words."""
+
+    name: str
+    label: str | None = None
+
+    def shown(self, sheet: SheetConfig, locale: str) -> str:
+        """The rule as people read it: its label, else its condition phrased, else its name."""
+        if self.label:
+            return self.label
+        when = str(getattr(self, "when", "True")).strip()
+        return sheet.phrase(when, locale) if when != "True" else self.name
+
+
+class AssignRule(NamedRule):
     """Rows whose `field` is empty get a person: `to` one person, one of `team` (round robin or
     the least loaded of its active members with `roles`), or with `owner_of` the owner of the
     record a reference field points to (a purchase request → the customer's sales rep). The first
     rule whose `when` holds wins."""
 
-    name: str
     sheet: Identifier = "customers"
     field: Identifier = "owner"
     when: str = "True"
     to: str | None = None
     team: str | None = None
     owner_of: Identifier | None = None
-    roles: list[Role] = PydField(default_factory=lambda: [Role.sales])
+    roles: list[RoleName] = PydField(default_factory=lambda: [Role.sales])
     method: Literal["round_robin", "least_loaded"] = "round_robin"
 
     @model_validator(mode="after")
@@ -344,10 +389,9 @@ class AssignRule(Strict):
         return self
 
 
-class ScoreRule(Strict):
+class ScoreRule(NamedRule):
     """Points for the rows where `when` holds; `points` is a number or an expression (visits * 2)."""
 
-    name: str
     sheet: Identifier = "customers"
     when: str = "True"
     points: float | str
@@ -358,10 +402,9 @@ class ScoreLabel(Strict):
     label: str
 
 
-class DeriveRule(Strict):
+class DeriveRule(NamedRule):
     """When `when` holds, set fields (the only people's cells a rule may write) and tell people."""
 
-    name: str
     sheet: Identifier = "customers"
     when: str
     set: dict[str, str | float] = PydField(min_length=1)
@@ -381,21 +424,19 @@ class StageOrder(Strict):
     requires: dict[str, str] = PydField(default_factory=dict)  # stage → condition
 
 
-class ApprovalRule(Strict):
+class ApprovalRule(NamedRule):
     """Rows where `when` holds need the approval of someone with `role`, who writes their name in
     `approver_field`; until then the approval status says 待审批."""
 
-    name: str
     sheet: Identifier = "customers"
     when: str
-    role: Role
+    role: RoleName
     approver_field: Identifier = "approved_by"
 
 
-class Trigger(Strict):
+class Trigger(NamedRule):
     """When `when` holds (usually changed_to(...) or is_new()), tell people, once."""
 
-    name: str
     sheet: Identifier = "customers"
     when: str
     notify: list[str] = PydField(min_length=1)
@@ -437,7 +478,7 @@ class Permission(Strict):
     """What a role may edit: fields it may not change, and whose records (own, team, all). Edits are
     told apart by `editor_field` (修改人), which people fill when they change a row."""
 
-    role: Role
+    role: RoleName
     may_not_edit: list[Identifier] = PydField(default_factory=list)
     records: Literal["own", "team", "all"] = "all"
     sheet: Identifier = "customers"
@@ -632,7 +673,7 @@ class Person(Strict):
 
     name: str = PydField(min_length=1)
     email: str
-    role: Role
+    role: RoleName
     team: str | None = None
     manager: str | None = None
     active: bool = True
@@ -987,8 +1028,16 @@ def load_config(path: str | Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: config.toml must be saved as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{path}: not valid TOML: {e}{_quote_hint(path, e)}") from None
     return parse_config(raw, base_dir=path.resolve().parent, origin=str(path))
+
+
+def _quote_hint(path: Path, e: tomllib.TOMLDecodeError) -> str:
+    """A hint when the broken line has Chinese quotes (“王明”): TOML strings need straight ones."""
+    found = re.search(r"line (\d+)", str(e))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line = lines[int(found.group(1)) - 1] if found and int(found.group(1)) <= len(lines) else ""
+    return f"\n  {QUOTE_HINT}" if any(q in line for q in CHINESE_QUOTES) else ""
 
 
 def parse_config(raw: dict[str, Any], *, base_dir: Path, origin: str = "config.toml") -> Config:
@@ -1213,7 +1262,7 @@ def _check_report(config: Config) -> list[tuple[str, str]]:
         problems.append(("report.sheet", f"sheet {r.sheet!r} has no member field for the owner"))
     people = {p.name for p in config.people}
     for i, who in enumerate(r.mail_to):
-        if who not in people and who not in {str(x) for x in Role}:
+        if who not in people and role_alias(who) not in {str(x) for x in Role}:
             problems.append((f"report.mail_to[{i}]", f"{who!r} is neither a person in [[people]] "
                              f"nor a role ({', '.join(str(x) for x in Role)})"))  # fmt: skip
     link = config.rules.followups

@@ -209,6 +209,9 @@ def compile_expression(text: str, names: Mapping[str, str], kinds: Mapping[str, 
         column = (e.offset - 1) if e.offset else len(source)
         if e.lineno and e.lineno > 1:
             column = len(source)
+        quote = next((i for i, ch in enumerate(source) if ch in CHINESE_QUOTES), None)
+        if quote is not None:
+            raise ExprError(QUOTE_HINT, source, quote) from None
         raise ExprError(
             f"not a valid condition: {e.msg}", source, min(column, len(source))
         ) from None
@@ -216,6 +219,8 @@ def compile_expression(text: str, names: Mapping[str, str], kinds: Mapping[str, 
     return _Compiler(source, names, kinds).node(tree.body)
 
 
+CHINESE_QUOTES = "“”‘’"
+QUOTE_HINT = '用了中文引号，请改成英文引号 " (Chinese quotes “ ” were typed; write " instead)'
 MAX_LENGTH = 2_000  # characters in one condition: far more than a rule a person writes
 MAX_DEPTH = 100  # levels of nesting (each operator, call or comparison is one)
 MAX_NUMBER = 1e15  # a literal beyond this is a typo (or an attack), and float would round it

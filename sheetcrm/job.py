@@ -30,12 +30,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .config import Config
+from .config import Config, role_alias
 from .errorlist import error_list_path
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .mailer import PartlyDelivered
 from .notify import Mail
+from .output import unused_path
 from .pipeline import (
     Applied,
     Plan,
@@ -189,7 +190,7 @@ class Job:
         kinds = plan.event_counts()
         error_list = self.options.error_list  # asked for by name: always written
         if error_list is None and (plan.rows_to_write or kinds):  # unchanged: no new files either
-            error_list = error_list_path(self.config, self.now)
+            error_list = unused_path(error_list_path(self.config, self.now))
         applied = apply_plan(plan, self.source, self.config, store=self.store,
                              error_list=error_list, run_id=self.run_id)  # fmt: skip
         if applied.already_applied:
@@ -325,7 +326,9 @@ class Job:
         return out
 
     def _report_recipients(self) -> list[Any]:
-        wanted = set(self.config.report.mail_to) if self.config.report else set()
+        wanted = (
+            {role_alias(w) for w in self.config.report.mail_to} if self.config.report else set()
+        )
         return [p for p in self.config.people
                 if p.active and (p.name in wanted or str(p.role) in wanted)]  # fmt: skip
 
@@ -368,9 +371,8 @@ class Job:
                 continue
             table = tables[sheet.key]
             result, _ = decide_duplicates(sheet, typed, table.ids, self.store)
-            target = self.options.out or self.config.path(
-                f"reports/重复{sheet.name}-{self.now:%Y%m%d-%H%M}.xlsx"
-            )
+            target = self.options.out or unused_path(self.config.path(
+                f"reports/重复{sheet.name}-{self.now:%Y%m%d-%H%M}.xlsx"))  # fmt: skip
             groups = write_review(result, typed[sheet.key], table.ids, sheet, target,
                                   locale=self.config.locale)  # fmt: skip
             marked = int((result.duplicate_of != "").sum())
@@ -380,7 +382,8 @@ class Job:
         return out
 
     def import_files(self, files: list[Path], *, sheet_name: str | None = None,
-                     mapping: Path | None = None, strict: bool = False) -> Imported:  # fmt: skip
+                     mapping: Path | None = None, strict: bool = False,
+                     save_map: bool = False) -> Imported:  # fmt: skip
         """Bring legacy files into [import]'s sheet: columns matched to fields (the mapping saved
         for a person to correct), rows already there or imported before left out, new ones
         appended with IDs (not in a dry run); an import report either way."""
@@ -405,11 +408,14 @@ class Job:
         if not self.dry_run:
             appended = apply_import(plan, self.source, config, self.store, now=self.now,
                                     fingerprint=table.fingerprint)  # fmt: skip
+        mapping_file = report = None
         stem = files[0].stem if len(files) == 1 else "import"
-        mapping_file = save_mapping(config.path(f"reports/import-mapping-{stem}.toml"),
-                                    plan.mappings, sheet)  # fmt: skip
-        report = write_import_report(plan, config,
-                                     config.path(f"reports/导入报告-{self.now:%Y%m%d-%H%M}.xlsx"))  # fmt: skip
+        if not self.dry_run or save_map:  # a dry run writes nothing unless the mapping is asked for
+            mapping_file = save_mapping(config.path(f"reports/import-mapping-{stem}.toml"),
+                                        plan.mappings, sheet)  # fmt: skip
+        if not self.dry_run:
+            report = write_import_report(plan, config, unused_path(
+                config.path(f"reports/导入报告-{self.now:%Y%m%d-%H%M}.xlsx")))  # fmt: skip
         self.counts["imported"] = appended
         self.done("import", appended)
         return Imported(plan, sources, appended, mapping_file, report)
@@ -418,13 +424,13 @@ class Job:
 @dataclass
 class Imported:
     """What `Job.import_files` did: the plan (per row its outcome), the files read, how many rows
-    were appended, the mapping file and the import report."""
+    were appended, the mapping file and the import report (neither in a dry run)."""
 
     plan: Any
     files: list[Any]
     appended: int
-    mapping_file: Path
-    report: Path
+    mapping_file: Path | None
+    report: Path | None
 
 
 # -- finding and running jobs -----------------------------------------------------------------

@@ -127,7 +127,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "expect.unique": {"zh_CN": "不可重复", "en": "must be unique"},
     "expect.required": {"zh_CN": "必填", "en": "required"},
     "expect.required_if": {
-        "zh_CN": "满足条件时必填：{condition}",
+        "zh_CN": "{condition}时必填",
         "en": "required when {condition}",
     },
     "expect.references": {"zh_CN": "须为“{sheet}”表中已有的编号", "en": "an ID from sheet {sheet}"},
@@ -168,7 +168,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{label}: required, please fill in",
     },
     "problem.required_if": {
-        "zh_CN": "{label}: 当 {condition} 时必填，请补充",
+        "zh_CN": "{label}: {condition}时必填，请补充",
         "en": "{label}: required when {condition}",
     },
     "problem.invalid_phone": {
@@ -257,6 +257,28 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "{label}: 公式没有计算结果，请在 Excel 中打开并保存一次",
         "en": "{label}: the formula has no calculated value; open and save the file in Excel",
     },
+    # problem kinds, as the error list, the report and CSVs name them (the code is kept beside)
+    "kind.required": {"zh_CN": "必填", "en": "required"},
+    "kind.required_if": {"zh_CN": "条件必填", "en": "required here"},
+    "kind.invalid_phone": {"zh_CN": "电话格式不对", "en": "not a phone number"},
+    "kind.invalid_email": {"zh_CN": "邮箱格式不对", "en": "not an e-mail address"},
+    "kind.invalid_credit_code": {"zh_CN": "信用代码不对", "en": "not a credit code"},
+    "kind.precision_lost": {"zh_CN": "数字位数丢失", "en": "digits lost"},
+    "kind.invalid_choice": {"zh_CN": "不在选项中", "en": "not a choice"},
+    "kind.wrong_role": {"zh_CN": "角色不符", "en": "wrong role"},
+    "kind.unknown_member": {"zh_CN": "不是团队成员", "en": "not a team member"},
+    "kind.invalid_date": {"zh_CN": "日期格式不对", "en": "not a date"},
+    "kind.ambiguous_date": {"zh_CN": "日期有歧义", "en": "ambiguous date"},
+    "kind.invalid_number": {"zh_CN": "不是数字", "en": "not a number"},
+    "kind.out_of_range": {"zh_CN": "超出范围", "en": "out of range"},
+    "kind.too_long": {"zh_CN": "内容太长", "en": "too long"},
+    "kind.pattern_mismatch": {"zh_CN": "格式不对", "en": "wrong format"},
+    "kind.date_in_past": {"zh_CN": "日期已过", "en": "date in the past"},
+    "kind.duplicate_id": {"zh_CN": "编号重复", "en": "ID used twice"},
+    "kind.not_unique": {"zh_CN": "与其他行重复", "en": "not unique"},
+    "kind.unknown_reference": {"zh_CN": "编号不存在", "en": "unknown ID"},
+    "kind.formula_error": {"zh_CN": "公式错误", "en": "formula error"},
+    "kind.formula_uncalculated": {"zh_CN": "公式未计算", "en": "formula not calculated"},
     "import.no_fields": {
         "zh_CN": "这一行没有能对应到字段的列",
         "en": "no column of this row matches a field",
@@ -399,6 +421,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "report.label.field": {"zh_CN": "字段", "en": "Field"},
     "report.label.problem": {"zh_CN": "问题", "en": "Problem"},
     "report.label.sheet": {"zh_CN": "工作表", "en": "Sheet"},
+    "report.label.code": {"zh_CN": "问题代码", "en": "Code"},
     "report.label.row": {"zh_CN": "行号", "en": "Row"},
     "report.label.record": {"zh_CN": "记录编号", "en": "Record"},
     "report.label.entered": {"zh_CN": "填写内容", "en": "Entered"},
@@ -454,9 +477,10 @@ def role_name(locale: Locale, role: str) -> str:
 
 
 def problem_message(locale: Locale, code: str, field: Any, value: str, *,
-                    sheet_names: dict[str, str], rows: str = "",
-                    person_role: str = "") -> str:  # fmt: skip
-    """Return the message for one problem: it names the field and says what is expected."""
+                    sheet_names: dict[str, str], rows: str = "", person_role: str = "",
+                    condition: str = "") -> str:  # fmt: skip
+    """Return the message for one problem: it names the field and says what is expected
+    (`condition`: the field's required_if in words, see SheetConfig.phrase)."""
     lo, hi = field.bounds
     if lo is not None and hi is not None:
         rng = f"{_num(lo)}-{_num(hi)}"
@@ -470,13 +494,19 @@ def problem_message(locale: Locale, code: str, field: Any, value: str, *,
     if message_id not in CATALOGUE:
         return f"{field.label}: {code} {value}".strip()
     return text(
-        locale, message_id, label=field.label, value=value, condition=field.required_if or "",
+        locale, message_id, label=field.label, value=value, condition=condition,
         choices="、".join(field.choices or []), range=rng, max_length=field.max_length or "",
         sheet=sheet_names.get(field.references or "", field.references or ""), rows=rows,
         person_role=role_name(locale, person_role) if person_role else "",
         roles=("或" if locale == "zh_CN" else " or ").join(
             role_name(locale, str(r)) for r in (field.roles or [])),
     )  # fmt: skip
+
+
+def problem_kind(locale: Locale, code: str) -> str:
+    """A problem's kind in the team's words (必填, 格式不对); the code itself when it has none."""
+    key = f"kind.{code}"
+    return text(locale, key) if key in CATALOGUE else code
 
 
 def _num(v: float) -> str:

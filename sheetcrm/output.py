@@ -7,6 +7,8 @@ reports): one way to make them, so each is safe in the same ways.
 - `write_cell`: one cell by the value's type (text always as text, dates as dates, empty as blank).
 - `write_csv_rows`, `csv_safe`: UTF-8 with a BOM (Excel reads Chinese right), text that a spreadsheet
   would run as a formula escaped with a leading ', written atomically.
+- `print_setup`, `unused_path`: landscape pages with the header row repeated; a name no earlier
+  file has (two exports in one minute both stay).
 - `read_only`, `write_failure`: whether a place was made read-only on purpose, and one sentence for
   a write that failed (a full disk, no permission), for every file sheetcrm writes.
 """
@@ -49,6 +51,26 @@ def xlsx_book(out: Path, *, streaming: bool = False, **options: Any) -> Iterator
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def print_setup(ws: Any, *, repeat_rows: int | None = 0) -> None:
+    """Print as people expect a list to: landscape, as wide as the page, the header row on every
+    page (`repeat_rows`: its 0-based row)."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    if repeat_rows is not None:
+        ws.repeat_rows(repeat_rows)
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or with -2, -3 ... before its suffix when a file of that name exists: two exports or
+    error lists made within the same minute both stay."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def read_only(path: Path) -> bool:

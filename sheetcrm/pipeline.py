@@ -596,7 +596,14 @@ def apply_plan(plan: Plan, source: Source, config: Config, *, store: Store | Non
         crash_point("after-commit")
     if error_list is not None:  # after the commit: a full disk here loses no record of the run
         columns = {key: t.columns for key, t in plan.tables.items()}
-        write_error_list(plan.results, config, source.cell_link, error_list, columns)
+        owners = {key: display_column(t.frame[field]) for key, t in plan.tables.items()
+                  if (field := config.owner_field(key)) and field in t.frame}  # fmt: skip
+        here = error_list.parent
+
+        def link(sheet_name: str, a1: str) -> str:
+            return source.cell_link(sheet_name, a1, from_dir=here)
+
+        write_error_list(plan.results, config, link, error_list, columns, owners)
     return Applied(run_id, written, error_list=error_list)
 
 

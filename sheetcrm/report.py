@@ -28,7 +28,7 @@ import pandas as pd
 from .config import Config, ReportSettings
 from .errors import ConfigError
 from .expr import to_datetime64
-from .messages import labels
+from .messages import labels, problem_kind
 from .output import write_cell, write_csv_rows, xlsx_book
 from .permissions import visible_owners
 from .store import Store
@@ -434,15 +434,16 @@ def _followup(d: _Data, store: Store, p: Period, now: datetime,
 
 def _quality(d: _Data, store: Store, owners: set[str] | None,
              lab: dict[str, str]) -> list[ReportTable]:  # fmt: skip
+    loc = d.config.locale
     rows_by = []
     for _key, (sheet_name, pr) in d.problems.items():
         if len(pr):
             for (label, code), n in pr.groupby(["label", "code"]).size().items():
-                rows_by.append([sheet_name, label, code, int(n)])
-    rows_by.sort(key=lambda r: (-r[3], r[0], r[1], r[2]))
+                rows_by.append([sheet_name, label, problem_kind(loc, code), int(n), code])
+    rows_by.sort(key=lambda r: (-r[3], r[0], r[1], r[4]))
     by_field = ReportTable("problems_by_field", lab["by_field"],
-                           [lab["sheet"], lab["field"], lab["problem"], lab["count"]],
-                           ["text", "text", "text", "int"], rows_by)  # fmt: skip
+                           [lab["sheet"], lab["field"], lab["problem"], lab["count"], lab["code"]],
+                           ["text", "text", "text", "int", "text"], rows_by)  # fmt: skip
     per_day: dict[date, dict[str, int]] = {}
     for run in sorted(_check_runs(store), key=lambda r: r["started"]):
         info = json.loads(run["counts"] or "{}").get(d.s.sheet) or {}
@@ -463,11 +464,18 @@ def _quality(d: _Data, store: Store, owners: set[str] | None,
     rows = [
         [day, sum(v.values()), *[v.get(k, 0) for k in top]] for day, v in sorted(per_day.items())
     ]
-    trend = ReportTable("trend", lab["trend"], [lab["date"], lab["total"], *top],
+    shown = [_kind_key(k, loc) for k in top]
+    trend = ReportTable("trend", lab["trend"], [lab["date"], lab["total"], *shown],
                         ["date", "int", *["int"] * len(top)], rows,
                         [Chart("line", tuple(range(1, 2 + len(top))), 0, lab["trend"])] if rows
                         else [])  # fmt: skip
     return [trend, by_field]
+
+
+def _kind_key(key: str, locale: Any) -> str:
+    """A trend series "联系电话/invalid_phone" as people read it: 联系电话/电话格式不对."""
+    label, _, code = key.rpartition("/")
+    return f"{label}/{problem_kind(locale, code)}" if label else problem_kind(locale, code)
 
 
 def _errors(d: _Data, lab: dict[str, str]) -> ReportTable:
@@ -476,11 +484,22 @@ def _errors(d: _Data, lab: dict[str, str]) -> ReportTable:
         for row, rid, label, code, value, message in pr[
             ["row", "record_id", "label", "code", "value", "message"]
         ].itertuples(index=False):
-            rows.append([sheet_name, int(row), str(rid or ""), label, code, str(value), message])
+            rows.append(
+                [
+                    sheet_name,
+                    int(row),
+                    str(rid or ""),
+                    label,
+                    problem_kind(d.config.locale, code),
+                    str(value),
+                    message,
+                    code,
+                ]
+            )
     return ReportTable("errors", lab["errors"],
                        [lab["sheet"], lab["row"], lab["record"], lab["field"], lab["problem"],
-                        lab["entered"], lab["message"]],
-                       ["text", "int", "text", "text", "text", "text", "text"], rows)  # fmt: skip
+                        lab["entered"], lab["message"], lab["code"]],
+                       ["text", "int", "text", "text", "text", "text", "text", "text"], rows)  # fmt: skip
 
 
 def _duplicates(d: _Data, lab: dict[str, str]) -> ReportTable:

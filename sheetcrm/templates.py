@@ -41,8 +41,9 @@ _DEFAULT_WIDTH = {
 _TEXT_FORMAT_TYPES = {FieldType.phone, FieldType.credit_code}
 
 
-def expectation(field: Field, config: Config, *, sheet_names: dict[str, str]) -> str:
-    """Return what a person should enter in `field`, in the config's locale."""
+def expectation(field: Field, sheet: SheetConfig, config: Config, *,
+                sheet_names: dict[str, str]) -> str:  # fmt: skip
+    """Return what a person should enter in `field` of `sheet`, in the config's locale."""
     loc = config.locale
     parts: list[str] = []
     t = field.type
@@ -70,7 +71,9 @@ def expectation(field: Field, config: Config, *, sheet_names: dict[str, str]) ->
     if field.references:
         parts.append(text(loc, "expect.references", sheet=sheet_names[field.references]))
     if field.required_if:
-        parts.append(text(loc, "expect.required_if", condition=field.required_if))
+        parts.append(
+            text(loc, "expect.required_if", condition=sheet.phrase(field.required_if, loc))
+        )
     return "；".join(parts) if loc == "zh_CN" else "; ".join(parts)
 
 
@@ -194,7 +197,7 @@ class LayoutWriter:
         for c, f in enumerate(sheet.fields):
             ws.write_string(hr, c, f.header, self._fmt(_header_style(f)))
             ws.write_comment(
-                xl_rowcol_to_cell(hr, c), self._comment(f), {"x_scale": 2, "y_scale": 1.5}
+                xl_rowcol_to_cell(hr, c), self._comment(sheet, f), {"x_scale": 2, "y_scale": 1.5}
             )
         for j, st in enumerate(sheet.status):
             ws.write_string(hr, n_fields + j, st.label, self._fmt("head_status"))
@@ -215,12 +218,12 @@ class LayoutWriter:
             },
         )  # fmt: skip
 
-    def _comment(self, f: Field) -> str:
+    def _comment(self, sheet: SheetConfig, f: Field) -> str:
         loc = self.loc
         lines = [f.label, text(loc, f"type.{f.type}")]
         if f.required:
             lines[1] += " · " + text(loc, "expect.required")
-        exp = expectation(f, self.config, sheet_names=self._sheet_names)
+        exp = expectation(f, sheet, self.config, sheet_names=self._sheet_names)
         if exp:
             lines.append(exp)
         if f.help:
@@ -231,7 +234,7 @@ class LayoutWriter:
         """Add the data validation (dropdown, date, number or length check) for column c."""
         rng = (first, c, EXCEL_MAX_ROW - 1, c)
         loc = self.loc
-        prompt = expectation(f, self.config, sheet_names=self._sheet_names)[:250]
+        prompt = expectation(f, sheet, self.config, sheet_names=self._sheet_names)[:250]
         common: dict[str, Any] = {"input_title": f.label[:32], "input_message": prompt}
         if not prompt:
             common = {}
@@ -298,7 +301,7 @@ class LayoutWriter:
                     f.label,
                     text(loc, required),
                     text(loc, f"type.{f.type}"),
-                    expectation(f, self.config, sheet_names=self._sheet_names),
+                    expectation(f, s, self.config, sheet_names=self._sheet_names),
                     f.help or "",
                 ]
                 for c, v in enumerate(values):

@@ -266,9 +266,12 @@ def test_check_run_writes_status_and_a_rerun_writes_nothing(config, tmp_path):
     )
     errors = openpyxl.load_workbook(tmp_path / "errors.xlsx").active
     row = [c.value for c in errors[2]]
-    assert row[:5] == ["客户信息", 4, "C000003", "联系电话", "invalid_phone"]
-    link = errors.cell(2, 8).hyperlink  # xlsxwriter stores external links Windows-style
-    assert link.location == "'客户信息'!J4" and link.target.endswith("team.xlsx")
+    owner = after.frame.loc[4, "owner"]
+    assert row[:6] == ["客户信息", 4, "C000003", owner, "联系电话", "电话格式不对"]
+    assert row[-1] == "invalid_phone"  # the code last, for filters
+    link = errors.cell(2, 9).hyperlink
+    # relative to the error list's folder: it opens on a staff PC wherever the share is mounted
+    assert link.location == "'客户信息'!J4" and link.target == "team.xlsx"
 
     once = path.read_bytes()
     plan2 = build_plan(
@@ -300,14 +303,8 @@ def test_error_list_links_follow_columns_people_moved(config, tmp_path):
     plan = build_plan({"customers": src.read("customers")}, config, now=NOW)
     apply_plan(plan, src, config, error_list=tmp_path / "errors.xlsx")
     errors = openpyxl.load_workbook(tmp_path / "errors.xlsx").active
-    assert [c.value for c in errors[2]][:5] == [
-        "客户信息",
-        3,
-        "C000002",
-        "联系电话",
-        "invalid_phone",
-    ]
-    assert errors.cell(2, 8).hyperlink.location == "'客户信息'!K3"
+    assert [c.value for c in errors[2]][4:6] == ["联系电话", "电话格式不对"]
+    assert errors.cell(2, 9).hyperlink.location == "'客户信息'!K3"
 
 
 def test_cli_check_reports_and_writes(config, tmp_path):

@@ -112,7 +112,7 @@ def test_the_nightly_job_works_the_same_on_both_sources(kind, tmp_path, fake):
     mails = list(config.path("outbox").glob("*.eml"))
     assert mails and digest.counts["mails_sent"] == len(mails)
     (errors,) = config.path("reports").glob("校验错误清单-*.xlsx")
-    link = openpyxl.load_workbook(errors)["校验错误清单"]["H2"].hyperlink
+    link = openpyxl.load_workbook(errors)["校验错误清单"]["I2"].hyperlink
     target = link.target + (f"#{link.location}" if link.location else "")  # openpyxl splits at #
     if kind == "gsheet":  # the error list opens the Google Sheet at the cell
         gid = fake.books[KEY].sheets["客户信息"].sheet_id

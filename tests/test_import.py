@@ -146,6 +146,10 @@ def test_the_mapping_file_can_be_corrected_and_passed_back(instance, tmp_path):
     src = legacy_xlsx(tmp_path / "老客户.xlsx")
     run_import(config, str(src), "--dry-run")
     assert len(customers(config)) == 40  # dry run: nothing appended
+    reports = config.path("reports")
+    assert not reports.exists() or not list(reports.iterdir())  # and no file written at all
+    run_import(config, str(src), "--dry-run", "--save-map")  # unless the mapping is asked for
+    assert [p.name for p in reports.iterdir()] == ["import-mapping-老客户.toml"]
     mapping = config.path("reports/import-mapping-老客户.toml")
     text = mapping.read_text(encoding="utf-8")
     assert '"备忘" = ""' in text and '"公司名称" = "name"' in text

@@ -127,7 +127,7 @@ def test_rules_through_dated_runs(instance):  # noqa: F811
         rows["C000002"]["规则提示"]
         == "阶段跳过：线索 → 商务谈判（跳过 初步接触、需求确认、方案提交）"
     )
-    assert rows["C000003"]["审批状态"] == "待审批（需销售经理：large contract）"
+    assert rows["C000003"]["审批状态"] == "待审批（需销售经理：大额合同）"
     assert notes(night2) == {
         ("assignment", "王明", "C000006", ()),
         ("trigger", "李明", "C000002", ("刘洋",)),  # negotiation started: owner, cc manager
@@ -260,7 +260,7 @@ def test_links_suggestions_permissions_duplicates_and_requests(instance):  # noq
         ("buyer@example.com", "R000001", "satisfaction"),  # request resolved
         ("ceo@example.com", "C000003", "welcome"),  # became 高意向
     ]
-    assert rows["C000003"]["审批状态"] == "待审批（需销售总监：expected amount changed）"
+    assert rows["C000003"]["审批状态"] == "待审批（需销售总监：预计金额有改动）"
     assert ("approval", "张伟", "C000003", ()) in got  # past 刘洋 (a manager) to the director
 
     # night 3, nothing edited: the flags stay, nothing is written or sent again

@@ -71,14 +71,14 @@ def apply(ctx: RuleContext, rule: Any) -> None:
             )
         else:
             verdicts[who] = (
-                ctx.t("rule.approval_pending", role=role, rule=rule.name),
+                ctx.t("rule.approval_pending", role=role, rule=ctx.shown(rule)),
                 "pending",
                 "",
             )
     owners = ctx.owners(key)
     chain: dict[Any, list[str]] = {}
     name_col = typed["name"] if "name" in typed else pd.Series("", index=typed.index)
-    body = ctx.t("rule.approval_text", rule=rule.name, role=role, field=field_label)
+    body = ctx.t("rule.approval_text", rule=ctx.shown(rule), role=role, field=field_label)
     texts: list[str] = []
     for rid, who, owner, name in zip(ids[rows].tolist(), approver[rows].tolist(),
                                      owners[rows].tolist(), name_col[rows].tolist(), strict=True):  # fmt: skip

@@ -66,4 +66,4 @@ def apply(ctx: RuleContext, rule: Any) -> None:
         who = str(who)
         ctx.set_cell(key, row, rule.field, who)
         ctx.notify("assignment", key, row, [who], ctx.t("rule.assigned", name=ctx.name_of(key, row)),
-                   ctx.t("rule.assigned_text", label=label, who=who, rule=rule.name), ident=who)  # fmt: skip
+                   ctx.t("rule.assigned_text", label=label, who=who, rule=ctx.shown(rule)), ident=who)  # fmt: skip

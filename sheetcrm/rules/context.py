@@ -74,6 +74,10 @@ class RuleContext:
         """A text people read, in the team's locale."""
         return text(self.config.locale, message_id, **values)
 
+    def shown(self, rule: Any) -> str:
+        """A rule as people read it (config.NamedRule.shown), in the team's locale."""
+        return str(rule.shown(self.config.sheet(rule.sheet), self.config.locale))
+
     def role(self, role: Any) -> str:
         return role_name(self.config.locale, getattr(role, "value", str(role)))
 

@@ -26,7 +26,7 @@ def apply(ctx: RuleContext, rule: Any) -> None:
             old = display(column.at[row])
             ctx.set_cell(key, row, fld, value)
             what = ctx.t("rule.derived_text", label=sheet.field(fld).label,
-                         old=old or ctx.t("rule.empty"), new=display(value), rule=rule.name)  # fmt: skip
+                         old=old or ctx.t("rule.empty"), new=display(value), rule=ctx.shown(rule))  # fmt: skip
             ctx.notify("derive", key, row, ctx.recipients(key, row, rule.notify),
                        ctx.t("rule.derived", name=ctx.name_of(key, row)), what,
                        ident=f"{rule.name}:{ctx.now:%Y%m%d}")  # fmt: skip

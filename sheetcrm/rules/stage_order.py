@@ -22,11 +22,13 @@ def apply(ctx: RuleContext, so: Any) -> None:
     key = so.sheet
     typed = ctx.out.typed[key]
     notes = pd.Series("", index=typed.index, dtype=object)
-    label = ctx.config.sheet(key).field(so.field).label
+    sheet = ctx.config.sheet(key)
+    label = sheet.field(so.field).label
     for stage, condition in so.requires.items():
         need = (typed[so.field] == stage) & ~ctx.when(key, condition)
+        words = sheet.phrase(condition, ctx.config.locale)
         notes = notes.where(~need, ctx.t("rule.stage_requires", label=label, stage=stage,
-                                         condition=condition))  # fmt: skip
+                                         condition=words))  # fmt: skip
     # moves detected this run; a flag stays while the stage stays where it moved to
     kept = ctx.kept_flags(key, FLAG_KIND, legacy_prefix=ctx.t("rule.stage_flag_prefix"))
     change = ctx.changes.get(key)

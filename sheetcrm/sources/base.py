@@ -53,7 +53,7 @@ class Source(Protocol):
         """Where the rows live, for messages."""
         ...
 
-    def cell_link(self, sheet_name: str, a1: str) -> str:
+    def cell_link(self, sheet_name: str, a1: str, from_dir: Path | None = None) -> str:
         """A link that opens the source at a cell (the error list's 定位 column)."""
         ...
 

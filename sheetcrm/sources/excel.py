@@ -83,6 +83,7 @@ class ExcelSource:
         # merged ranges seen by the last read of each sheet, valid while the file is unchanged
         self._layout: dict[str, tuple[str, list[Any], int]] = {}  # fingerprint, merges, last column
         self._link_base: str | None = None
+        self._link_from: Path | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> ExcelSource:
@@ -92,10 +93,18 @@ class ExcelSource:
     def where(self) -> str:
         return str(self.path)
 
-    def cell_link(self, sheet_name: str, a1: str) -> str:
-        """A link that opens this workbook at a cell (the error list's 定位 column)."""
-        if self._link_base is None:  # resolving the path is a file system call; once will do
-            self._link_base = f"external:{self.path.resolve()}#"
+    def cell_link(self, sheet_name: str, a1: str, from_dir: Path | None = None) -> str:
+        """A link that opens this workbook at a cell (the error list's 定位 column). With
+        `from_dir` (the folder of the file the link is in) it is relative, so it works wherever
+        the share is mounted on a staff PC, not only on the server that wrote it."""
+        if self._link_base is None or self._link_from != from_dir:  # once: a file system call
+            target = self.path.resolve()
+            if from_dir is not None:
+                try:
+                    target = Path(os.path.relpath(target, from_dir.resolve()))
+                except ValueError:  # another drive (Windows): only an absolute link reaches it
+                    pass
+            self._link_base, self._link_from = f"external:{target.as_posix()}#", from_dir
         return f"{self._link_base}'{sheet_name}'!{a1}"
 
     def open_link(self, sheet_name: str, a1: str) -> str:

@@ -197,7 +197,7 @@ class GSheetSource:
     def where(self) -> str:
         return f"Google Sheet {self.key}"
 
-    def cell_link(self, sheet_name: str, a1: str) -> str:
+    def cell_link(self, sheet_name: str, a1: str, from_dir: Path | None = None) -> str:
         """A link that opens the spreadsheet at a cell, in the browser."""
         gid = self._grid.get(sheet_name, {}).get("sheetId", 0)
         return f"https://docs.google.com/spreadsheets/d/{self.key}/edit#gid={gid}&range={a1}"

@@ -44,7 +44,7 @@ class MemorySource:
     def where(self) -> str:
         return self.name
 
-    def cell_link(self, sheet_name: str, a1: str) -> str:
+    def cell_link(self, sheet_name: str, a1: str, from_dir: Path | None = None) -> str:
         return f"#'{sheet_name}'!{a1}"
 
     def open_link(self, sheet_name: str, a1: str) -> str:
