@@ -111,6 +111,7 @@ class StatusKey(StrEnum):
     validation = "validation"
     problems = "problems"
     duplicate_of = "duplicate_of"
+    duplicate_reason = "duplicate_reason"
     lead_score = "lead_score"
     lead_label = "lead_label"
     rule_notes = "rule_notes"
@@ -226,11 +227,15 @@ class Field(Strict):
 
 
 class StatusColumn(Strict):
-    """A column only sheetcrm writes, right of everything people type."""
+    """A column only sheetcrm writes. The template puts it at the right, or right after the field
+    `after` names (校验结果 beside the ID, seen without scrolling); in a workbook it is found by
+    its label (or an `aliases` entry: a header an older template wrote) wherever people moved it."""
 
     key: StatusKey
     label: str = PydField(min_length=1)
     width: float | None = PydField(default=None, gt=0, le=255)
+    after: Identifier | None = None
+    aliases: list[str] = PydField(default_factory=list)
 
 
 class MatchField(Strict):
@@ -287,6 +292,15 @@ class SheetConfig(Strict):
     # a workbook may leave this sheet out: runs skip it, and what needs it, with one warning each
     optional: bool = False
 
+    @model_validator(mode="after")
+    def _status_after_a_field(self) -> SheetConfig:
+        keys = {f.key for f in self.fields}
+        for st in self.status:
+            if st.after is not None and st.after not in keys:
+                raise ValueError(f"status {st.key}: after = {st.after!r} is not a field of this "
+                                 f"sheet ({', '.join(sorted(keys))})")  # fmt: skip
+        return self
+
     @field_validator("name")
     @classmethod
     def _excel_sheet_name(cls, v: str) -> str:
@@ -294,6 +308,17 @@ class SheetConfig(Strict):
         if bad:
             raise ValueError(f"Excel sheet names cannot contain {''.join(sorted(bad))}")
         return v
+
+    def columns(self) -> list[Field | StatusColumn]:
+        """The template's columns in order: the fields, each status column with `after` right
+        after its field, the other status columns at the right."""
+        placed: dict[str, list[StatusColumn]] = {}
+        for st in self.status:
+            placed.setdefault(st.after or "", []).append(st)
+        out: list[Field | StatusColumn] = []
+        for f in self.fields:
+            out += [f, *placed.get(f.key, [])]
+        return out + placed.get("", [])
 
     def field(self, key: str) -> Field:
         """Return the field with this key (KeyError if none)."""

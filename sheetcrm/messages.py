@@ -459,6 +459,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "reminder.days_late": {"zh_CN": "超期 {days} 个工作日", "en": "{days} working days late"},
     "status.ok": {"zh_CN": "✓", "en": "✓"},
+    "status.pending": {
+        "zh_CN": "待审批",
+        "en": "Waiting for approval",
+    },  # how approval_pending starts
     "status.problem": {"zh_CN": "✗", "en": "✗"},
 }
 

@@ -226,6 +226,7 @@ class PlanContext:
     ids: dict[str, pd.Series] = field(default_factory=dict)  # per sheet row, new IDs included
     new_ids: dict[str, dict[int, str]] = field(default_factory=dict)
     duplicates: dict[str, pd.Series] = field(default_factory=dict)  # 重复客户 per row
+    duplicate_reasons: dict[str, pd.Series] = field(default_factory=dict)  # 重复原因, if a column
     seen: dict[str, ChangeSet] = field(default_factory=dict)  # changes as the first run at now saw
     outcome: RulesOutcome = field(default_factory=RulesOutcome)
 
@@ -252,7 +253,13 @@ def find_duplicates(ctx: PlanContext) -> None:
         sheet = ctx.config.sheet(key)
         if sheet.dedupe is not None:
             found, fresh = decide_duplicates(sheet, ctx.typed, ctx.ids[key], ctx.store)
-            ctx.duplicates[key] = found.status()
+            if any(
+                st.key == "duplicate_reason" for st in sheet.status
+            ):  # the ID alone, for VLOOKUP
+                ctx.duplicates[key] = found.duplicate_of
+                ctx.duplicate_reasons[key] = found.reason.where(found.duplicate_of != "", "")
+            else:  # no 重复原因 column: the reason stays beside the ID
+                ctx.duplicates[key] = found.status()
             ctx.plan.decisions += fresh
     ctx.plan.duplicates = {key: int((d != "").sum()) for key, d in ctx.duplicates.items()}
 
@@ -380,7 +387,8 @@ def status_cells(ctx: PlanContext) -> None:
     for key, table in ctx.tables.items():
         plan.patches[key] = _status_patch(table, plan.results[key], ctx.duplicates.get(key),
                                           ctx.new_ids[key], ctx.ids[key], ctx.outcome.sheets.get(key),
-                                          ok=ok, bad=bad, stamp=stamp)  # fmt: skip
+                                          ok=ok, bad=bad, stamp=stamp,
+                                          duplicate_reason=ctx.duplicate_reasons.get(key))  # fmt: skip
 
 
 # The plan is a fold over these stages, in this order; each reads what the ones before found. There
@@ -477,7 +485,8 @@ def tracked_fields(sheet: SheetConfig) -> list[str]:
 
 def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | None,
                   new_ids: dict[int, str], ids: pd.Series, extra: SheetOutcome | None,
-                  *, ok: str, bad: str, stamp: str) -> StatusPatch:  # fmt: skip
+                  *, ok: str, bad: str, stamp: str,
+                  duplicate_reason: pd.Series | None = None) -> StatusPatch:  # fmt: skip
     """Return the status cells of one sheet that differ from what the sheet shows now.
 
     Column-wise: what each status cell should say, compared with what it says, in one pass; Python
@@ -518,6 +527,8 @@ def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | N
     optional: dict[str, pd.Series] = {}
     if duplicate_of is not None:
         optional["duplicate_of"] = duplicate_of.reindex(index, fill_value="")
+    if duplicate_reason is not None:
+        optional["duplicate_reason"] = duplicate_reason.reindex(index, fill_value="")
     if extra is not None:
         optional.update(
             {k: v.reindex(index, fill_value="").astype(object) for k, v in extra.status.items()}

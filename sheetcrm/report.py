@@ -33,6 +33,7 @@ from .output import write_cell, write_csv_rows, xlsx_book
 from .permissions import visible_owners
 from .store import Store
 from .table import CheckResult
+from .text import display_column
 
 PERIODS = ("week", "month", "quarter")
 TREND_SERIES = 8  # field/problem lines in the trend chart; the rest are in the total
@@ -640,7 +641,9 @@ def make_report(tables: dict[str, Any], config: Config, store: Store | None, *, 
     if config.report is None:
         raise ConfigError("config.toml has no [report] section; see the README for one")
     status = tables[config.report.sheet].status
-    duplicate_of = status["duplicate_of"] if "duplicate_of" in status else None
+    duplicate_of = display_column(status["duplicate_of"]) if "duplicate_of" in status else None
+    if duplicate_of is not None and "duplicate_reason" in status:  # the ID, then the reason
+        duplicate_of = (duplicate_of + " " + display_column(status["duplicate_reason"])).str.strip()
     report = build_report(results, duplicate_of, config, store, now=now, period=period,
                           viewer=viewer)  # fmt: skip
     suffix = f"-{viewer}" if viewer else ""

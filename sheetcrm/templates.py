@@ -26,12 +26,29 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 from .config import CHOICE_TYPES, Config, Field, FieldType, SheetConfig
 from .fields import EXCEL_EPOCH_1900
 from .messages import text
-from .output import SAFE_TEXT
+from .output import SAFE_TEXT, print_setup
 from .sources.cells import column_letter, number_cell, quote_sheet, string_cell
 
 EXCEL_MAX_ROW = 1_048_576
 # Fixed so rebuilding the template from the same config gives the same bytes.
 TEMPLATE_CREATED = datetime(2026, 1, 1)
+
+# status columns as wide as what they hold (审批状态 says 待审批（需销售经理：大额合同）)
+_STATUS_WIDTH = {
+    "validation": 10,
+    "problems": 40,
+    "duplicate_of": 12,
+    "duplicate_reason": 16,
+    "lead_score": 10,
+    "lead_label": 12,
+    "rule_notes": 32,
+    "approval": 30,
+    "next_reminder": 12,
+    "last_followup": 12,
+    "contact_count": 10,
+    "last_checked": 18,
+}
+_WRAPPED_STATUS = {"problems", "rule_notes", "approval", "duplicate_reason"}
 
 _DEFAULT_WIDTH = {
     FieldType.date: 13, FieldType.money: 14, FieldType.long_text: 30, FieldType.phone: 16,
@@ -114,6 +131,8 @@ class LayoutWriter:
     def _fmt(self, name: str) -> Any:
         if name not in self._formats:
             base = {"font_name": "等线" if self.loc == "zh_CN" else "Calibri", "font_size": 11}
+            if name.startswith("cf_"):  # a conditional format only colours, keeping the font
+                base = {}
             head = {"bold": True, "border": 1, "text_wrap": True, "valign": "vcenter"}
             specs: dict[str, dict[str, Any]] = {
                 "head_required": {**head, "bg_color": "#C0504D", "font_color": "#FFFFFF"},
@@ -127,6 +146,11 @@ class LayoutWriter:
                 "col_number": {"locked": False},
                 "col_wrap": {"locked": False, "text_wrap": True, "valign": "top"},
                 "col_status": {"locked": True, "bg_color": "#F2F2F2", "font_color": "#595959"},
+                "col_status_wrap": {"locked": True, "bg_color": "#F2F2F2", "font_color": "#595959",
+                                    "text_wrap": True, "valign": "top"},
+                "cf_bad": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
+                "cf_good": {"bg_color": "#C6EFCE", "font_color": "#006100"},
+                "cf_pending": {"bg_color": "#FFEB9C", "font_color": "#9C5700"},
                 "title": {"bold": True, "font_size": 16},
                 "intro": {"text_wrap": True, "valign": "top"},
                 "table_head": {**head, "bg_color": "#DCE6F1"},
@@ -181,33 +205,37 @@ class LayoutWriter:
             count = len(rows)
         ws = self.book.add_worksheet(sheet.name)
         hr = sheet.header_row - 1
-        n_fields = len(sheet.fields)
-        last_col = n_fields + len(sheet.status) - 1
-        col_formats: list[Any] = []
-        for c, f in enumerate(sheet.fields):
-            fmt = self._fmt(self._column_format(f))
-            col_formats.append(fmt)
+        layout = sheet.columns()
+        where = {id(col): c for c, col in enumerate(layout)}
+        field_cols = [where[id(f)] for f in sheet.fields]
+        last_col = len(layout) - 1
+        for f, c in zip(sheet.fields, field_cols, strict=True):
             width = f.width or _DEFAULT_WIDTH.get(f.type, max(10, min(2.2 * len(f.label) + 4, 30)))
-            ws.set_column(c, c, width, fmt)
-        for j, st in enumerate(sheet.status):
-            ws.set_column(n_fields + j, n_fields + j, st.width or 12, self._fmt("col_status"))
+            ws.set_column(c, c, width, self._fmt(self._column_format(f)))
+        for st in sheet.status:
+            c = where[id(st)]
+            wraps = str(st.key) in _WRAPPED_STATUS
+            width = st.width or _STATUS_WIDTH.get(str(st.key), max(10, 2.2 * len(st.label) + 3))
+            ws.set_column(c, c, width, self._fmt("col_status_wrap" if wraps else "col_status"))
         ws.set_row(hr, 30)
-        width = len(sheet.fields) + len(sheet.status)
-        self._bodies.append((len(self.book.worksheets()), hr + 1, width, count, rows))
-        for c, f in enumerate(sheet.fields):
+        if field_cols != list(range(len(field_cols))):  # status columns between fields
+            rows = _spread(rows, field_cols, len(layout))
+        self._bodies.append((len(self.book.worksheets()), hr + 1, len(layout), count, rows))
+        for f, c in zip(sheet.fields, field_cols, strict=True):
             ws.write_string(hr, c, f.header, self._fmt(_header_style(f)))
             ws.write_comment(
                 xl_rowcol_to_cell(hr, c), self._comment(sheet, f), {"x_scale": 2, "y_scale": 1.5}
             )
-        for j, st in enumerate(sheet.status):
-            ws.write_string(hr, n_fields + j, st.label, self._fmt("head_status"))
-            ws.write_comment(
-                xl_rowcol_to_cell(hr, n_fields + j), text(self.loc, "template.status_comment")
-            )
-        for c, f in enumerate(sheet.fields):
+        for st in sheet.status:
+            c = where[id(st)]
+            ws.write_string(hr, c, st.label, self._fmt("head_status"))
+            ws.write_comment(xl_rowcol_to_cell(hr, c), text(self.loc, "template.status_comment"))
+        for f, c in zip(sheet.fields, field_cols, strict=True):
             self._validate(ws, sheet, c, f, hr + 1)
+        self._highlight(ws, sheet, where, hr + 1, id_col=field_cols[0])
         ws.freeze_panes(hr + 1, 1)
         ws.autofilter(hr, 0, EXCEL_MAX_ROW - 1, last_col)
+        print_setup(ws, repeat_rows=hr)
         ws.protect(
             "",
             {
@@ -217,6 +245,31 @@ class LayoutWriter:
                 "select_unlocked_cells": True,
             },
         )  # fmt: skip
+
+    def _highlight(self, ws: Any, sheet: SheetConfig, where: dict[int, int], first: int,
+                   id_col: int) -> None:  # fmt: skip
+        """Conditional formats, written once here (the nightly write-back only writes values):
+        ✗ red and ✓ green in 校验结果, 待审批 amber in 审批状态, and the row's ID cell tinted
+        red while the row has problems, so a bad row shows beside the ID without scrolling."""
+        cols = {str(st.key): where[id(st)] for st in sheet.status}
+        last = EXCEL_MAX_ROW - 1
+        v = cols.get("validation")
+        if v is not None:
+            for mark, style in ((text(self.loc, "status.problem"), "cf_bad"),
+                                (text(self.loc, "status.ok"), "cf_good")):  # fmt: skip
+                ws.conditional_format(first, v, last, v, {
+                    "type": "cell", "criteria": "==", "value": f'"{mark}"',
+                    "format": self._fmt(style)})  # fmt: skip
+            ref = f"${column_letter(v)}{first + 1}"
+            ws.conditional_format(first, id_col, last, id_col, {
+                "type": "formula", "criteria": f'={ref}="{text(self.loc, "status.problem")}"',
+                "format": self._fmt("cf_bad")})  # fmt: skip
+        a = cols.get("approval")
+        if a is not None:
+            ws.conditional_format(first, a, last, a, {
+                "type": "text", "criteria": "begins with",
+                "value": text(self.loc, "status.pending"),
+                "format": self._fmt("cf_pending")})  # fmt: skip
 
     def _comment(self, sheet: SheetConfig, f: Field) -> str:
         loc = self.loc
@@ -314,6 +367,7 @@ class LayoutWriter:
                     ws.write_string(r, c, v, cell)
                 r += 1
         ws.freeze_panes(4, 0)
+        print_setup(ws, repeat_rows=3)
 
     def _write_lists(self) -> None:
         ws = self.book.add_worksheet(text(self.loc, "template.lists_sheet"))
@@ -439,6 +493,29 @@ def _set_dimension(xml: str, last_row: int, width: int) -> str:
     return re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="{ref}"/>', xml, count=1)
 
 
+def _status_runs(layout: Sequence[Any]) -> list[tuple[int, int]]:
+    """[start, end) of each run of adjacent status columns in a sheet's layout."""
+    runs: list[tuple[int, int]] = []
+    for c, col in enumerate(layout):
+        if isinstance(col, Field):
+            continue
+        if runs and runs[-1][1] == c:
+            runs[-1] = (runs[-1][0], c + 1)
+        else:
+            runs.append((c, c + 1))
+    return runs
+
+
+def _spread(rows: Iterable[Sequence[Any]], field_cols: list[int],
+            width: int) -> Iterable[Sequence[Any]]:  # fmt: skip
+    """Rows in field order, laid out at their fields' columns (status columns between stay empty)."""
+    for row in rows:
+        out: list[Any] = [None] * width
+        for c, v in zip(field_cols, row, strict=False):
+            out[c] = v
+        yield out
+
+
 def _header_style(f: Field) -> str:
     return "head_required" if f.required else "head_optional"
 
@@ -480,7 +557,10 @@ def setup_gsheet(config: Config, sheet_api: SpreadsheetSetup) -> list[str]:
     for sheet, rows in zip(config.sheets, got, strict=True):
         props = grid[sheet.name]
         sid, hr = props["sheetId"], sheet.header_row
-        headers = [f.header for f in sheet.fields] + [st.label for st in sheet.status]
+        layout = sheet.columns()
+        headers = [col.header if isinstance(col, Field) else col.label for col in layout]
+        at = {id(col): c for c, col in enumerate(layout)}
+
         if any(str(v).strip() for v in (rows or [[]])[0]):
             done.append(f"{sheet.name}: has headers already; left as it is")
             continue
@@ -497,7 +577,8 @@ def setup_gsheet(config: Config, sheet_api: SpreadsheetSetup) -> list[str]:
             "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
             "fields": "userEnteredFormat.textFormat.bold"}})  # fmt: skip
         lists = 0
-        for c, f in enumerate(sheet.fields):
+        for f in sheet.fields:
+            c = at[id(f)]
             values = (list(f.choices or []) if f.type in CHOICE_TYPES
                       else member_choices(f, config) if f.type is FieldType.member else [])  # fmt: skip
             if not values or f.type is FieldType.multi_choice:
@@ -509,11 +590,10 @@ def setup_gsheet(config: Config, sheet_api: SpreadsheetSetup) -> list[str]:
                                        "values": [{"userEnteredValue": v} for v in values]},
                          "strict": True, "showCustomUi": True}}})  # fmt: skip
             lists += 1
-        first = len(sheet.fields)
-        requests_.append({"addProtectedRange": {"protectedRange": {
-            "range": {"sheetId": sid, "startColumnIndex": first,
-                      "endColumnIndex": first + len(sheet.status)},
-            "description": "sheetcrm writes these status columns", "warningOnly": True}}})  # fmt: skip
+        for start, end in _status_runs(layout):  # one protected range per run of status columns
+            requests_.append({"addProtectedRange": {"protectedRange": {
+                "range": {"sheetId": sid, "startColumnIndex": start, "endColumnIndex": end},
+                "description": "sheetcrm writes these status columns", "warningOnly": True}}})  # fmt: skip
         done.append(f"{sheet.name}: {len(headers)} headers, {lists} dropdowns, frozen header, "
                     f"{len(sheet.status)} status columns protected")  # fmt: skip
     if requests_:

@@ -173,7 +173,9 @@ def test_the_check_run_writes_the_duplicate_column(tmp_path):
     assert plan.duplicates == {"customers": 1}
     apply_plan(plan, src, config, error_list=None)
     after = src.read("customers")
-    assert after.status.loc[5, "duplicate_of"] == "C000002 同手机号"
+    # the original's ID alone (a VLOOKUP finds it), the reason in its own column
+    assert after.status.loc[5, "duplicate_of"] == "C000002"
+    assert after.status.loc[5, "duplicate_reason"] == "同手机号"
     assert after.status.loc[3, "duplicate_of"] == ""
 
 
@@ -254,7 +256,7 @@ def test_a_not_a_duplicate_decision_is_remembered_until_the_data_changes(tmp_pat
             )
         )
 
-    assert run(20)["C000004"] == "C000002 同手机号"
+    assert run(20)["C000004"] == "C000002"
     wb = openpyxl.load_workbook(path)  # 王明 confirms they are two customers
     wb["重复判定"].append(["", "C000004", "C000002", "不是重复", "王明", "2026-11-20"])
     wb.save(path)
@@ -267,4 +269,4 @@ def test_a_not_a_duplicate_decision_is_remembered_until_the_data_changes(tmp_pat
     wb = openpyxl.load_workbook(path)  # the record changes: the old decision no longer covers it
     wb["客户信息"]["L5"] = "北京市海淀区新地址1号"
     wb.save(path)
-    assert run(23)["C000004"] == "C000002 同手机号"
+    assert run(23)["C000004"] == "C000002"

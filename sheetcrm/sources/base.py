@@ -101,7 +101,8 @@ def map_headers(sheet: SheetConfig, headers: Sequence[object]) -> HeaderMap:
     for f in sheet.fields:
         wanted[fold_label(f.label)] = ("field", f.key)
     for st in sheet.status:
-        wanted[fold_label(st.label)] = ("status", str(st.key))
+        for label in (*st.aliases, st.label):  # a header an older template wrote counts too
+            wanted[fold_label(label)] = ("status", str(st.key))
     found: dict[tuple[str, str], int] = {}
     extra: list[str] = []
     for col, cell in enumerate(headers):
