@@ -21,6 +21,7 @@ from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .job import Job, RunReport, StepOptions, run_steps
+from .messages import labels, problem_kind, text
 from .output import unused_path
 from .pipeline import Plan
 from .progress import progress as _progress
@@ -255,13 +256,14 @@ def check(config: Config, now: datetime, dry_run: bool, errors_path: Path | None
                      f"{info['rows_to_write']:,}"])  # fmt: skip
         for label_code, n in info.get("problems_by", {}).items():
             by_code[label_code] = by_code.get(label_code, 0) + n
+    loc = config.locale
     if rows:
-        columns = ["sheet", "rows", "rows with problems", "problems", "duplicates", "rows to write"]
-        _print_table("check", columns, rows)
+        _print_table(text(loc, "check.title"), text(loc, "check.columns").split("|"), rows)
     top = sorted(by_code.items(), key=lambda kv: -kv[1])[:15]
     if top:
-        _print_table("problems by field", ["field", "problem", "count"],
-                     [[*lc.rsplit("/", 1), f"{n:,}"] for lc, n in top])  # fmt: skip
+        _print_table(text(loc, "check.by_field"), text(loc, "check.by_field_columns").split("|"),
+                     [[lc.rsplit("/", 1)[0], problem_kind(loc, lc.rsplit("/", 1)[-1]), f"{n:,}"]
+                      for lc, n in top])  # fmt: skip
     _echo_report(report)
 
 
@@ -270,7 +272,7 @@ def _echo_report(report: RunReport) -> None:
     for line in report.lines:
         click.echo(line)
     for w in report.warnings:
-        click.echo(f"warning: {w}")
+        click.echo(text(report.locale, "cli.warning", text=w))
     if not report.ok:
         raise click.ClickException(f"{report.outcome}: {report.error}")
 
@@ -279,7 +281,7 @@ def _preview(config: Config, now: datetime) -> Plan:
     """The plan of a run now, from the workbook and the store as they are; nothing is written."""
     report, plan = _steps("check", config, now, lambda job: job.plan(job.read()), dry_run=True)
     for w in report.warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(text(config.locale, "cli.warning", text=w), err=True)
     assert isinstance(plan, Plan)
     return plan
 
@@ -302,23 +304,25 @@ def plan_command(config: Config, now: datetime, limit: int) -> None:
     plan = _preview(config, now)
     cells = plan.cell_changes(config)
     shown = cells if not limit else cells[:limit]
-    click.echo(f"cells to write: {len(cells):,}")
+    loc = config.locale
+    click.echo(text(loc, "plan.cells", n=len(cells)))
     for c in shown:
-        click.echo(f"  {c.sheet} {c.record_id} (row {c.row}) {c.column}: {c.old!r} → {c.new!r}")
+        click.echo("  " + text(loc, "plan.cell", sheet=c.sheet, id=c.record_id, row=c.row,
+                               column=c.column, old=c.old, new=c.new))  # fmt: skip
     if len(shown) < len(cells):
-        click.echo(f"  ... {len(cells) - len(shown):,} more (--limit 0 shows all)")
+        click.echo("  " + text(loc, "plan.more", n=len(cells) - len(shown)))
     events = plan.events()
     names = {s.key: s.name for s in config.sheets}
-    click.echo(f"changes since the last run: {len(events):,}")
+    click.echo(text(loc, "plan.events", n=len(events)))
     for e in events if not limit else events[:limit]:
         click.echo(
             "  "
             + _describe_event(config, names[e.sheet], e.record_id, e.kind, e.field, e.old, e.new)
         )
-    click.echo(f"notifications: {len(plan.notifications):,}")
+    click.echo(text(loc, "plan.notes", n=len(plan.notifications)))
     for n in plan.notifications:
         click.echo(f"  {n}")
-    click.echo("nothing was written (plan only)")
+    click.echo(text(config.locale, "plan.nothing_written"))
 
 
 def _describe_event(config: Config, sheet_name: str, record_id: str, kind: str, field: str | None,
@@ -327,15 +331,14 @@ def _describe_event(config: Config, sheet_name: str, record_id: str, kind: str, 
     for s in config.sheets:
         if s.name == sheet_name and field:
             label = next((f.label for f in s.fields if f.key == field), field)
-    if kind == "created":
-        return f"{sheet_name} {record_id}: new record"
-    if kind == "missing":
-        return f"{sheet_name} {record_id}: no longer in the sheet"
-    if kind == "returned":
-        return f"{sheet_name} {record_id}: back in the sheet"
+    loc, empty = config.locale, text(config.locale, "rule.empty")
+    if kind in ("created", "missing", "returned"):
+        return text(loc, f"plan.{kind}", sheet=sheet_name, id=record_id)
     if kind == "stage":
-        return f"{sheet_name} {record_id}: {label} moved {old or '(empty)'} → {new or '(empty)'}"
-    return f"{sheet_name} {record_id}: {label} {old!r} → {new!r}"
+        return text(loc, "plan.stage", sheet=sheet_name, id=record_id, label=label,
+                    old=old or empty, new=new or empty)  # fmt: skip
+    return text(loc, "plan.changed", sheet=sheet_name, id=record_id, label=label, old=old or "",
+                new=new or "")  # fmt: skip
 
 
 @cli.command()
@@ -383,9 +386,10 @@ def digest(config: Config, now: datetime, dry_run: bool, only: str | None) -> No
         _, mails = _steps("digest", config, now, lambda job: job.digests(), dry_run=True,
                           options=options)  # fmt: skip
         for mail in mails:
-            click.echo(f"--- to {', '.join(mail.to)}: {mail.subject}")
+            click.echo("--- " + text(config.locale, "run.would_send", to=", ".join(mail.to),
+                                 subject=mail.subject))  # fmt: skip
             click.echo(mail.text)
-        click.echo(f"{len(mails)} mail(s); nothing was sent (dry run)")
+        click.echo(text(config.locale, "run.dry_mails", n=len(mails)))
         return
     report, _ = _steps("digest", config, now, lambda job: job.send(job.digests()), options=options)
     _echo_report(report)
@@ -431,7 +435,7 @@ def dedupe(config: Config, now: datetime, out: Path | None) -> None:
     run, found = _steps("dedupe", config, now, lambda job: job.review_duplicates(job.read()),
                         dry_run=True, options=StepOptions(out=out))  # fmt: skip
     for w in run.warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(text(config.locale, "cli.warning", text=w), err=True)
     rows = [[name, f"{n:,}", f"{groups:,}", f"{marked:,}", str(path)]
             for name, n, groups, marked, path in found]  # fmt: skip
     _print_table("duplicates", ["sheet", "rows", "groups", "duplicates", "review workbook"], rows)
@@ -479,7 +483,8 @@ def report(config: Config, now: datetime, period: str, out: Path | None, csv_dir
     if "kpis" not in run.counts:  # a dry run says what it would write, and computes no figures
         _echo_report(run)
         return
-    _print_table("key figures", ["figure", "this period", "previous"],
+    lab = labels(config.locale, "report.label.")
+    _print_table(lab["kpis"], [lab["kpi"], lab["this"], lab["previous"]],
                  [[str(r[0]), _figure(r[1]), _figure(r[2])] for r in run.counts["kpis"]])  # fmt: skip
     _echo_report(run)
 
@@ -525,7 +530,9 @@ def export(config: Config, now: datetime, sheet_name: str | None, owner: str | N
                        since=_parse_day(since) if since else None, stage=stage, viewer=viewer)  # fmt: skip
     path = out or unused_path(config.path(f"reports/导出-{sheet.name}-{now:%Y%m%d-%H%M}.{fmt}"))
     n = export_rows(table, sheet, rows, path, fmt)
-    click.echo(f"exported {n:,} of {len(table):,} rows of {sheet.name} to {path}")
+    click.echo(
+        text(config.locale, "export.done", n=n, total=len(table), sheet=sheet.name, path=path)
+    )
 
 
 @cli.command("import")
@@ -566,7 +573,7 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
         list(files), sheet_name=sheet_name, mapping=map_path, strict=strict, save_map=save_map),
         dry_run=dry_run)  # fmt: skip
     for w in run.warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(text(config.locale, "cli.warning", text=w), err=True)
     plan = done.plan
     labels = {f.key: f.label for f in sheet.fields}
     for f in done.files:
@@ -577,20 +584,18 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
                      ["column", "field", "how", "confidence"], rows)  # fmt: skip
     new = [r.record_id for r in plan.rows if r.outcome == "new"]
     span = f" ({new[0]}–{new[-1]})" if len(new) > 1 else f" ({new[0]})" if new else ""
-    click.echo(f"{len(plan.rows):,} rows read: {plan.count('new'):,} new{span}, "
-               f"{plan.count('existing'):,} already customers, "
-               f"{plan.count('duplicate_in_file'):,} repeated in the files, "
-               f"{plan.count('imported_before'):,} imported before, {plan.count('held'):,} held back")  # fmt: skip
+    loc = config.locale
+    click.echo(text(loc, "import.summary", rows=len(plan.rows), new=plan.count("new"), span=span,
+                    existing=plan.count("existing"), repeated=plan.count("duplicate_in_file"),
+                    before=plan.count("imported_before"), held=plan.count("held")))  # fmt: skip
     if done.mapping_file:
-        click.echo(f"mapping saved to {done.mapping_file} (correct it and pass it with --map)")
+        click.echo(text(loc, "import.mapping", path=done.mapping_file))
     if dry_run:
-        click.echo("dry run: nothing was written to the sheet, and no report"
-                   + ("" if save_map else " or mapping file (--save-map writes it)"))  # fmt: skip
+        click.echo(text(loc, "import.dry_run") + ("" if save_map else text(loc, "import.dry_map")))
     else:
-        click.echo(f"report: {done.report}")
-        click.echo(
-            f"appended {done.appended:,} rows to {sheet.name} in {open_source(config).where}"
-        )
+        click.echo(text(loc, "import.report", path=done.report))
+        click.echo(text(loc, "import.appended", n=done.appended, sheet=sheet.name,
+                        where=open_source(config).where))  # fmt: skip
 
 
 @cli.command("run")
@@ -625,7 +630,7 @@ def run_command(ctx: click.Context, names: tuple[str, ...], dry_run: bool,
         for line in report.lines:
             click.echo(f"  {line}")
         for w in report.warnings:
-            click.echo(f"  warning: {w}")
+            click.echo("  " + text(config.locale, "cli.warning", text=w))
         if report.error:
             click.echo(f"  {report.outcome}: {report.error}")
         if not report.ok:
@@ -780,7 +785,7 @@ def config_check(ctx: click.Context) -> None:
     from .notify import customer_mail_gaps
 
     for gap in customer_mail_gaps(config):
-        click.echo(f"warning: {gap}")
+        click.echo(text(config.locale, "cli.warning", text=gap))
     if not config.is_gsheet and not config.workbook_path.is_file():
         click.echo(f"note: the workbook {config.workbook_path} does not exist yet (`sheetcrm demo` "
                    "writes an example there, `sheetcrm templates` an empty template)")  # fmt: skip

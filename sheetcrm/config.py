@@ -278,6 +278,7 @@ class SheetConfig(Strict):
 
     _compiled: dict[str, Condition] = PrivateAttr(default_factory=dict)
     _expressions: dict[str, Compiled] = PrivateAttr(default_factory=dict)
+    _locale: str = PrivateAttr(default="zh_CN")  # set by Config: the team's
 
     key: Identifier
     name: str = PydField(min_length=1, max_length=31)
@@ -308,6 +309,10 @@ class SheetConfig(Strict):
         if bad:
             raise ValueError(f"Excel sheet names cannot contain {''.join(sorted(bad))}")
         return v
+
+    @property
+    def locale(self) -> Locale:
+        return cast(Locale, self._locale)
 
     def columns(self) -> list[Field | StatusColumn]:
         """The template's columns in order: the fields, each status column with `after` right
@@ -997,6 +1002,13 @@ class Config(Strict):
         """Return `value` as a path, relative ones taken from the config file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    @model_validator(mode="after")
+    def _sheets_speak_the_locale(self) -> Config:
+        """Each sheet knows the team's locale: what its layout refuses is said in it."""
+        for sheet in self.sheets:
+            sheet._locale = self.locale
+        return self
 
     @field_validator("source")
     @classmethod

@@ -35,6 +35,7 @@ from .errorlist import error_list_path
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .mailer import PartlyDelivered
+from .messages import CATALOGUE, Locale, text
 from .notify import Mail
 from .output import unused_path
 from .pipeline import (
@@ -72,6 +73,7 @@ class RunReport:
     lines: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    locale: Locale = "zh_CN"  # of the config: what a person reads of the report is in it
 
     @property
     def ok(self) -> bool:
@@ -111,6 +113,14 @@ class Job:
         self._started: dict[str, float] = {}
 
     # -- the run's bookkeeping ----------------------------------------------------------------
+    def t(self, message_id: str, **values: object) -> str:
+        """A summary text in the team's locale."""
+        return text(self.config.locale, message_id, **values)
+
+    @property
+    def sep(self) -> str:
+        return "，" if self.config.locale == "zh_CN" else ", "
+
     def say(self, line: str) -> None:
         """A line of the run's summary (printed at the end, kept with the run in the store)."""
         self.lines.append(line)
@@ -171,10 +181,10 @@ class Job:
         for key, info in plan.counts().items():
             self.counts[key] = info
             if info["rows"]:
-                dup = f", {info['duplicates']:,} duplicates" if info["duplicates"] else ""
-                parts.append(f"{self.config.sheet(key).name} {info['rows']:,} "
-                             f"({info['rows_with_problems']:,} with problems{dup})")  # fmt: skip
-        self.say("checked " + ", ".join(parts or ["no rows"]))
+                dup = self.t("run.checked_dup", n=info["duplicates"]) if info["duplicates"] else ""
+                parts.append(self.t("run.checked_sheet", sheet=self.config.sheet(key).name,
+                                    rows=info["rows"], bad=info["rows_with_problems"], dup=dup))  # fmt: skip
+        self.say(self.t("run.checked", parts=self.sep.join(parts or [self.t("run.no_rows")])))
         return plan
 
     def apply(self, plan: Plan) -> Applied | None:
@@ -183,8 +193,7 @@ class Job:
         self.begin("write")
         notes = len(plan.notifications)
         if self.dry_run:
-            self.say(f"dry run: {plan.rows_to_write:,} rows and {notes:,} notifications would be "
-                     "written; nothing was written")  # fmt: skip
+            self.say(self.t("run.dry_write", rows=plan.rows_to_write, notes=notes))
             self.done("write", 0)
             return None
         kinds = plan.event_counts()
@@ -194,7 +203,7 @@ class Job:
         applied = apply_plan(plan, self.source, self.config, store=self.store,
                              error_list=error_list, run_id=self.run_id)  # fmt: skip
         if applied.already_applied:
-            self.say("this workbook was already processed for this time; nothing to do")
+            self.say(self.t("run.already_applied"))
             self.done("write", 0)
             return applied
         rows = sum(w.rows_written for w in applied.written.values())
@@ -202,17 +211,19 @@ class Job:
         self.counts["rows_written"] = rows
         self.counts["notifications"] = notes
         if rows:
-            self.say(f"wrote the status of {rows:,} rows into {self.source.where}"
-                     + (f" (backup {backup})" if backup else ""))  # fmt: skip
+            self.say(self.t("run.wrote", rows=rows, where=self.source.where,
+                            backup=self.t("run.backup", path=backup) if backup else ""))  # fmt: skip
         else:
-            self.say("the status columns were already right; the workbook was not touched")
+            self.say(self.t("run.untouched"))
         if error_list is not None:
-            self.say(f"error list: {error_list}")
+            self.say(self.t("run.error_list", path=error_list))
         if kinds:
             self.counts["events"] = kinds
-            self.say("changes recorded: " + ", ".join(f"{k} {n:,}" for k, n in kinds.items()))
+            self.say(self.t("run.events", parts=self.sep.join(
+                f"{self.t(f'event.{k}') if f'event.{k}' in CATALOGUE else k} {n:,}"
+                for k, n in kinds.items())))  # fmt: skip
         if notes:
-            self.say(f"queued {notes:,} notifications for the digest")
+            self.say(self.t("run.queued", n=notes))
         self.done("write", rows)
         return applied
 
@@ -234,9 +245,8 @@ class Job:
             if not self.dry_run:
                 self.counts["mails_sent"] = 0
             for mail in mails:
-                self.say(f"would send to {', '.join(mail.to)}: {mail.subject}")
-            self.say(f"{len(mails)} mail(s); " + ("nothing was sent (dry run)" if mails else
-                                                  "nothing to send"))  # fmt: skip
+                self.say(self.t("run.would_send", to=self.sep.join(mail.to), subject=mail.subject))
+            self.say(self.t("run.dry_mails" if mails else "run.no_mails", n=len(mails)))
             self.done("send", 0)
             return
         self._deliver(mails, "send")
@@ -253,11 +263,11 @@ class Job:
                   "mails_in_doubt": len(report.in_doubt) + len(report.unknown)}  # fmt: skip
         for key, n in counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
-        doubt = (f"; {counts['mails_in_doubt']} in doubt (see the warnings)"
+        doubt = (self.t("run.in_doubt", n=counts["mails_in_doubt"])
                  if counts["mails_in_doubt"] else "")  # fmt: skip
-        refused = f", {len(report.failed)} refused" if report.failed else ""
-        self.say(f"sent {len(report.sent)} mail(s) via {self.config.mail.transport} "
-                 f"({destination(self.config)}){refused}{doubt}")  # fmt: skip
+        refused = self.t("run.refused", n=len(report.failed)) if report.failed else ""
+        self.say(self.t("run.sent", n=len(report.sent), transport=self.config.mail.transport,
+                        where=destination(self.config), refused=refused, doubt=doubt))  # fmt: skip
         self.done(step, len(report.sent))
         if (problem := report.problem()) is not None:
             raise problem
@@ -271,9 +281,8 @@ class Job:
 
         self.begin("report")
         if self.dry_run:
-            self.say(
-                f"dry run: the {period} report would be written to {self.config.path('reports')}"
-            )
+            self.say(self.t("run.dry_report", period=self.t(f"period.{period}"),
+                            path=self.config.path("reports")))  # fmt: skip
             self.done("report", 0)
             return None
         results = check_workbook(tables, self.config, now=self.now)
@@ -285,9 +294,10 @@ class Job:
         self.counts["report"] = str(out)
         self.counts["kpis"] = [list(r) for r in report.table("kpis").rows]
         self.say(report.subtitle)
-        self.say(f"wrote {out} (the {period} report {p.start} – {p.end - timedelta(days=1)})")
+        self.say(self.t("run.wrote_report", path=out, period=self.t(f"period.{period}"),
+                        start=p.start, end=p.end - timedelta(days=1)))  # fmt: skip
         if csvs:
-            self.say(f"wrote {len(csvs)} CSV files into {opts.csv_dir}")
+            self.say(self.t("run.wrote_csv", n=len(csvs), path=opts.csv_dir))
         self.done("report", sum(len(t.rows) for ts in report.sheets.values() for t in ts))
         recipients = self._report_recipients() if opts.mail_report else []
         if not recipients:
@@ -320,7 +330,7 @@ class Job:
             assert self.run_id is not None
             self.store.queue(self.run_id, notes, now=self.now)
             sent = self._deliver(mails, "mail report")
-            self.say(f"mailed the report to {', '.join(sent) or 'nobody'}")
+            self.say(self.t("run.mailed_report", to=self.sep.join(sent) or self.t("run.nobody")))
         else:
             self.done("mail report", 0)
         return out
@@ -376,7 +386,8 @@ class Job:
             groups = write_review(result, typed[sheet.key], table.ids, sheet, target,
                                   locale=self.config.locale)  # fmt: skip
             marked = int((result.duplicate_of != "").sum())
-            self.say(f"{sheet.name}: {groups:,} duplicate groups, {marked:,} duplicates: {target}")
+            self.say(self.t("run.duplicates", sheet=sheet.name, groups=groups, marked=marked,
+                            path=target))  # fmt: skip
             out.append((sheet.name, len(table), groups, marked, target))
         self.done("dedupe", sum(r[3] for r in out))
         return out
@@ -483,7 +494,7 @@ def run_job(name: str, config: Config, *, now: datetime, dry_run: bool = False,
     try:
         run = load_job(name, config)
     except SheetCRMError as e:
-        return RunReport(name, now, "failed", error=str(e))
+        return RunReport(name, now, "failed", error=str(e), locale=config.locale)
     return run_steps(name, run, config, now=now, dry_run=dry_run, stop=stop, wall=wall, log=log)
 
 
@@ -496,7 +507,7 @@ def run_steps(name: str, run: Callable[[Job], None], config: Config, *, now: dat
 
     `wall` is the real clock, used for the lock's expiry only (a lock must expire in real time
     even when `now` is a date in a test)."""
-    report = RunReport(name, now, "ok")
+    report = RunReport(name, now, "ok", locale=config.locale)
     try:
         store = open_for_reading(config.store_url) if dry_run else Store(config.store_url)
     except SheetCRMError as e:

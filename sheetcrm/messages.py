@@ -458,6 +458,154 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "overdue and still not resolved (your manager is copied)",
     },
     "reminder.days_late": {"zh_CN": "超期 {days} 个工作日", "en": "{days} working days late"},
+    # what a run says at its end (job.py), what `plan` prints, what a sheet's layout refuses
+    "run.checked": {"zh_CN": "已检查 {parts}", "en": "checked {parts}"},
+    "run.checked_sheet": {
+        "zh_CN": "{sheet} {rows:,} 行（{bad:,} 行有问题{dup}）",
+        "en": "{sheet} {rows:,} ({bad:,} with problems{dup})",
+    },
+    "run.checked_dup": {"zh_CN": "，{n:,} 行重复", "en": ", {n:,} duplicates"},
+    "run.no_rows": {"zh_CN": "没有数据行", "en": "no rows"},
+    "run.dry_write": {
+        "zh_CN": "试运行：将写入 {rows:,} 行、排队 {notes:,} 条通知；实际未写入任何内容",
+        "en": "dry run: {rows:,} rows and {notes:,} notifications would be written; nothing was written",
+    },
+    "run.already_applied": {
+        "zh_CN": "这个工作簿在这个时间已经处理过，无需再做",
+        "en": "this workbook was already processed for this time; nothing to do",
+    },
+    "run.wrote": {
+        "zh_CN": "已把 {rows:,} 行的状态写入 {where}{backup}",
+        "en": "wrote the status of {rows:,} rows into {where}{backup}",
+    },
+    "run.backup": {"zh_CN": "（备份 {path}）", "en": " (backup {path})"},
+    "run.untouched": {
+        "zh_CN": "状态列已是最新，工作簿没有改动",
+        "en": "the status columns were already right; the workbook was not touched",
+    },
+    "run.error_list": {"zh_CN": "校验错误清单：{path}", "en": "error list: {path}"},
+    "run.events": {"zh_CN": "记录的变化：{parts}", "en": "changes recorded: {parts}"},
+    "run.queued": {
+        "zh_CN": "已为摘要排队 {n:,} 条通知",
+        "en": "queued {n:,} notifications for the digest",
+    },
+    "run.would_send": {"zh_CN": "将发给 {to}：{subject}", "en": "would send to {to}: {subject}"},
+    "run.dry_mails": {
+        "zh_CN": "{n} 封邮件；试运行，未发送",
+        "en": "{n} mail(s); nothing was sent (dry run)",
+    },
+    "run.no_mails": {"zh_CN": "{n} 封邮件；没有要发送的", "en": "{n} mail(s); nothing to send"},
+    "run.sent": {
+        "zh_CN": "已通过 {transport}（{where}）发送 {n} 封邮件{refused}{doubt}",
+        "en": "sent {n} mail(s) via {transport} ({where}){refused}{doubt}",
+    },
+    "run.refused": {"zh_CN": "，{n} 封被拒收", "en": ", {n} refused"},
+    "run.in_doubt": {
+        "zh_CN": "；{n} 封不确定是否送达（见提醒）",
+        "en": "; {n} in doubt (see the warnings)",
+    },
+    "run.dry_report": {
+        "zh_CN": "试运行：{period}报告将写入 {path}",
+        "en": "dry run: the {period} report would be written to {path}",
+    },
+    "run.wrote_report": {
+        "zh_CN": "已写入 {path}（{period}报告 {start} – {end}）",
+        "en": "wrote {path} (the {period} report {start} – {end})",
+    },
+    "run.wrote_csv": {
+        "zh_CN": "已把 {n} 个 CSV 文件写入 {path}",
+        "en": "wrote {n} CSV files into {path}",
+    },
+    "run.mailed_report": {"zh_CN": "已把报告发给 {to}", "en": "mailed the report to {to}"},
+    "run.nobody": {"zh_CN": "（无人）", "en": "nobody"},
+    "run.duplicates": {
+        "zh_CN": "{sheet}：{groups:,} 组重复，{marked:,} 条重复记录：{path}",
+        "en": "{sheet}: {groups:,} duplicate groups, {marked:,} duplicates: {path}",
+    },
+    "period.week": {"zh_CN": "周", "en": "weekly"},
+    "period.month": {"zh_CN": "月", "en": "monthly"},
+    "period.quarter": {"zh_CN": "季度", "en": "quarterly"},
+    "event.created": {"zh_CN": "新增", "en": "created"},
+    "event.changed": {"zh_CN": "修改", "en": "changed"},
+    "event.stage": {"zh_CN": "阶段变化", "en": "stage"},
+    "event.missing": {"zh_CN": "不在表中", "en": "missing"},
+    "event.returned": {"zh_CN": "回到表中", "en": "returned"},
+    "event.rule": {"zh_CN": "规则写入", "en": "set by rules"},
+    "plan.created": {"zh_CN": "{sheet} {id}：新记录", "en": "{sheet} {id}: new record"},
+    "plan.missing": {
+        "zh_CN": "{sheet} {id}：已不在表中",
+        "en": "{sheet} {id}: no longer in the sheet",
+    },
+    "plan.returned": {"zh_CN": "{sheet} {id}：回到表中", "en": "{sheet} {id}: back in the sheet"},
+    "plan.stage": {
+        "zh_CN": "{sheet} {id}：{label} 从 {old} 变为 {new}",
+        "en": "{sheet} {id}: {label} moved {old} → {new}",
+    },
+    "plan.changed": {
+        "zh_CN": "{sheet} {id}：{label} “{old}” → “{new}”",
+        "en": "{sheet} {id}: {label} {old!r} → {new!r}",
+    },
+    "plan.nothing_written": {
+        "zh_CN": "未写入任何内容（仅预览）",
+        "en": "nothing was written (plan only)",
+    },
+    "plan.cells": {"zh_CN": "要写入的单元格：{n:,}", "en": "cells to write: {n:,}"},
+    "plan.cell": {
+        "zh_CN": "{sheet} {id}（第 {row} 行）{column}：{old!r} → {new!r}",
+        "en": "{sheet} {id} (row {row}) {column}: {old!r} → {new!r}",
+    },
+    "plan.more": {
+        "zh_CN": "…… 另有 {n:,} 个（--limit 0 显示全部）",
+        "en": "... {n:,} more (--limit 0 shows all)",
+    },
+    "plan.events": {
+        "zh_CN": "上次运行以来的变化：{n:,}",
+        "en": "changes since the last run: {n:,}",
+    },
+    "plan.notes": {"zh_CN": "通知：{n:,}", "en": "notifications: {n:,}"},
+    "import.summary": {
+        "zh_CN": "读到 {rows:,} 行：新客户 {new:,}{span}，已是客户 {existing:,}，文件内重复 {repeated:,}，"
+        "以前导入过 {before:,}，暂不导入 {held:,}",
+        "en": "{rows:,} rows read: {new:,} new{span}, {existing:,} already customers, {repeated:,} "
+        "repeated in the files, {before:,} imported before, {held:,} held back",
+    },
+    "import.mapping": {
+        "zh_CN": "列对应关系已保存到 {path}（可修改后用 --map 传回）",
+        "en": "mapping saved to {path} (correct it and pass it with --map)",
+    },
+    "import.dry_run": {
+        "zh_CN": "试运行：没有写入表格，也没有写导入报告",
+        "en": "dry run: nothing was written to the sheet, and no report",
+    },
+    "import.dry_map": {
+        "zh_CN": "和列对应文件（--save-map 会写出它）",
+        "en": " or mapping file (--save-map writes it)",
+    },
+    "import.report": {"zh_CN": "导入报告：{path}", "en": "report: {path}"},
+    "import.appended": {
+        "zh_CN": "已向 {where} 的{sheet}追加 {n:,} 行",
+        "en": "appended {n:,} rows to {sheet} in {where}",
+    },
+    "export.done": {
+        "zh_CN": "已从{sheet}的 {total:,} 行中导出 {n:,} 行到 {path}",
+        "en": "exported {n:,} of {total:,} rows of {sheet} to {path}",
+    },
+    "check.title": {"zh_CN": "检查结果", "en": "check"},
+    "check.columns": {
+        "zh_CN": "工作表|行数|有问题的行|问题数|重复|要写入的行",
+        "en": "sheet|rows|rows with problems|problems|duplicates|rows to write",
+    },
+    "check.by_field": {"zh_CN": "按字段的问题", "en": "problems by field"},
+    "check.by_field_columns": {"zh_CN": "字段|问题|数量", "en": "field|problem|count"},
+    "cli.warning": {"zh_CN": "提醒：{text}", "en": "warning: {text}"},
+    "layout.twice": {
+        "zh_CN": "工作表“{sheet}”：表头“{header}”出现了两次（{first} 列和 {second} 列），请改名或删除其中一列",
+        "en": "sheet {sheet!r}: the header {header!r} appears twice, in columns {first} and {second}; rename or remove one of them",
+    },
+    "layout.missing": {
+        "zh_CN": "工作表“{sheet}”：第 {row} 行没有表头为 {headers} 的列；请加上（见 templates/customers.xlsx）",
+        "en": "sheet {sheet!r}: no column with the header {headers} in row {row}; add it (see templates/customers.xlsx)",
+    },
     "status.ok": {"zh_CN": "✓", "en": "✓"},
     "status.pending": {
         "zh_CN": "待审批",

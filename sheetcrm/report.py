@@ -446,17 +446,23 @@ def _quality(d: _Data, store: Store, owners: set[str] | None,
                            [lab["sheet"], lab["field"], lab["problem"], lab["count"], lab["code"]],
                            ["text", "text", "text", "int", "text"], rows_by)  # fmt: skip
     per_day: dict[date, dict[str, int]] = {}
+    keys = [s.key for s in d.config.sheets]  # every sheet, as the table beside the chart
     for run in sorted(_check_runs(store), key=lambda r: r["started"]):
-        info = json.loads(run["counts"] or "{}").get(d.s.sheet) or {}
-        if owners is None and "problems_by" in info:  # the last run of a day stands for the day
-            per_day[run["started"].date()] = info["problems_by"]
-        elif owners is not None and "problems_by_owner" in info:  # the viewer's owners only
-            mine: dict[str, int] = {}
-            for name, counts in info["problems_by_owner"].items():
-                if name in owners:
-                    for k, n in counts.items():
-                        mine[k] = mine.get(k, 0) + n
-            per_day[run["started"].date()] = mine
+        counts = json.loads(run["counts"] or "{}")
+        day: dict[str, int] | None = None
+        for info in (counts.get(k) or {} for k in keys):
+            if owners is None and "problems_by" in info:
+                found = [info["problems_by"]]
+            elif owners is not None and "problems_by_owner" in info:  # the viewer's owners only
+                found = [c for name, c in info["problems_by_owner"].items() if name in owners]
+            else:
+                continue
+            day = day if day is not None else {}
+            for c in found:
+                for k, n in c.items():
+                    day[k] = day.get(k, 0) + n
+        if day is not None:  # the last run of a day stands for the day
+            per_day[run["started"].date()] = day
     totals: dict[str, int] = {}
     for day in per_day.values():
         for k, n in day.items():
@@ -589,10 +595,20 @@ def _chart(book: Any, sheet: str, t: ReportTable, c: Chart, top: int) -> Any:
         }
         if c.kind == "pie":
             series["data_labels"] = {"percentage": True, "category": False}
+        if c.kind == "line":  # a single day is a point: without a marker it is not drawn at all
+            series["marker"] = {"type": "circle", "size": 6}
         chart.add_series(series)
     chart.set_title({"name": c.title or t.title})
+    values_axis: dict[str, Any] = {"min": 0}  # from zero: 330 vs 360 is not a fourfold difference
     if c.kind == "bar":  # Excel draws bar categories bottom-up; read them top-down like the table
         chart.set_y_axis({"reverse": True})
+        chart.set_x_axis(values_axis)
+    elif c.kind != "pie":
+        chart.set_y_axis(values_axis)
+    if c.kind != "pie" and t.formats[c.categories] == "date":  # dates, not serials (46357)
+        chart.set_x_axis(
+            {"date_axis": True, "num_format": "yyyy-mm-dd", "num_font": {"rotation": -45}}
+        )
     if c.kind != "pie" and len(c.values) == 1:
         chart.set_legend({"none": True})
     return chart

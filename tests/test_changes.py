@@ -169,10 +169,10 @@ def test_dated_runs_record_snapshots_and_events(instance):
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[1].split("\t") == ["when", "run", "event", "what"]
-    assert lines[2].startswith("2026-11-20 02:00\tcheck\tcreated\t客户信息 C000002: new record")
+    assert lines[2].startswith("2026-11-20 02:00\tcheck\tcreated\t客户信息 C000002：新记录")
     assert (
         lines[3]
-        == "2026-11-21 02:00\tcheck\tstage\t客户信息 C000002: 销售阶段 moved 线索 → 商务谈判"
+        == "2026-11-21 02:00\tcheck\tstage\t客户信息 C000002：销售阶段 从 线索 变为 商务谈判"
     )
     unknown = CliRunner().invoke(cli, ["--config", str(root / "config.toml"), "history", "C999999"])
     assert unknown.exit_code == 1 and "no history for C999999" in unknown.output
@@ -363,10 +363,10 @@ def test_plan_command_prints_cells_and_changes_and_writes_nothing(instance):
     assert path.read_bytes() == before
     assert not (root / "state").exists()  # no store created by a plan
     # 5 rows × 校验结果, 下次提醒 (中意向: next Monday) and 最后检查; the rest stay empty
-    assert "cells to write: 15" in out.output
-    assert "  客户信息 C000001 (row 2) 校验结果: '' → '✓'" in out.output
-    assert "changes since the last run: 5" in out.output
-    assert "  客户信息 C000005: new record" in out.output
+    assert "要写入的单元格：15" in out.output
+    assert "  客户信息 C000001（第 2 行）校验结果：'' → '✓'" in out.output
+    assert "上次运行以来的变化：5" in out.output
+    assert "  客户信息 C000005：新记录" in out.output
     # after a run, the plan shows the edit as a change and the cells it touches
     assert (
         CliRunner().invoke(cli, ["--config", cfg, "check", "--now", "2026-11-20T02:00"]).exit_code
@@ -376,8 +376,8 @@ def test_plan_command_prints_cells_and_changes_and_writes_nothing(instance):
     wb["客户信息"][f"{col(config, 'stage')}3"] = "成交"  # 成交 needs a contract number: a problem
     wb.save(path)
     out = CliRunner().invoke(cli, ["--config", cfg, "plan", "--now", "2026-11-21T02:00"])
-    assert "客户信息 C000002: 销售阶段 moved 线索 → 成交" in out.output
-    assert "  客户信息 C000002 (row 3) 校验结果: '✓' → '✗'" in out.output
+    assert "客户信息 C000002：销售阶段 从 线索 变为 成交" in out.output
+    assert "  客户信息 C000002（第 3 行）校验结果：'✓' → '✗'" in out.output
 
 
 def test_reminders_command_lists_what_is_due(instance):

@@ -321,7 +321,7 @@ def test_cli_check_reports_and_writes(config, tmp_path):
     before = workbook.read_bytes()
     dry = runner.invoke(cli, ["--config", cfg, "check", "--dry-run", "--now", "2026-11-23T02:00"])
     assert dry.exit_code == 0, dry.output
-    assert "nothing was written" in dry.output and workbook.read_bytes() == before
+    assert "实际未写入任何内容" in dry.output and workbook.read_bytes() == before
     result = runner.invoke(cli, ["--config", cfg, "check", "--now", "2026-11-23T02:00"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reports" / "校验错误清单-20261123-0200.xlsx").is_file()

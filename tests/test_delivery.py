@@ -71,7 +71,7 @@ def test_a_mail_in_doubt_is_sent_once_more_with_the_same_message_id(tmp_path):
     assert report.counts["mails_sent"] == 4 and report.counts["mails_in_doubt"] == 1
     assert {n["status"] for n in Store(config.store_url).notifications()} == {"sent"}
     runs = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "runs"])
-    assert "1 in doubt" in runs.output and "same Message-ID" in runs.output
+    assert "1 封不确定是否送达" in runs.output and "same Message-ID" in runs.output
 
 
 def test_a_mail_in_doubt_twice_is_never_sent_a_third_time(tmp_path):

@@ -193,9 +193,7 @@ def test_a_duplicated_header_names_both_columns(config, tmp_path):
     wb.save(path)
     original = path.read_bytes()
     last = openpyxl.utils.get_column_letter(len(config.sheet("customers").fields) + 1)
-    with pytest.raises(
-        SheetLayoutError, match=rf"'联系电话' appears twice, in columns J and {last}"
-    ):
+    with pytest.raises(SheetLayoutError, match=rf"表头“联系电话”出现了两次（J 列和 {last} 列）"):
         source(path, config, tmp_path).read("customers")
     assert path.read_bytes() == original
 
@@ -207,7 +205,7 @@ def test_a_missing_required_column_is_named(config, tmp_path):
     ws.append([f.header for f in config.sheet("customers").fields if f.key != "mobile"])
     path = tmp_path / "missing.xlsx"
     wb.save(path)
-    with pytest.raises(SheetLayoutError, match="no column with the header '联系电话'"):
+    with pytest.raises(SheetLayoutError, match="没有表头为 “联系电话” 的列"):
         source(path, config, tmp_path).read("customers")
 
 

@@ -262,7 +262,7 @@ def test_import_appends_rows_to_a_google_sheet(tmp_path, fake):
             "--now", "2026-11-23T10:00"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "1 new (C000031)" in result.output, result.output
+    assert "新客户 1 (C000031)" in result.output, result.output
     rows = fake.books[KEY].sheets["客户信息"].rows
     header = [str(h).lstrip("*") for h in rows[0]]
     added = dict(zip(header, rows[-1], strict=False))
@@ -273,7 +273,7 @@ def test_import_appends_rows_to_a_google_sheet(tmp_path, fake):
     )
     assert added["校验结果"] == "✗"
     again = CliRunner().invoke(cli, args)
-    assert "0 new" in again.output and len(fake.books[KEY].sheets["客户信息"].rows) == len(rows)
+    assert "新客户 0" in again.output and len(fake.books[KEY].sheets["客户信息"].rows) == len(rows)
 
 
 def test_rows_without_an_id_get_their_id_and_their_statuses_the_same_night(tmp_path, fake):

@@ -84,7 +84,7 @@ def test_an_xlsx_with_other_headers_is_appended_with_new_ids(instance, tmp_path)
     before = customers(config)
     out = run_import(config, str(legacy_xlsx(tmp_path / "老客户.xlsx")))
     assert "header in row 2" in out
-    assert "4 rows read: 3 new (C000041–C000043)" in out and "1 repeated in the files" in out
+    assert "读到 4 行：新客户 3 (C000041–C000043)" in out and "文件内重复 1" in out
     after = customers(config)
     assert after[: len(before)] == before  # nothing of the existing rows changed or moved
     added = {r["客户ID"]: r for r in after[len(before) :]}
@@ -105,7 +105,7 @@ def test_an_xlsx_with_other_headers_is_appended_with_new_ids(instance, tmp_path)
     assert len(list(config.path("backups").glob("customers.*.xlsx"))) == 1  # a backup first
 
     again = run_import(config, str(tmp_path / "老客户.xlsx"))
-    assert "0 new" in again and "3 imported before" in again
+    assert "新客户 0" in again and "以前导入过 3" in again
     assert customers(config) == after
 
 
@@ -118,7 +118,7 @@ def test_a_gbk_csv_is_read_and_existing_customers_are_matched_not_appended(insta
     path = tmp_path / "导出.csv"
     path.write_bytes(csv_text.encode("gbk"))
     out = run_import(config, str(path))
-    assert "(gb18030)" in out and "1 new" in out and "1 already customers" in out
+    assert "(gb18030)" in out and "新客户 1" in out and "已是客户 1" in out
     added = customers(config)[-1]
     assert added["客户名称"] == "北京测试科技有限公司" and added["地址"] == "北京市朝阳区"
     ws = openpyxl.load_workbook(next(config.path("reports").glob("导入报告-*.xlsx")))["导入结果"]
@@ -132,10 +132,10 @@ def test_an_ods_made_by_libreoffice_is_imported_and_the_workbook_still_opens(ins
     config = instance
     ods = libreoffice(legacy_xlsx(tmp_path / "legacy.xlsx"), "ods", tmp_path / "ods")
     out = run_import(config, str(ods), "--strict")
-    assert "0 new" in out and "3 held back" in out  # --strict: rows with problems wait
+    assert "新客户 0" in out and "暂不导入 3" in out  # --strict: rows with problems wait
     assert len(customers(config)) == 40
     out = run_import(config, str(ods))
-    assert "3 new" in out and "legacy.ods (老客户): header in row 2" in out
+    assert "新客户 3" in out and "legacy.ods (老客户): header in row 2" in out
     sheets = libreoffice(config.workbook_path, "csv", tmp_path / "csv")
     text = sheets["客户信息"].read_text(encoding="utf-8")
     assert "上海新锐科技有限公司" in text and "C000043" in text
@@ -155,7 +155,7 @@ def test_the_mapping_file_can_be_corrected_and_passed_back(instance, tmp_path):
     assert '"备忘" = ""' in text and '"公司名称" = "name"' in text
     mapping.write_text(text.replace('"备忘" = ""', '"备忘" = "demand"'), encoding="utf-8")
     out = run_import(config, str(src), "--map", str(mapping))
-    assert "3 new" in out
+    assert "新客户 3" in out
     xinrui = next(r for r in customers(config) if r["客户名称"] == "上海新锐科技有限公司")
     assert xinrui["需求描述"] == "老朋友介绍" and not xinrui["客户偏好"]
     bad = mapping.read_text(encoding="utf-8").replace('= "demand"', '= "no_such_field"')

@@ -74,7 +74,7 @@ def test_the_readme_first_command_runs_nightly_and_digest_on_the_example(tmp_pat
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "nightly (2026-11-23 08:00): ok" in out and "digest (2026-11-23 08:00): ok" in out
-    assert "checked 客户信息 300" in out and "sent " in out
+    assert "已检查 客户信息 300" in out and "发送" in out
     # cron-style log: one line per step with counts and seconds, on stderr
     assert "nightly: read" in proc.stderr and "nightly: write" in proc.stderr
 
@@ -122,7 +122,7 @@ def test_the_readme_first_command_runs_nightly_and_digest_on_the_example(tmp_pat
     assert again.exit_code == 0, again.output
     assert sha(workbook) == before
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == len(mails)
-    assert "the workbook was not touched" in again.output and "nothing to send" in again.output
+    assert "工作簿没有改动" in again.output and "没有要发送的" in again.output
 
     listing = invoke(config_path, "runs")
     assert listing.output.count("\tok\t") == 4 and "nightly" in listing.output

@@ -50,7 +50,7 @@ def test_a_byte_identical_copy_is_its_own_workbook_with_its_own_checks(tmp_path)
     assert locked.exit_code == 1 and "is open by alice" in locked.output
     lock.unlink()
     done = invoke(cfg, "check", str(copy), "--now", NIGHT.isoformat())
-    assert done.exit_code == 0 and "wrote the status of" in done.output, done.output
+    assert done.exit_code == 0 and "行的状态写入" in done.output, done.output
 
 
 def test_every_command_runs_through_the_steps_and_is_recorded(tmp_path):
@@ -76,4 +76,4 @@ def test_every_command_runs_through_the_steps_and_is_recorded(tmp_path):
     assert [r["job"] for r in _check_runs(store)] == ["evening_check"]
     counts = json.loads(store.runs("report")[0]["counts"])
     assert counts["report"].endswith("report-2026-11-23.xlsx") and counts["kpis"]
-    assert "wrote" in done.output and "key figures" in done.output
+    assert "已写入" in done.output and "关键指标" in done.output

@@ -70,7 +70,7 @@ def built(instance):
                                       str(config.base_dir / "csv")], catch_exceptions=False)  # fmt: skip
     assert result.exit_code == 0, result.output
     path = config.path("reports/report-2026-11-23.xlsx")
-    assert f"wrote {path}" in result.output
+    assert f"已写入 {path}" in result.output
     return path
 
 
@@ -261,8 +261,12 @@ def test_a_rep_sees_own_customers_and_a_manager_the_team(instance):
         trend = table(wb["数据质量"], "t_trend")
         assert len(trend) >= 2  # a point per night the store recorded
         runs = [r for r in Store(config.store_url).runs("nightly")]
-        last = json.loads(runs[0]["counts"])["customers"]["problems_by_owner"]
-        assert trend["问题合计"].iloc[-1] == sum(sum(last.get(o, {}).values()) for o in allowed)
+        counts = json.loads(runs[0]["counts"])  # every sheet, as the table beside the chart
+        last = [counts[k]["problems_by_owner"] for k in ("customers", "followups", "requests")
+                if "problems_by_owner" in counts.get(k, {})]  # fmt: skip
+        assert trend["问题合计"].iloc[-1] == sum(
+            sum(per.get(o, {}).values()) for per in last for o in allowed
+        )
 
 
 def test_export_filters_rows_and_keeps_them_as_typed(instance):

@@ -195,3 +195,24 @@ def test_without_a_reason_column_the_reason_stays_beside_the_id(tmp_path):
                error_list=None)  # fmt: skip
     status = src.read("customers").status
     assert status.loc[5, "duplicate_of"] == "C000002 同手机号"
+
+
+def test_the_cli_speaks_the_configs_locale(tmp_path):
+    """Summaries and plan output in Chinese by default, in English with locale = "en"."""
+    runner = CliRunner()
+    for locale, said, planned in (("zh_CN", "已检查 客户信息 40 行", "要写入的单元格"),
+                                  ("en", "checked 客户信息 40", "cells to write")):  # fmt: skip
+        folder = tmp_path / locale
+        assert runner.invoke(cli, ["init", str(folder)]).exit_code == 0
+        cfg = folder / "config.toml"
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+            'locale = "zh_CN"', f'locale = "{locale}"'), encoding="utf-8")  # fmt: skip
+        args = ["--config", str(cfg)]
+        assert (
+            runner.invoke(cli, [*args, "demo", "--rows", "40", "--today", "2026-11-23"]).exit_code
+            == 0
+        )
+        plan = runner.invoke(cli, [*args, "plan", "--now", "2026-11-23T02:00", "--limit", "3"])
+        check = runner.invoke(cli, [*args, "check", "--now", "2026-11-23T02:00"])
+        assert check.exit_code == 0 and said in check.output, check.output
+        assert planned in plan.output, plan.output

@@ -37,6 +37,7 @@ import pandas as pd
 
 from ..config import SheetConfig
 from ..errors import SheetLayoutError
+from ..messages import text
 from ..table import StatusPatch, Table, WriteResult
 from ..text import display, fold_label, map_distinct
 from .cells import column_letter, id_text
@@ -115,20 +116,19 @@ def map_headers(sheet: SheetConfig, headers: Sequence[object]) -> HeaderMap:
             continue
         if target in found:
             first = found[target]
-            raise SheetLayoutError(
-                f"sheet {sheet.name!r}: the header {value.strip()!r} appears twice, in columns "
-                f"{column_letter(first)} and {column_letter(col)}; rename or remove one of them"
-            )
+            raise SheetLayoutError(text(sheet.locale, "layout.twice", sheet=sheet.name,
+                                        header=value.strip(), first=column_letter(first),
+                                        second=column_letter(col)))  # fmt: skip
         found[target] = col
     fields = {key: col for (kind, key), col in found.items() if kind == "field"}
     status = {key: col for (kind, key), col in found.items() if kind == "status"}
     required = [f for f in sheet.fields if f.required or f.key == sheet.id_field]
     absent = [f.label for f in required if f.key not in fields]
     if absent:
-        raise SheetLayoutError(
-            f"sheet {sheet.name!r}: no column with the header {', '.join(map(repr, absent))} "
-            f"in row {sheet.header_row}; add it (see templates/customers.xlsx)"
-        )
+        quoted = ("、".join(f"“{a}”" for a in absent) if sheet.locale == "zh_CN"
+                  else ", ".join(map(repr, absent)))  # fmt: skip
+        raise SheetLayoutError(text(sheet.locale, "layout.missing", sheet=sheet.name,
+                                    headers=quoted, row=sheet.header_row))  # fmt: skip
     missing = [f.key for f in sheet.fields if f.key not in fields]
     return HeaderMap(fields, status, missing, extra)
 
