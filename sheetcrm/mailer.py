@@ -272,7 +272,8 @@ class WebhookMailer:
         text = body.get_content() if body is not None else ""
         title = str(message["Subject"])
         markdown = f"### {title}\n" + "\n".join(
-            f"**{line.strip('= ')}**" if line.startswith("==") else line for line in text.splitlines()[1:])  # fmt: skip
+            f"**{line[1:-1]}**" if line.startswith("【") and line.endswith("】") else line
+            for line in text.splitlines()[1:])  # fmt: skip
         if self.format == "dingtalk":
             if self.keyword and self.keyword not in markdown:
                 markdown = f"{self.keyword} {markdown}"

@@ -77,7 +77,7 @@ def test_digests_go_to_the_outbox_once(tmp_path):
     wang = by_to["wangming@example.com"]
     assert str(wang["Subject"]) == "sheetcrm 每日摘要 2026-11-23：3 项"
     text = wang.get_body(("plain",)).get_content()
-    assert "== 今天要处理的客户（最要紧的在前）（3） ==" in text  # one line per customer
+    assert "【今天要处理的客户（最要紧的在前）（3）】" in text  # one line per customer
     lines = [line for line in text.splitlines() if line.startswith("- ")]
     assert [line.split(" | ")[0] for line in lines] == ["- C000005", "- C000001", "- C000003"]
     assert "【逾期升级】仍未跟进（已抄送主管）：5 天" in lines[0]  # most urgent first
@@ -88,9 +88,7 @@ def test_digests_go_to_the_outbox_once(tmp_path):
     )  # escaped
     assert "<script>alert(1)</script>有限公司" in text  # plain text is plain
     copied = by_to["liuyang@example.com"].get_body(("plain",)).get_content()
-    assert (
-        "== 抄送给你（按负责人汇总）（2） ==" in copied and "- 王明 | 2 | 1" in copied
-    )  # a summary
+    assert "【抄送给你（按负责人汇总）（2）】" in copied and "- 王明 | 2 | 1" in copied  # a summary
     welcome = by_to["buyer@example.com"]
     assert "感谢您对我们产品的关注" in welcome.get_body(("plain",)).get_content()
     assert {n["status"] for n in store.notifications()} == {"sent"}
@@ -317,9 +315,9 @@ def test_english_digest_and_a_long_one_is_capped(tmp_path):
     (mail,) = build_mails(pending, config, now=NOW)
     assert mail.subject == "sheetcrm daily digest 2026-11-23: 150 items"
     assert "Hello 王明, here is what needs you" in mail.text
-    assert "== Customers to act on today (most urgent first)（150） ==" in mail.text
+    assert "【Customers to act on today (most urgent first)（150）】" in mail.text
     assert mail.text.count("\n- C") == 30  # [mail] digest_cap customers, then the rest counted
-    assert "== 120 more customers (by kind)（120） ==" in mail.text
+    assert "【120 more customers (by kind)（120）】" in mail.text
     assert "- Follow up today | 120" in mail.text and "120 more customers to act on" in mail.text
     assert len(mail.keys) == 150  # every reminder counts as delivered with the digest
 
@@ -438,7 +436,7 @@ def test_the_first_morning_on_the_demo_is_short_sorted_and_adds_up(tmp_path):
                 if n["recipient"] == mail.recipient and n["kind"] not in ("customer", "report")}  # fmt: skip
         lines = [line for line in mail.text.splitlines() if line.startswith(("- C", "- R"))]
         assert len(lines) <= cap, mail.recipient
-        counted = re.search(r"== 另有 (\d+) 位客户（按类别）", mail.text)
+        counted = re.search(r"【另有 (\d+) 位客户（按类别）", mail.text)
         assert len(lines) + (int(counted.group(1)) if counted else 0) == len(mine), mail.recipient
         order = [rank(line) for line in lines]
         assert order == sorted(order), (mail.recipient, order)  # most urgent first
