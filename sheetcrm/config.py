@@ -79,6 +79,10 @@ class FieldType(StrEnum):
     link = "link"
 
 
+_TYPE_WIDTH = {
+    FieldType.date: 13, FieldType.money: 14, FieldType.long_text: 30, FieldType.phone: 16,
+    FieldType.email: 24, FieldType.credit_code: 22, FieldType.multi_choice: 18,
+}  # fmt: skip
 NUMERIC_TYPES = {FieldType.number, FieldType.money, FieldType.rating}
 CHOICE_TYPES = {FieldType.choice, FieldType.multi_choice}
 TEXT_TYPES = {FieldType.text, FieldType.long_text, FieldType.link}
@@ -214,6 +218,13 @@ class Field(Strict):
     def header(self) -> str:
         """The header cell text: required fields carry a leading '*', as Chinese forms do."""
         return f"*{self.label}" if self.required else self.label
+
+    def column_width(self) -> float:
+        """How wide its column is shown (the template, the review workbook): `width`, else a
+        width for its type, else one for its label."""
+        if self.width:
+            return self.width
+        return _TYPE_WIDTH.get(self.type, max(10, min(2.2 * len(self.label) + 4, 30)))
 
     @property
     def bounds(self) -> tuple[float | None, float | None]:

@@ -17,6 +17,7 @@ lowest ID) is the original; every other member points to it with a short reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -284,10 +285,13 @@ def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, A
 
 
 def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: pd.Series,
-                      store: Store | None) -> tuple[DuplicateResult, list[Decision]]:  # fmt: skip
+                      store: Store | None, reviewed: Sequence[tuple[str, str, str, str]] = (),
+                      ) -> tuple[DuplicateResult, list[Decision]]:  # fmt: skip
     """How a duplicate is decided, all of it: the matches in `sheet` (typed rows, record IDs), less
     the pairs people said are different customers (in the store, or new in the decisions sheet
-    `typed[sheet.dedupe.decisions_sheet]`). Returns the duplicates and the new decisions to record.
+    `typed[sheet.dedupe.decisions_sheet]`, or a 判定 in a review workbook: `reviewed`, as
+    (record ID, other ID, decision, the pair's fingerprint when the workbook was made)). Returns
+    the duplicates and the new decisions to record.
 
     A decision holds while both records' match data is what it was when it was made: an edit of
     either record asks again."""
@@ -308,16 +312,20 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
                 distinct.add((a, b))
     fresh: list[Decision] = []
     source_key = sheet.dedupe.decisions_sheet
+    said: list[tuple[Any, Any, Any, Any, str | None]] = [
+        (rec, other, value, "", seen) for rec, other, value, seen in reviewed
+    ]
     if source_key and source_key in typed:
         d = typed[source_key]
-        for rec, other, value, by in zip(d["record_id"], d["other_id"], d["decision"],
-                                         d["by"] if "by" in d else [""] * len(d), strict=True):  # fmt: skip
-            if value not in NOT_A_DUPLICATE or not rec or not other:
-                continue
-            a, b = sorted((str(rec), str(other)))
-            h = fingerprint(a, b)
-            if h is None:
-                continue
-            distinct.add((a, b))
-            fresh.append(Decision(sheet.key, a, b, h, str(by or "")))
+        said += [(*x, None) for x in zip(d["record_id"], d["other_id"], d["decision"],
+                                         d["by"] if "by" in d else [""] * len(d), strict=True)]  # fmt: skip
+    for rec, other, value, by, seen in said:
+        if value not in NOT_A_DUPLICATE or not rec or not other:
+            continue
+        a, b = sorted((str(rec), str(other)))
+        h = fingerprint(a, b)
+        if h is None or (seen is not None and (seen != h or (a, b) in distinct)):
+            continue  # a review workbook's pair: as it was reviewed, and not already remembered
+        distinct.add((a, b))
+        fresh.append(Decision(sheet.key, a, b, h, str(by or "")))
     return find_duplicates(rows_typed, ids, sheet, distinct=distinct), fresh

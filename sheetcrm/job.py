@@ -170,7 +170,8 @@ class Job:
     def plan(self, tables: dict[str, Table]) -> Plan:
         """Check → duplicates → rules → reminders, against the store: what the run would write."""
         self.begin("plan")
-        plan = build_plan(tables, self.config, now=self.now, store=self.store, job=self.name)
+        plan = build_plan(tables, self.config, now=self.now, store=self.store, job=self.name,
+                          reviewed=self._reviewed(tables))  # fmt: skip
         for n in plan.notifications:  # a digest line links to its record's row
             if n.facts is not None and n.sheet in tables and "row" in n.facts:
                 n.facts["link"] = self.source.open_link(
@@ -186,6 +187,13 @@ class Job:
                                     rows=info["rows"], bad=info["rows_with_problems"], dup=dup))  # fmt: skip
         self.say(self.t("run.checked", parts=self.sep.join(parts or [self.t("run.no_rows")])))
         return plan
+
+    def _reviewed(self, tables: dict[str, Table]) -> dict[str, list[tuple[str, str, str, str]]]:
+        """The 判定 people chose in review workbooks (`sheetcrm dedupe`), per sheet."""
+        from .reviewbook import read_review_decisions
+
+        return {s.key: read_review_decisions(self.config, s) for s in self.config.sheets
+                if s.dedupe is not None and s.key in tables}  # fmt: skip
 
     def apply(self, plan: Plan) -> Applied | None:
         """Write the status columns (all sheets or nothing), the error list, then record the run's
@@ -371,7 +379,7 @@ class Job:
         name, rows, groups, duplicates and the review workbook."""
         from .check import check_workbook
         from .dedupe import decide_duplicates
-        from .reviewbook import write_review
+        from .reviewbook import review_path_pattern, write_review
 
         self.begin("dedupe")
         typed = {k: r.typed for k, r in check_workbook(tables, self.config, now=self.now).items()}
@@ -380,11 +388,12 @@ class Job:
             if sheet.dedupe is None or sheet.key not in tables:
                 continue
             table = tables[sheet.key]
-            result, _ = decide_duplicates(sheet, typed, table.ids, self.store)
+            result, _ = decide_duplicates(sheet, typed, table.ids, self.store,
+                                          self._reviewed(tables).get(sheet.key, []))  # fmt: skip
             target = self.options.out or unused_path(self.config.path(
-                f"reports/重复{sheet.name}-{self.now:%Y%m%d-%H%M}.xlsx"))  # fmt: skip
+                "reports/" + review_path_pattern(sheet).replace("*", f"{self.now:%Y%m%d-%H%M}")))  # fmt: skip
             groups = write_review(result, typed[sheet.key], table.ids, sheet, target,
-                                  locale=self.config.locale)  # fmt: skip
+                                  locale=self.config.locale, shown=table.frame)  # fmt: skip
             marked = int((result.duplicate_of != "").sum())
             self.say(self.t("run.duplicates", sheet=sheet.name, groups=groups, marked=marked,
                             path=target))  # fmt: skip

@@ -227,6 +227,7 @@ class PlanContext:
     new_ids: dict[str, dict[int, str]] = field(default_factory=dict)
     duplicates: dict[str, pd.Series] = field(default_factory=dict)  # 重复客户 per row
     duplicate_reasons: dict[str, pd.Series] = field(default_factory=dict)  # 重复原因, if a column
+    reviewed: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)  # 判定s
     seen: dict[str, ChangeSet] = field(default_factory=dict)  # changes as the first run at now saw
     outcome: RulesOutcome = field(default_factory=RulesOutcome)
 
@@ -252,7 +253,8 @@ def find_duplicates(ctx: PlanContext) -> None:
     for key in ctx.tables:
         sheet = ctx.config.sheet(key)
         if sheet.dedupe is not None:
-            found, fresh = decide_duplicates(sheet, ctx.typed, ctx.ids[key], ctx.store)
+            found, fresh = decide_duplicates(sheet, ctx.typed, ctx.ids[key], ctx.store,
+                                             ctx.reviewed.get(key, []))  # fmt: skip
             if any(
                 st.key == "duplicate_reason" for st in sheet.status
             ):  # the ID alone, for VLOOKUP
@@ -401,14 +403,16 @@ PLAN_STAGES: tuple[Callable[[PlanContext], None], ...] = (
 
 
 def build_plan(tables: dict[str, Table], config: Config, *, now: datetime,
-               store: Store | None = None, job: str = "check") -> Plan:  # fmt: skip
+               store: Store | None = None, job: str = "check",
+               reviewed: dict[str, list[tuple[str, str, str, str]]] | None = None) -> Plan:  # fmt: skip
     """Return what a run on these tables would do: the check, then `PLAN_STAGES` in turn. The
-    store is only read."""
+    store is only read. `reviewed`: per sheet, the 判定 people gave in review workbooks
+    (reviewbook.read_review_decisions)."""
     plan = Plan(job, now, tables, check_workbook(tables, config, now=now))
     plan.owner_fields = {k: o for k in tables if (o := config.owner_field(k))}
     if store is not None:
         plan.snapshots = {key: store.snapshot(key) for key in tables}
-    ctx = PlanContext(tables, config, now, store, plan)
+    ctx = PlanContext(tables, config, now, store, plan, reviewed=reviewed or {})
     for stage in PLAN_STAGES:
         stage(ctx)
     return plan

@@ -1,49 +1,121 @@
-"""The duplicate review workbook: one block per group, records side by side, differences marked."""
+"""The duplicate review workbook: one block per group, records side by side, differences marked,
+and a 判定 dropdown on each pair that the next nightly run reads (no IDs to retype in 重复判定)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+from python_calamine import CalamineWorkbook
 
-from .config import SheetConfig
-from .dedupe import DuplicateResult
-from .output import xlsx_book
-from .text import display
+from .config import Config, SheetConfig
+from .dedupe import DuplicateResult, match_data
+from .messages import LOCALES
+from .output import print_setup, xlsx_book
+from .store import pair_hash
+from .text import display, display_column
+
+# the review workbook's own columns, before the sheet's fields
+HEADERS = {"zh_CN": ["分组", "角色", "判定", "原因", "原客户ID"],
+           "en": ["Group", "Role", "Decision", "Reason", "Original ID"]}  # fmt: skip
+FINGERPRINT = "fingerprint"  # last, hidden: the pair's match data when reviewed
+VERDICTS = {"zh_CN": ["是重复", "不是重复"], "en": ["a duplicate", "not a duplicate"]}
+READ_AT_MOST = 20  # review workbooks a night reads (the newest): decisions are remembered after
+
+
+def review_path_pattern(sheet: SheetConfig) -> str:
+    """The names `sheetcrm dedupe` gives its review workbooks in reports/ (see Job)."""
+    return f"重复{sheet.name}-*.xlsx"
 
 
 def write_review(result: DuplicateResult, typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
-                 out: Path, *, locale: str = "zh_CN") -> int:  # fmt: skip
-    """Write every duplicate group to `out`: the original first, then its duplicates with the reason;
-    cells that differ from the original are highlighted. Return the number of groups."""
+                 out: Path, *, locale: str = "zh_CN",
+                 shown: pd.DataFrame | None = None) -> int:  # fmt: skip
+    """Write every duplicate group to `out`: the original first, then its duplicates with the reason
+    and a 判定 dropdown; cells that differ from the original are highlighted. `shown`: the cells as
+    people typed them (a phone as 186 0010 8887, not +8618600108887), by row; the typed values
+    otherwise. Return the number of groups."""
+    zh = locale == "zh_CN"
+    loc = "zh_CN" if zh else "en"
+    fields = [f for f in sheet.fields if f.key in typed]
+    source = shown if shown is not None else typed
+    cells = {f.key: display_column(source[f.key]) if f.key in source else
+             display_column(typed[f.key]) for f in fields}  # fmt: skip
     with xlsx_book(out) as book:
-        ws = book.add_worksheet("重复客户" if locale == "zh_CN" else "Duplicates")
-        head = book.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1})
+        ws = book.add_worksheet("重复客户" if zh else "Duplicates")
+        head = book.add_format(
+            {"bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True}
+        )
         group_head = book.add_format({"bold": True, "bg_color": "#F2F2F2", "top": 2})
         differs = book.add_format({"bg_color": "#FFEB9C"})
-        fields = [f for f in sheet.fields if f.key in typed]
-        zh = locale == "zh_CN"
-        columns = (["分组", "角色", "原因"] if zh else ["Group", "Role", "Reason"]) + [
-            f.label for f in fields
-        ]
-        for c, h in enumerate(columns):
+        ask = book.add_format({"bg_color": "#FFF2CC", "border": 1, "locked": False})
+        columns = HEADERS[loc] + [f.label for f in fields]
+        widths = [7, 7, 11, 14, 12] + [f.column_width() for f in fields]
+        for c, (h, w) in enumerate(zip(columns, widths, strict=True)):
             ws.write_string(0, c, h, head)
-            ws.set_column(c, c, 10 if c < 2 else 16)
+            ws.set_column(c, c, w)
+        last = len(columns)  # a decision holds for the data it was made on: its fingerprint
+        ws.write_string(0, last, FINGERPRINT, head)
+        ws.set_column(last, last, 10, None, {"hidden": True})
+        ws.set_row(0, 30)
         ws.freeze_panes(1, 3)
+        print_setup(ws, repeat_rows=0)
+        first = len(HEADERS[loc])
         members = result.duplicate_of[result.duplicate_of != ""]
         r = 1
         position = {rid: row for row, rid in ids.items()}
         for n, (original, dups) in enumerate(members.groupby(members, sort=True), start=1):
-            base = typed.loc[position[original]]
-            ws.write_row(r, 0, [f"#{n}", "原始" if zh else "original", ""], group_head)
-            for c, f in enumerate(fields, start=3):
-                ws.write_string(r, c, display(base[f.key]), group_head)
+            base = position[original]
+            ws.write_row(r, 0, [f"#{n}", "原始" if zh else "original", "", "", ""], group_head)
+            for c, f in enumerate(fields, start=first):
+                ws.write_string(r, c, cells[f.key][base], group_head)
             r += 1
             for row in dups.index:
-                ws.write_row(r, 0, [f"#{n}", "重复" if zh else "duplicate", result.reason.loc[row]])
-                for c, f in enumerate(fields, start=3):
-                    value = display(typed.at[row, f.key])
-                    ws.write_string(r, c, value, differs if value != display(base[f.key]) else None)
+                ws.write_row(r, 0, [f"#{n}", "重复" if zh else "duplicate"])
+                ws.write_blank(r, 2, None, ask)
+                ws.data_validation(r, 2, r, 2, {
+                    "validate": "list", "source": VERDICTS[loc],
+                    "input_title": columns[2], "input_message": "、".join(VERDICTS[loc])})  # fmt: skip
+                ws.write_string(r, 3, str(result.reason.loc[row]))
+                ws.write_string(r, 4, str(original))
+                for c, f in enumerate(fields, start=first):
+                    value = cells[f.key][row]
+                    same = display(typed.at[row, f.key]) == display(typed.at[base, f.key])
+                    ws.write_string(r, c, value, None if same else differs)
+                ws.write_string(r, last, pair_hash(match_data(typed, sheet, row),
+                                                   match_data(typed, sheet, base)))  # fmt: skip
                 r += 1
         ws.autofilter(0, 0, max(r - 1, 1), len(columns) - 1)
     return int(members.nunique())
+
+
+def read_review_decisions(config: Config,
+                          sheet: SheetConfig) -> list[tuple[str, str, str, str]]:  # fmt: skip
+    """(record ID, original ID, 判定, fingerprint) of every pair people decided in the newest review
+    workbooks
+    of `sheet` (reports/重复<sheet>-*.xlsx). A workbook that cannot be read is skipped: it is a
+    report, and the pairs it holds are asked again in the next one."""
+    folder = config.path("reports")
+    paths = sorted(folder.glob(review_path_pattern(sheet)), key=lambda p: p.name)[-READ_AT_MOST:]
+    out: list[tuple[str, str, str, str]] = []
+    id_labels = {sheet.field(sheet.id_field).label}
+    for path in paths:
+        try:
+            book = CalamineWorkbook.from_path(str(path))
+            rows = book.get_sheet_by_index(0).to_python()
+        except Exception:  # a damaged or half-copied report: not the team's data
+            continue
+        if not rows:
+            continue
+        header = [display(h) for h in rows[0]]
+        heads = next((HEADERS[lo] for lo in LOCALES if header[: len(HEADERS[lo])] == HEADERS[lo]),
+                     None)  # fmt: skip
+        id_col = next((c for c, h in enumerate(header) if h in id_labels), None)
+        if heads is None or id_col is None or FINGERPRINT not in header:
+            continue
+        seen = header.index(FINGERPRINT)
+        for row in rows[1:]:
+            verdict, original, rid = display(row[2]).strip(), display(row[4]), display(row[id_col])
+            if verdict and original and rid:
+                out.append((rid, original, verdict, display(row[seen])))
+    return out

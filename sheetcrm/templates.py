@@ -50,10 +50,6 @@ _STATUS_WIDTH = {
 }
 _WRAPPED_STATUS = {"problems", "rule_notes", "approval", "duplicate_reason"}
 
-_DEFAULT_WIDTH = {
-    FieldType.date: 13, FieldType.money: 14, FieldType.long_text: 30, FieldType.phone: 16,
-    FieldType.email: 24, FieldType.credit_code: 22, FieldType.multi_choice: 18,
-}  # fmt: skip
 # Cells of these types are stored as text so Excel keeps leading zeros and all 18 digits.
 _TEXT_FORMAT_TYPES = {FieldType.phone, FieldType.credit_code}
 
@@ -210,8 +206,7 @@ class LayoutWriter:
         field_cols = [where[id(f)] for f in sheet.fields]
         last_col = len(layout) - 1
         for f, c in zip(sheet.fields, field_cols, strict=True):
-            width = f.width or _DEFAULT_WIDTH.get(f.type, max(10, min(2.2 * len(f.label) + 4, 30)))
-            ws.set_column(c, c, width, self._fmt(self._column_format(f)))
+            ws.set_column(c, c, f.column_width(), self._fmt(self._column_format(f)))
         for st in sheet.status:
             c = where[id(st)]
             wraps = str(st.key) in _WRAPPED_STATUS

@@ -220,9 +220,9 @@ def test_cli_dedupe_writes_a_review_workbook(tmp_path):
     originals = [r for r in rows if r[1] == "原始"]
     duplicates = [r for r in rows if r[1] == "重复"]
     assert originals and len(duplicates) >= len(originals)
-    assert all(r[2] for r in duplicates)  # every duplicate says why
+    assert all(r[3] for r in duplicates)  # every duplicate says why
     highlighted = [
-        c for r in ws.iter_rows(min_row=2) for c in r[3:] if c.fill.fgColor.rgb.endswith("FFEB9C")
+        c for r in ws.iter_rows(min_row=2) for c in r[5:] if c.fill.fgColor.rgb.endswith("FFEB9C")
     ]
     assert highlighted  # differing cells are marked
 
@@ -270,3 +270,73 @@ def test_a_not_a_duplicate_decision_is_remembered_until_the_data_changes(tmp_pat
     wb["客户信息"]["L5"] = "北京市海淀区新地址1号"
     wb.save(path)
     assert run(23)["C000004"] == "C000002"
+
+
+def test_a_verdict_in_the_review_workbook_is_read_by_the_next_night(tmp_path):
+    """#24: the review workbook has a 判定 dropdown on each pair; 不是重复 there is remembered by
+    the next nightly run (no IDs retyped in 重复判定), until either record's data changes. Its
+    columns all have widths, and phones read as people typed them."""
+    from datetime import datetime
+
+    import openpyxl
+    from click.testing import CliRunner
+
+    from sheetcrm.cli import cli
+    from sheetcrm.config import load_config
+    from sheetcrm.job import run_job
+    from sheetcrm.store import Store
+
+    runner = CliRunner()
+    runner.invoke(cli, ["init", str(tmp_path)])
+    cfg = str(tmp_path / "config.toml")
+    runner.invoke(cli, ["--config", cfg, "demo", "--rows", "400", "--today", "2026-11-23"])
+    config = load_config(cfg)
+    assert run_job("nightly", config, now=datetime(2026, 11, 23, 2, 0)).ok
+    result = runner.invoke(cli, ["--config", cfg, "dedupe", "--now", "2026-11-23T09:00"])
+    assert result.exit_code == 0, result.output
+    (review,) = (tmp_path / "reports").glob("重复客户信息-*.xlsx")
+    wb = openpyxl.load_workbook(review)
+    ws = wb.active
+    header = [c.value for c in ws[1]]
+    assert header[:5] == ["分组", "角色", "判定", "原因", "原客户ID"]
+    widths = {c: d.width for d in ws.column_dimensions.values() for c in range(d.min, d.max + 1)}
+    assert all(widths.get(c) for c in range(1, len(header)))  # every column has its width
+    lists = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
+    assert lists and all(dv.formula1 == '"是重复,不是重复"' for dv in lists)
+    phone = header.index("联系电话")
+    typed_as = {r[0]: r[9] for r in _rows(config.workbook_path)[1:]}
+    shown = [(r[5].value, r[phone].value) for r in ws.iter_rows(min_row=2) if r[5].value]
+    assert shown and all(v == typed_as[rid] for rid, v in shown)  # as typed, not +86...
+    pair = next(r for r in ws.iter_rows(min_row=2) if r[1].value == "重复")
+    rid, original = pair[5].value, pair[4].value
+    pair[2].value = "不是重复"
+    wb.save(review)
+    rows = _rows(config.workbook_path)
+    assert {r[0]: r[rows[0].index("重复客户")] for r in rows[1:]}[rid] == original  # marked
+
+    def marked(day: int) -> dict:
+        assert run_job("nightly", config, now=datetime(2026, 11, day, 2, 0)).ok
+        rows = _rows(config.workbook_path)
+        col = rows[0].index("重复客户")
+        return {r[0]: r[col] for r in rows[1:]}
+
+    assert marked(24)[rid] in (None, "")
+    assert (min(rid, original), max(rid, original)) in Store(config.store_url).not_duplicates(
+        "customers"
+    )
+    wb = openpyxl.load_workbook(config.workbook_path)  # the record changes: asked again
+    ws = wb["客户信息"]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == rid)
+    row[11].value = "北京市海淀区新地址1号"
+    wb.save(config.workbook_path)
+    assert marked(25)[rid] == original
+
+
+def _rows(path) -> list[tuple]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(wb["客户信息"].iter_rows(values_only=True))
+    finally:
+        wb.close()
