@@ -554,8 +554,12 @@ def export(config: Config, now: datetime, sheet_name: str | None, owner: str | N
 )
 @click.option("--save-map", is_flag=True,
               help="Write the mapping file (also in a dry run) for you to correct.")  # fmt: skip
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="A value for rows whose file leaves FIELD empty, e.g. --default owner=刘洋 "
+              "(on top of [import.defaults]).")  # fmt: skip
 def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet_name: str | None,
-                   map_path: Path | None, dry_run: bool, strict: bool, save_map: bool) -> None:  # fmt: skip
+                   map_path: Path | None, dry_run: bool, strict: bool, save_map: bool,
+                   defaults: tuple[str, ...]) -> None:  # fmt: skip
     """Bring legacy spreadsheets and CSV exports into the customers sheet
 
     Columns are matched to fields (labels, synonyms in [import], then a fuzzy guess) and the
@@ -569,19 +573,34 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
         sheetcrm import 老客户.xlsx --map reports/import-mapping.toml
     """
     sheet = config.sheet(config.import_.sheet)
+    keys = {f.key: f.key for f in sheet.fields} | {f.label: f.key for f in sheet.fields}
+    given: dict[str, str] = {}
+    for item in defaults:
+        name, eq, value = item.partition("=")
+        if not eq or name.strip() not in keys:
+            raise click.BadParameter(f"{item!r}: expected FIELD=VALUE with a field of {sheet.name} "
+                                     f"({', '.join(f.key for f in sheet.fields)})",
+                                     param_hint="--default")  # fmt: skip
+        given[keys[name.strip()]] = value.strip()
     run, done = _steps("import", config, now, lambda job: job.import_files(
-        list(files), sheet_name=sheet_name, mapping=map_path, strict=strict, save_map=save_map),
-        dry_run=dry_run)  # fmt: skip
+        list(files), sheet_name=sheet_name, mapping=map_path, strict=strict, save_map=save_map,
+        defaults=given), dry_run=dry_run)  # fmt: skip
     for w in run.warnings:
         click.echo(text(config.locale, "cli.warning", text=w), err=True)
     plan = done.plan
-    labels = {f.key: f.label for f in sheet.fields}
+    field_labels = {f.key: f.label for f in sheet.fields}
     for f in done.files:
-        rows = [[m.column, labels.get(m.field or "", "—"), m.how, f"{m.confidence:.2f}"]
+        rows = [[m.column, field_labels.get(m.field or "", "—"), m.how, f"{m.confidence:.2f}"]
                 for m in plan.mappings[f.path.name]]  # fmt: skip
         where = f" ({f.sheet})" if f.sheet else (f" ({f.encoding})" if f.encoding else "")
         _print_table(f"{f.path.name}{where}: header in row {f.header_row}",
                      ["column", "field", "how", "confidence"], rows)  # fmt: skip
+    for name, found in plan.values.items():
+        if found:
+            _print_table(f"{name}: " + text(config.locale, "import.values_title"),
+                         text(config.locale, "import.values_columns").split("|"),
+                         [[field_labels.get(v.field, v.field), v.said, v.choice or "—", v.how,
+                           f"{v.confidence:.2f}"] for v in found])  # fmt: skip
     new = [r.record_id for r in plan.rows if r.outcome == "new"]
     span = f" ({new[0]}–{new[-1]})" if len(new) > 1 else f" ({new[0]})" if new else ""
     loc = config.locale

@@ -572,6 +572,10 @@ class ImportSettings(Strict):
     synonyms: dict[Identifier, list[str]] = PydField(default_factory=dict)
     notes_field: Identifier | None = None
     min_score: int = PydField(default=80, ge=50, le=100)  # fuzzy header match, 0-100
+    # choice values as legacy files write them: field → {what they wrote: the choice}
+    values: dict[Identifier, dict[str, str]] = PydField(default_factory=dict)
+    # what an imported row gets where its file has nothing (客户类型 = 企业客户)
+    defaults: dict[Identifier, str] = PydField(default_factory=dict)
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -1267,6 +1271,25 @@ def _check_import(config: Config) -> list[tuple[str, str]]:
         if f is None or str(f.type) not in ("text", "long_text"):
             problems.append(("import.notes_field", f"{imp.notes_field!r} is not a text field of "
                              f"sheet {imp.sheet!r}"))  # fmt: skip
+    for k, mapped in imp.values.items():
+        f = fields.get(k)
+        if f is None or f.type not in CHOICE_TYPES:
+            problems.append((f"import.values.{k}", f"{k!r} is not a choice field of sheet "
+                             f"{imp.sheet!r}"))  # fmt: skip
+            continue
+        for said, choice in mapped.items():
+            if choice not in (f.choices or []):
+                problems.append((f"import.values.{k}.{said}", f"{choice!r} is not a choice of "
+                                 f"{f.label}: {'、'.join(f.choices or [])}"))  # fmt: skip
+    for k, value in imp.defaults.items():
+        f = fields.get(k)
+        if f is None:
+            problems.append(
+                (f"import.defaults.{k}", f"{k!r} is not a field of sheet {imp.sheet!r}")
+            )
+        elif f.type is FieldType.choice and value not in (f.choices or []):
+            problems.append((f"import.defaults.{k}", f"{value!r} is not a choice of {f.label}: "
+                             f"{'、'.join(f.choices or [])}"))  # fmt: skip
     return problems
 
 

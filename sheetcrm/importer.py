@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,7 +31,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .check import check_table
-from .config import Config, SheetConfig
+from .config import CHOICE_TYPES, Config, Field, FieldType, SheetConfig
 from .dedupe import match_existing
 from .errors import SheetCRMError
 from .messages import text
@@ -65,6 +66,25 @@ class ColumnMatch:
     how: str  # label, key, synonym, fuzzy, map (from a mapping file), none
 
 
+@dataclass(frozen=True)
+class ValueMatch:
+    """A choice value as a legacy file wrote it (展会) and the choice it becomes (展会推荐)."""
+
+    field: str
+    said: str
+    choice: str | None  # None: no choice is close enough (the check will say so)
+    confidence: float
+    how: str  # choice, synonym ([import.values]), fuzzy, map (from a mapping file), none
+
+
+@dataclass
+class FileMapping:
+    """What a person corrected in a mapping file: columns → fields, values → choices."""
+
+    columns: dict[str, str]
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
 @dataclass
 class ImportRow:
     file: str
@@ -82,6 +102,7 @@ class ImportPlan:
     sheet: SheetConfig
     mappings: dict[str, list[ColumnMatch]]  # file → its columns
     rows: list[ImportRow]
+    values: dict[str, list[ValueMatch]] = field(default_factory=dict)  # file → its choice values
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.rows if r.outcome == outcome)
@@ -205,8 +226,10 @@ def auto_map(headers: list[str], sheet: SheetConfig, config: Config) -> list[Col
     return out
 
 
-def save_mapping(path: Path, mappings: dict[str, list[ColumnMatch]], sheet: SheetConfig) -> Path:
-    """A TOML file a person can correct: one [[file]] each, `"header" = "field_key"` ("" = none)."""
+def save_mapping(path: Path, mappings: dict[str, list[ColumnMatch]], sheet: SheetConfig,
+                 values: dict[str, list[ValueMatch]] | None = None) -> Path:  # fmt: skip
+    """A TOML file a person can correct: one [[file]] each, `"header" = "field_key"` ("" = none),
+    and under [file.values.<field>] each choice value the file wrote, `"展会" = "展会推荐"`."""
     labels = {f.key: f.label for f in sheet.fields}
     lines = ["# sheetcrm import mapping: source column = field key (\"\" = not imported;",
              "# unmatched columns go to the notes field if one is configured).",
@@ -218,28 +241,98 @@ def save_mapping(path: Path, mappings: dict[str, list[ColumnMatch]], sheet: Shee
                 f"  # {labels[m.field]}, {m.how} {m.confidence:.2f}" if m.field else "  # no match"
             )
             lines.append(f"{_toml(m.column)} = {_toml(m.field or '')}{note}")
+        by_field: dict[str, list[ValueMatch]] = {}
+        for v in (values or {}).get(name, []):
+            by_field.setdefault(v.field, []).append(v)
+        for key, found in by_field.items():
+            lines += ["", f"[file.values.{key}]  # {labels[key]}: what the file wrote = the choice"]
+            for v in found:
+                lines.append(
+                    f"{_toml(v.said)} = {_toml(v.choice or '')}  # {v.how} {v.confidence:.2f}"
+                )
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
-def load_mapping(path: Path, sheet: SheetConfig) -> dict[str, dict[str, str]]:
-    """{file name: {column: field key or ""}} from a mapping file; unknown fields are refused."""
+def load_mapping(path: Path, sheet: SheetConfig) -> dict[str, FileMapping]:
+    """{file name: its columns and values} from a mapping file; unknown fields are refused."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ImportFileError(f"{path}: cannot read the mapping: {e}") from None
     keys = {f.key for f in sheet.fields}
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, FileMapping] = {}
     for i, entry in enumerate(data.get("file", [])):
         columns = {str(k): str(v) for k, v in entry.get("columns", {}).items()}
         for column, key in columns.items():
             if key and key not in keys:
                 raise ImportFileError(f"{path}: file[{i}].columns.{column!r} = {key!r} is not a field "
                                    f"of {sheet.name}; expected one of {', '.join(sorted(keys))}")  # fmt: skip
-        out[str(entry.get("name", ""))] = columns
+        values: dict[str, dict[str, str]] = {}
+        for key, said in entry.get("values", {}).items():
+            f = next((f for f in sheet.fields if f.key == key), None)
+            if f is None:
+                raise ImportFileError(
+                    f"{path}: file[{i}].values.{key} is not a field of {sheet.name}"
+                )
+            for word, choice in said.items():
+                if choice and choice not in (f.choices or []):
+                    raise ImportFileError(f"{path}: file[{i}].values.{key}.{word!r} = {choice!r} is "
+                                       f"not a choice of {f.label}: {'、'.join(f.choices or [])}")  # fmt: skip
+            values[key] = {str(w): str(c) for w, c in said.items()}
+        out[str(entry.get("name", ""))] = FileMapping(columns, values)
     return out
+
+
+MULTI_SEPARATORS = re.compile(r"[、,，;；/]")
+
+
+def map_values(rows: list[dict[str, Any]], sheet: SheetConfig, config: Config,
+               given: dict[str, dict[str, str]] | None = None) -> list[ValueMatch]:  # fmt: skip
+    """Each distinct value a file wrote in a choice field, and the choice it becomes: itself, a
+    mapping file's correction, an [import.values] synonym, else the closest choice (rapidfuzz,
+    at least [import] min_score), shown with its confidence for a person to confirm."""
+    out: list[ValueMatch] = []
+    for f in sheet.fields:
+        if f.type not in CHOICE_TYPES or not f.choices:
+            continue
+        seen: dict[str, None] = {}
+        for values in rows:
+            raw = display(values.get(f.key, "")).strip()
+            parts = MULTI_SEPARATORS.split(raw) if f.type is FieldType.multi_choice else [raw]
+            seen.update((p.strip(), None) for p in parts if p.strip())
+        synonyms = {fold_label(k): v for k, v in config.import_.values.get(f.key, {}).items()}
+        corrected = (given or {}).get(f.key, {})
+        folded = {fold_label(c): c for c in f.choices}
+        for said in seen:
+            if said in f.choices:
+                continue
+            if said in corrected:
+                out.append(ValueMatch(f.key, said, corrected[said] or None, 1.0, "map"))
+            elif fold_label(said) in folded:
+                out.append(ValueMatch(f.key, said, folded[fold_label(said)], 1.0, "choice"))
+            elif fold_label(said) in synonyms:
+                out.append(ValueMatch(f.key, said, synonyms[fold_label(said)], 0.95, "synonym"))
+            else:
+                hit = process.extractOne(fold_label(said), list(folded), scorer=fuzz.WRatio,
+                                         score_cutoff=config.import_.min_score)  # fmt: skip
+                if hit is None:
+                    out.append(ValueMatch(f.key, said, None, 0.0, "none"))
+                else:
+                    out.append(ValueMatch(f.key, said, folded[hit[0]], round(hit[1] / 100 * 0.9, 2),
+                                          "fuzzy"))  # fmt: skip
+    return out
+
+
+def _mapped(value: Any, f: Field, to: dict[str, str]) -> Any:
+    """A cell's value with its choices mapped (each part of a multi-choice)."""
+    raw = display(value).strip()
+    if f.type is FieldType.multi_choice:
+        parts = [p.strip() for p in MULTI_SEPARATORS.split(raw) if p.strip()]
+        return "、".join(to.get(p, p) for p in parts)
+    return to.get(raw, value)
 
 
 def _toml(value: str) -> str:
@@ -248,20 +341,27 @@ def _toml(value: str) -> str:
 
 # -- planning -----------------------------------------------------------------------------------
 def plan_import(files: list[SourceFile], table: Table, config: Config, store: Store | None, *,
-                now: datetime, mapping: dict[str, dict[str, str]] | None = None,
-                strict: bool = False) -> ImportPlan:  # fmt: skip
-    """What importing these files would do; nothing is written."""
+                now: datetime, mapping: dict[str, FileMapping] | None = None,
+                strict: bool = False, defaults: dict[str, str] | None = None) -> ImportPlan:  # fmt: skip
+    """What importing these files would do; nothing is written. Choice values are mapped
+    (map_values); a field the file leaves empty gets [import.defaults] or `defaults` (负责人 = the
+    manager importing), so legacy rows do not each carry the same 必填 problems."""
     sheet = config.sheet(config.import_.sheet)
     notes_key = config.import_.notes_field
+    fill = {**config.import_.defaults, **(defaults or {})}
+    fields = {f.key: f for f in sheet.fields}
     mappings: dict[str, list[ColumnMatch]] = {}
+    value_maps: dict[str, list[ValueMatch]] = {}
     rows: list[ImportRow] = []
     for f in files:
         matches = auto_map(f.headers, sheet, config)
         given = (mapping or {}).get(f.path.name)
         if given is not None:
-            matches = [ColumnMatch(h, given.get(h) or None, 1.0 if given.get(h) else 0.0, "map")
+            cols = given.columns
+            matches = [ColumnMatch(h, cols.get(h) or None, 1.0 if cols.get(h) else 0.0, "map")
                        for h in f.headers if h.strip()]  # fmt: skip
         mappings[f.path.name] = matches
+        first = len(rows)
         where = {m.column: m.field for m in matches if m.field}
         index = {h: i for i, h in enumerate(f.headers) if h.strip()}
         for n, raw in enumerate(f.rows):
@@ -277,7 +377,22 @@ def plan_import(files: list[SourceFile], table: Table, config: Config, store: St
             values.pop(sheet.id_field, None)  # IDs are sheetcrm's to give
             rows.append(ImportRow(f.path.name, f.header_row + 1 + n, values,
                                   fingerprint=_fingerprint(values)))  # fmt: skip
-    plan = ImportPlan(sheet, mappings, rows)
+        mine = rows[first:]
+        found = map_values([r.values for r in mine], sheet, config,
+                           given.values if given is not None else None)  # fmt: skip
+        value_maps[f.path.name] = found
+        to: dict[str, dict[str, str]] = {}
+        for v in found:
+            if v.choice:
+                to.setdefault(v.field, {})[v.said] = v.choice
+        for r in mine:  # the fingerprint stays that of the file's own values: a re-import is known
+            for key, mapped in to.items():
+                if key in r.values:
+                    r.values[key] = _mapped(r.values[key], fields[key], mapped)
+            for key, value in fill.items():
+                if key in fields and not display(r.values.get(key, "")).strip():
+                    r.values[key] = value
+    plan = ImportPlan(sheet, mappings, rows, value_maps)
     if not rows:
         return plan
     before = store.imported([r.fingerprint for r in rows]) if store is not None else {}
@@ -413,4 +528,16 @@ def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
                 row += 1
         for c, w in enumerate((18, 18, 18, 10, 8)):
             mws.set_column(c, c, w)
+        vws = book.add_worksheet("选项对应" if zh else "Choice values")
+        vws.write_row(0, 0, ["文件", "字段", "文件里写的", "对应选项", "匹配方式", "可信度"] if zh
+                      else ["File", "Field", "In the file", "Choice", "How", "Confidence"], bold)  # fmt: skip
+        row = 1
+        for name, found in plan.values.items():
+            for v in found:
+                vws.write_row(row, 0, [name, labels.get(v.field, v.field), v.said, v.choice or "",
+                                       v.how])  # fmt: skip
+                vws.write_number(row, 5, v.confidence)
+                row += 1
+        for c, w in enumerate((18, 14, 18, 18, 10, 8)):
+            vws.set_column(c, c, w)
     return out

@@ -403,7 +403,7 @@ class Job:
 
     def import_files(self, files: list[Path], *, sheet_name: str | None = None,
                      mapping: Path | None = None, strict: bool = False,
-                     save_map: bool = False) -> Imported:  # fmt: skip
+                     save_map: bool = False, defaults: dict[str, str] | None = None) -> Imported:  # fmt: skip
         """Bring legacy files into [import]'s sheet: columns matched to fields (the mapping saved
         for a person to correct), rows already there or imported before left out, new ones
         appended with IDs (not in a dry run); an import report either way."""
@@ -423,7 +423,7 @@ class Job:
         mapped = load_mapping(mapping, sheet) if mapping else None
         table = self.source.read(sheet.key)
         plan = plan_import(sources, table, config, self.store, now=self.now, mapping=mapped,
-                           strict=strict)  # fmt: skip
+                           strict=strict, defaults=defaults)  # fmt: skip
         appended = 0
         if not self.dry_run:
             appended = apply_import(plan, self.source, config, self.store, now=self.now,
@@ -432,7 +432,7 @@ class Job:
         stem = files[0].stem if len(files) == 1 else "import"
         if not self.dry_run or save_map:  # a dry run writes nothing unless the mapping is asked for
             mapping_file = save_mapping(config.path(f"reports/import-mapping-{stem}.toml"),
-                                        plan.mappings, sheet)  # fmt: skip
+                                        plan.mappings, sheet, plan.values)  # fmt: skip
         if not self.dry_run:
             report = write_import_report(plan, config, unused_path(
                 config.path(f"reports/导入报告-{self.now:%Y%m%d-%H%M}.xlsx")))  # fmt: skip

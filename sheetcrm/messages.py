@@ -569,6 +569,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{rows:,} rows read: {new:,} new{span}, {existing:,} already customers, {repeated:,} "
         "repeated in the files, {before:,} imported before, {held:,} held back",
     },
+    "import.values_title": {"zh_CN": "选项值对应", "en": "choice values"},
+    "import.values_columns": {
+        "zh_CN": "字段|文件里写的|对应选项|匹配方式|可信度",
+        "en": "field|in the file|choice|how|confidence",
+    },
     "import.mapping": {
         "zh_CN": "列对应关系已保存到 {path}（可修改后用 --map 传回）",
         "en": "mapping saved to {path} (correct it and pass it with --map)",

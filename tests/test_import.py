@@ -94,7 +94,11 @@ def test_an_xlsx_with_other_headers_is_appended_with_new_ids(instance, tmp_path)
         ("上海新锐科技有限公司", "13812345678", "张三", "王明")  # fmt: skip
     assert xinrui["首次接触日期"] == date(2023, 5, 1) and xinrui["意向等级"] == "高意向"
     assert xinrui["客户偏好"] == "备忘: 老朋友介绍"  # the unmatched column is kept
-    assert xinrui["校验结果"] == "✗" and "客户类型: 必填" in xinrui["问题说明"]
+    assert (
+        xinrui["校验结果"] == "✗"
+        and "销售阶段: 必填" in xinrui["问题说明"]
+        and xinrui["客户类型"] == "企业客户"
+    )
     wrong = added["C000043"]
     assert wrong["首次接触日期"] == date(2023, 7, 1)  # "2023/7/1" typed as text becomes a date
     assert "不是有效的手机号" in wrong["问题说明"] and "不在可选项中" in wrong["问题说明"]
@@ -163,3 +167,59 @@ def test_the_mapping_file_can_be_corrected_and_passed_back(instance, tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "import",
                                       str(src), "--map", str(mapping)])  # fmt: skip
     assert result.exit_code == 1 and "'no_such_field' is not a field" in result.output
+
+
+VALUES = [
+    ["公司名称", "手机", "姓名", "登记日期", "客户来源", "意向", "客户等级", "行业"],
+    ["宁波海曙贸易有限公司", "13811112222", "赵一", date(2023, 5, 1), "展会", "高", "VIP", "零售业"],
+    ["温州瓯海电器有限公司", "13811113333", "钱二", date(2023, 5, 2), "线上推广渠道", "中意向",
+     "普通客户", "制造业"],
+    ["绍兴越城纺织有限公司", "13811114444", "孙三", date(2023, 5, 3), "朋友", "低意向", "普通客户",
+     "制造业"],
+]  # fmt: skip
+
+
+def test_choice_values_are_mapped_like_columns_and_defaults_fill_what_a_file_lacks(
+    instance, tmp_path
+):
+    """#24 part 4: 展会 → 展会推荐 and VIP → 重点客户 ([import.values]), 线上推广渠道 → 线上推广 (a
+    fuzzy guess, shown with its confidence), 朋友 (nothing close) left for the check to name; all
+    saved in the mapping file for a person to correct. [import.defaults] and --default fill fields
+    a legacy file has no column for, so its rows do not each get the same 必填 problems."""
+    config = instance
+    src = legacy_xlsx(tmp_path / "values.xlsx", VALUES)
+    out = run_import(config, str(src), "--dry-run", "--save-map", "--default", "负责人=刘洋")
+    assert "选项值对应" in out and "线上推广渠道\t线上推广\tfuzzy" in out
+    mapping = config.path("reports/import-mapping-values.toml")
+    text = mapping.read_text(encoding="utf-8")
+    assert '"展会" = "展会推荐"  # synonym 0.95' in text and '"朋友" = ""  # none' in text
+    mapping.write_text(text.replace('"朋友" = ""', '"朋友" = "老客户转介绍"'), encoding="utf-8")
+    run_import(config, str(src), "--map", str(mapping), "--default", "owner=刘洋")
+    rows = {r["客户名称"]: r for r in customers(config)}
+    ningbo, wenzhou, shaoxing = (rows[n] for n in ("宁波海曙贸易有限公司", "温州瓯海电器有限公司",
+                                                   "绍兴越城纺织有限公司"))  # fmt: skip
+    assert (ningbo["客户来源"], ningbo["意向等级"], ningbo["客户等级"]) == (
+        "展会推荐",
+        "高意向",
+        "重点客户",
+    )
+    assert wenzhou["客户来源"] == "线上推广" and shaoxing["客户来源"] == "老客户转介绍"
+    assert {r["客户类型"] for r in (ningbo, wenzhou, shaoxing)} == {"企业客户"}  # [import.defaults]
+    assert {r["负责人"] for r in (ningbo, wenzhou, shaoxing)} == {"刘洋"}  # --default
+    assert "客户来源" not in str(ningbo["问题说明"] or "")
+    result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "import",
+                                      str(src), "--default", "不存在=1"])  # fmt: skip
+    assert result.exit_code == 2 and "FIELD=VALUE" in result.output
+
+
+def test_import_values_and_defaults_are_checked_when_the_config_loads(tmp_path):
+    import tomllib
+
+    from sheetcrm.config import ConfigError, parse_config
+
+    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    raw["import"]["values"]["source"]["展会"] = "展会推介"  # not a choice
+    raw["import"]["defaults"]["no_such"] = "x"
+    with pytest.raises(ConfigError) as e:
+        parse_config(raw, base_dir=tmp_path)
+    assert "import.values.source.展会" in str(e.value) and "import.defaults.no_such" in str(e.value)
