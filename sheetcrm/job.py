@@ -143,7 +143,7 @@ class Job:
         self.counts.setdefault("steps", {})[step] = round(seconds, 2)
         self.counts.pop("step", None)
         self._record_progress()
-        self._update(step, count)
+        self._update(step, count, True)
 
     def _record_progress(self) -> None:
         """The store keeps where the run is, so a run that is killed is recorded with what it had

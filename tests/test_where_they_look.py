@@ -216,3 +216,30 @@ def test_the_cli_speaks_the_configs_locale(tmp_path):
         check = runner.invoke(cli, [*args, "check", "--now", "2026-11-23T02:00"])
         assert check.exit_code == 0 and said in check.output, check.output
         assert planned in plan.output, plan.output
+
+
+def test_on_a_terminal_each_step_moves_while_it_runs_and_stays_when_done(capsys):
+    """#24 part 5: a step without a known total still moves (spinner, clock); a finished step keeps
+    its line with its count; in logs, one plain line per step."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from sheetcrm.progress import progress
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100, highlight=False)
+    with progress("check", 0, console=console) as update:
+        update("read", 0)
+        time.sleep(0.3)  # the live display refreshes while the step runs
+        update("read", 5, True)
+        update("plan", 0)
+        update("plan", 5, True)
+    shown = screen.getvalue()
+    assert "check: read 5" in shown and "check: plan 5" in shown and "✓" in shown
+    assert shown.count("check: read") >= 2  # redrawn while it ran, then kept
+    with progress("check", 0, console=Console(file=io.StringIO(), force_terminal=False)) as update:
+        update("read", 0)
+        update("read", 5, True)
+    assert "check: read 5 in" in capsys.readouterr().err
