@@ -547,6 +547,8 @@ def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | N
     patch = StatusPatch(new_ids=new_ids, cells=dict(extra.cells) if extra is not None else {})
     rows = index[changed.to_numpy()]
     columns = {k: wanted[k][rows].tolist() for k in ("validation", "problems", *optional)}
+    for key in NUMBER_STATUS & set(columns):  # written as numbers: people sort and filter them
+        columns[key] = [_as_number(v) for v in columns[key]]
     write = {k: masks[k][rows].tolist() for k in optional}
     for i, rid in enumerate(ids[rows].tolist()):
         values = {"validation": columns["validation"][i], "problems": columns["problems"][i]}
@@ -555,6 +557,18 @@ def _status_patch(table: Table, result: CheckResult, duplicate_of: pd.Series | N
                 values[key] = columns[key][i]
         patch.values[rid] = {**values, "last_checked": stamp}
     return patch
+
+
+NUMBER_STATUS = {"lead_score", "contact_count"}
+
+
+def _as_number(value: Any) -> Any:
+    """A status text that is a number ("12") as the number; anything else as it is."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else number
 
 
 @dataclass

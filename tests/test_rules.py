@@ -87,10 +87,10 @@ def test_rules_through_dated_runs(instance):  # noqa: F811
         rows["C000005"]["*意向等级"] == "高意向"
     )  # derived: budget confirmed, closing within 7 days
     assert (rows["C000005"]["线索评分"], rows["C000005"]["线索等级"]) == (
-        "12",
+        12,
         "高价值线索",
-    )  # 3×2 + 1×3 + 3
-    assert (rows["C000001"]["最近跟进"], rows["C000001"]["跟进次数"]) == ("2026-11-18", "2")
+    )  # 3×2 + 1×3 + 3; a number in the cell, so people sort and filter by it
+    assert (rows["C000001"]["最近跟进"], rows["C000001"]["跟进次数"]) == ("2026-11-18", 2)
     assert rows["C000001"]["校验结果"] == "✓"  # the assigned owner is not reported missing
     assert notes(night1) == {
         ("assignment", "王明", "C000001", ()), ("assignment", "李明", "C000002", ()),
