@@ -333,7 +333,8 @@ class LayoutWriter:
         ws.set_row(1, 60)
         ws.merge_range(1, 0, 1, 5, text(loc, "template.intro"), self._fmt("intro"))
         heads = ["sheet", "column", "required", "type", "rules", "note"]
-        for c, (h, w) in enumerate(zip(heads, (12, 18, 10, 14, 50, 36), strict=True)):
+        widths = (12, 18, 10, 14, 50, 36)
+        for c, (h, w) in enumerate(zip(heads, widths, strict=True)):
             ws.set_column(c, c, w)
             ws.write_string(3, c, text(loc, f"template.col.{h}"), self._fmt("table_head"))
         r = 4
@@ -352,6 +353,11 @@ class LayoutWriter:
                     expectation(f, s, self.config, sheet_names=self._sheet_names),
                     f.help or "",
                 ]
+                lines = max(
+                    -(-_text_width(v) // int(w)) for v, w in zip(values, widths, strict=True)
+                )
+                if lines > 1:  # a wrapped cell gets the height it needs (nothing autofits it)
+                    ws.set_row(r, 15 * lines)
                 for c, v in enumerate(values):
                     ws.write_string(r, c, v, cell)
                 r += 1
@@ -486,6 +492,11 @@ def _write_body(
 def _set_dimension(xml: str, last_row: int, width: int) -> str:
     ref = f"A1:{column_letter(width - 1)}{max(last_row, 1)}"
     return re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="{ref}"/>', xml, count=1)
+
+
+def _text_width(s: str) -> int:
+    """Columns `s` takes in a cell: CJK characters two, others one."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
 
 
 def _status_runs(layout: Sequence[Any]) -> list[tuple[int, int]]:
