@@ -50,7 +50,7 @@ from .expr import (
     compile_expression,
     kind_of,
 )
-from .messages import Locale
+from .messages import Locale, text
 from .phrasing import phrase
 from .text import fold_label
 
@@ -97,9 +97,8 @@ class Role(StrEnum):
     admin = "admin"
 
 
-# what teams call the roles: 销售经理 in config.toml means sales_manager
-ROLE_ALIASES = {"销售": "sales", "销售经理": "sales_manager", "销售总监": "sales_director",
-                "市场": "marketing", "客服": "service", "管理员": "admin"}  # fmt: skip
+# what teams call the roles (the catalogue's Chinese names): 销售经理 in config.toml is sales_manager
+ROLE_ALIASES = {text("zh_CN", f"role.{r}"): str(r) for r in Role}
 
 
 def role_alias(value: Any) -> Any:
@@ -290,6 +289,7 @@ class SheetConfig(Strict):
     _compiled: dict[str, Condition] = PrivateAttr(default_factory=dict)
     _expressions: dict[str, Compiled] = PrivateAttr(default_factory=dict)
     _locale: str = PrivateAttr(default="zh_CN")  # set by Config: the team's
+    _phrased: dict[tuple[str, str], str] = PrivateAttr(default_factory=dict)
 
     key: Identifier
     name: str = PydField(min_length=1, max_length=31)
@@ -301,6 +301,8 @@ class SheetConfig(Strict):
     status: list[StatusColumn] = PydField(default_factory=list)
     dedupe: DedupeConfig | None = None
     stage_field: Identifier | None = None  # its moves are "stage" events in a record's history
+    # a reminder about a record where this holds comes right after the escalations in the digest
+    urgent_when: str | None = None
     # a workbook may leave this sheet out: runs skip it, and what needs it, with one warning each
     optional: bool = False
 
@@ -366,11 +368,13 @@ class SheetConfig(Strict):
 
     def phrase(self, text: str, locale: str) -> str:
         """A condition in the words people read (客户类型为“企业客户”), with this sheet's labels."""
-        labels = {f.key: f.label for f in self.fields} | {f.label: f.label for f in self.fields}
-        dates = frozenset(
-            n for f in self.fields if f.type is FieldType.date for n in (f.key, f.label)
-        )
-        return phrase(text, labels, cast(Locale, locale), dates)
+        said = self._phrased.get((text, locale))
+        if said is None:  # once per condition and locale: rules show it on every row they touch
+            labels = {f.key: f.label for f in self.fields} | {f.label: f.label for f in self.fields}
+            dates = frozenset(n for f in self.fields if f.type is FieldType.date
+                              for n in (f.key, f.label))  # fmt: skip
+            said = self._phrased[(text, locale)] = phrase(text, labels, cast(Locale, locale), dates)
+        return said
 
     def expression(self, text: str) -> Compiled:
         """A value expression (a score's points) compiled against this sheet, once, like
@@ -1207,6 +1211,11 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
                     s.condition(f.required_if)
                 except ExprError as e:
                     problems.append((f"{fw}.required_if", str(e)))
+        if s.urgent_when is not None:
+            try:
+                s.condition(s.urgent_when)
+            except ExprError as e:
+                problems.append((f"{where}.urgent_when", str(e)))
         if s.stage_field is not None and s.stage_field not in keys:
             problems.append(
                 (f"{where}.stage_field", f"{s.stage_field!r} is not a field of this sheet")
@@ -1233,12 +1242,13 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
             if c.key in status_keys:
                 problems.append((f"{cw}.key", f"status column {c.key!r} is listed twice"))
             status_keys.add(c.key)
-            folded = fold_label(c.label)
-            if folded in labels:
-                problems.append(
-                    (f"{cw}.label", f"label {c.label!r} is also used by {labels[folded]}")
-                )
-            labels[folded] = f"status column {c.key!r}"
+            for what, label in (("label", c.label), *(("aliases", a) for a in c.aliases)):
+                folded = fold_label(label)  # an alias that is a field's label would take its column
+                if folded in labels:
+                    problems.append(
+                        (f"{cw}.{what}", f"label {label!r} is also used by {labels[folded]}")
+                    )
+                labels[folded] = f"status column {c.key!r}"
     problems += _check_rules(config)
     problems += _check_report(config)
     problems += _check_import(config)

@@ -221,7 +221,7 @@ def parse_credit_code(raw: Any) -> Parsed:
 
 # -- text, choices, members -----------------------------------------------------------------------
 
-_SPLIT = re.compile(r"[、,，;；/]")
+SPLIT_CHOICES = re.compile(r"[、,，;；/]")  # what people separate several choices with
 
 
 def parse_text(raw: Any) -> Parsed:
@@ -244,7 +244,7 @@ def choice_parser(choices: list[str], multi: bool) -> Callable[[Any], Parsed]:
         if hit is not None:
             return hit
         if multi:
-            parts = [p for p in (fold_label(x) for x in _SPLIT.split(text)) if p]
+            parts = [p for p in (fold_label(x) for x in SPLIT_CHOICES.split(text)) if p]
             if parts and all(p in folded for p in parts):
                 return "、".join(dict.fromkeys(folded[p] for p in parts))
         return Bad("invalid_choice", text)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +33,7 @@ from .check import check_table
 from .config import CHOICE_TYPES, Config, Field, FieldType, SheetConfig
 from .dedupe import match_existing
 from .errors import SheetCRMError
+from .fields import SPLIT_CHOICES
 from .messages import text
 from .sources.base import build_table, next_id_number
 from .store import Store
@@ -247,9 +247,13 @@ def save_mapping(path: Path, mappings: dict[str, list[ColumnMatch]], sheet: Shee
         for key, found in by_field.items():
             lines += ["", f"[file.values.{key}]  # {labels[key]}: what the file wrote = the choice"]
             for v in found:
-                lines.append(
-                    f"{_toml(v.said)} = {_toml(v.choice or '')}  # {v.how} {v.confidence:.2f}"
+                guess = (
+                    ": a guess, applied when this file is passed with --map"
+                    if v.how == "fuzzy"
+                    else ""
                 )
+                lines.append(f"{_toml(v.said)} = {_toml(v.choice or '')}  # {v.how} "
+                             f"{v.confidence:.2f}{guess}")  # fmt: skip
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -286,14 +290,13 @@ def load_mapping(path: Path, sheet: SheetConfig) -> dict[str, FileMapping]:
     return out
 
 
-MULTI_SEPARATORS = re.compile(r"[、,，;；/]")
-
-
 def map_values(rows: list[dict[str, Any]], sheet: SheetConfig, config: Config,
                given: dict[str, dict[str, str]] | None = None) -> list[ValueMatch]:  # fmt: skip
     """Each distinct value a file wrote in a choice field, and the choice it becomes: itself, a
-    mapping file's correction, an [import.values] synonym, else the closest choice (rapidfuzz,
-    at least [import] min_score), shown with its confidence for a person to confirm."""
+    mapping file's correction, an [import.values] synonym. Else the closest choice (rapidfuzz,
+    at least [import] min_score) is only a guess, shown with its confidence and written into the
+    mapping file: it is applied once a person passes that file back with --map (非企业客户 is
+    close to 企业客户 and means the opposite)."""
     out: list[ValueMatch] = []
     for f in sheet.fields:
         if f.type not in CHOICE_TYPES or not f.choices:
@@ -301,7 +304,7 @@ def map_values(rows: list[dict[str, Any]], sheet: SheetConfig, config: Config,
         seen: dict[str, None] = {}
         for values in rows:
             raw = display(values.get(f.key, "")).strip()
-            parts = MULTI_SEPARATORS.split(raw) if f.type is FieldType.multi_choice else [raw]
+            parts = SPLIT_CHOICES.split(raw) if f.type is FieldType.multi_choice else [raw]
             seen.update((p.strip(), None) for p in parts if p.strip())
         synonyms = {fold_label(k): v for k, v in config.import_.values.get(f.key, {}).items()}
         corrected = (given or {}).get(f.key, {})
@@ -330,7 +333,7 @@ def _mapped(value: Any, f: Field, to: dict[str, str]) -> Any:
     """A cell's value with its choices mapped (each part of a multi-choice)."""
     raw = display(value).strip()
     if f.type is FieldType.multi_choice:
-        parts = [p.strip() for p in MULTI_SEPARATORS.split(raw) if p.strip()]
+        parts = [p.strip() for p in SPLIT_CHOICES.split(raw) if p.strip()]
         return "、".join(to.get(p, p) for p in parts)
     return to.get(raw, value)
 
@@ -383,14 +386,14 @@ def plan_import(files: list[SourceFile], table: Table, config: Config, store: St
         value_maps[f.path.name] = found
         to: dict[str, dict[str, str]] = {}
         for v in found:
-            if v.choice:
+            if v.choice and v.how != "fuzzy":  # a guess waits for a person (the mapping file)
                 to.setdefault(v.field, {})[v.said] = v.choice
         for r in mine:  # the fingerprint stays that of the file's own values: a re-import is known
             for key, mapped in to.items():
                 if key in r.values:
                     r.values[key] = _mapped(r.values[key], fields[key], mapped)
-            for key, value in fill.items():
-                if key in fields and not display(r.values.get(key, "")).strip():
+            for key, value in fill.items():  # a row with nothing of its own stays held back
+                if r.values and key in fields and not display(r.values.get(key, "")).strip():
                     r.values[key] = value
     plan = ImportPlan(sheet, mappings, rows, value_maps)
     if not rows:

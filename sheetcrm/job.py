@@ -106,6 +106,7 @@ class Job:
         self.dry_run, self.run_id = dry_run, run_id
         self.options = options or StepOptions()
         self._stop, self._update = stop, update
+        self._review_cache: dict[str, list[tuple[str, str, str, str]]] | None = None
         self.counts: dict[str, Any] = {}
         self.warnings: list[str] = []
         self.lines: list[str] = []
@@ -192,8 +193,14 @@ class Job:
         """The 判定 people chose in review workbooks (`sheetcrm dedupe`), per sheet."""
         from .reviewbook import read_review_decisions
 
-        return {s.key: read_review_decisions(self.config, s) for s in self.config.sheets
-                if s.dedupe is not None and s.key in tables}  # fmt: skip
+        if self._review_cache is None:
+            self._review_cache = {}
+            for s in self.config.sheets:
+                if s.dedupe is not None and s.key in tables:
+                    found, skipped = read_review_decisions(self.config, s)
+                    self._review_cache[s.key] = found
+                    self.warnings += skipped
+        return self._review_cache
 
     def apply(self, plan: Plan) -> Applied | None:
         """Write the status columns (all sheets or nothing), the error list, then record the run's
@@ -406,7 +413,8 @@ class Job:
                      save_map: bool = False, defaults: dict[str, str] | None = None) -> Imported:  # fmt: skip
         """Bring legacy files into [import]'s sheet: columns matched to fields (the mapping saved
         for a person to correct), rows already there or imported before left out, new ones
-        appended with IDs (not in a dry run); an import report either way."""
+        appended with IDs and an import report written (not in a dry run, which writes only the
+        mapping file, and that only with `save_map`)."""
         from .importer import (
             apply_import,
             load_mapping,
@@ -444,7 +452,8 @@ class Job:
 @dataclass
 class Imported:
     """What `Job.import_files` did: the plan (per row its outcome), the files read, how many rows
-    were appended, the mapping file and the import report (neither in a dry run)."""
+    were appended, the mapping file (in a dry run only with --save-map) and the import report
+    (none in a dry run)."""
 
     plan: Any
     files: list[Any]

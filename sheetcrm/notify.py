@@ -37,7 +37,6 @@ SECTIONS = (
     "duplicate",
     "derive",
 )
-HIGH_INTENT = "高意向"  # a reminder about such a customer comes right after the escalations
 
 
 @dataclass
@@ -184,12 +183,12 @@ class Entry:
 
     @property
     def rank(self) -> int:
-        """Escalations, then reminders about 高意向 customers, approvals waiting, today's
-        reminders, the catch-up list, the rest."""
+        """Escalations, then reminders about urgent records (the sheet's `urgent_when`: 高意向
+        customers), approvals waiting, today's reminders, the catch-up list, the rest."""
         best = 99
         for kind, _, _ in self.reasons:
             r = SECTIONS.index(kind) + 2 if kind in SECTIONS else 50
-            if kind in ("reminder", "catch_up") and self.facts.get("intent") == HIGH_INTENT:
+            if kind in ("reminder", "catch_up") and self.facts.get("urgent"):
                 r = 1
             best = min(best, 0 if kind == "escalation" else r)
         return best

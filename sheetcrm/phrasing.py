@@ -12,6 +12,7 @@ import ast
 from collections.abc import Callable, Mapping
 
 from .messages import Locale
+from .text import display
 
 Words = Mapping[str, str]
 
@@ -113,7 +114,7 @@ class _Phraser:
         if isinstance(n.value, bool) or n.value is None:
             return self.w[str(n.value)]
         if isinstance(n.value, int | float):
-            return f"{n.value:g}" if isinstance(n.value, float) else str(n.value)
+            return display(n.value)  # 1500000, not 1.5e+06
         return self.value(n)
 
     def _Name(self, n: ast.Name) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,6 +27,7 @@ from .config import Config, FieldType, SheetConfig
 from .dedupe import decide_duplicates
 from .errorlist import write_error_list
 from .errors import SheetLayoutError
+from .expr import Env
 from .faults import crash_point
 from .fields import coerce_column, parser_for
 from .messages import text
@@ -356,6 +358,10 @@ def record_facts(
                    for label, col in (("stage", sheet.stage_field), ("intent", intent), ("phone", phone))
                    if col and col in typed}  # fmt: skip
         days = since.astype("Int64").tolist()
+        urgent = [False] * len(rows)
+        if sheet.urgent_when:
+            env = Env(typed.loc[rows.index], sheet.kinds(), ctx.now)
+            urgent = sheet.condition(sheet.urgent_when)(env).fillna(False).astype(bool).tolist()
         owner = ctx.config.owner_field(key) or ""  # 负责人; a request's 处理人
         owners = display_column(typed.loc[rows.index, owner]).tolist() if owner in typed \
             else [""] * len(rows)  # fmt: skip
@@ -367,6 +373,8 @@ def record_facts(
                 f["owner"] = owners[i]
             if days[i] is not pd.NA:
                 f["since"] = int(days[i])
+            if urgent[i]:
+                f["urgent"] = True
             out[(key, rid)] = f
     return out
 
@@ -567,6 +575,8 @@ def _as_number(value: Any) -> Any:
     try:
         number = float(value)
     except (TypeError, ValueError):
+        return value
+    if not math.isfinite(number):  # Excel cannot open a cell of inf
         return value
     return int(number) if number.is_integer() else number
 

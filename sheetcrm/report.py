@@ -29,11 +29,11 @@ from .config import Config, ReportSettings
 from .errors import ConfigError
 from .expr import to_datetime64
 from .messages import labels, problem_kind
-from .output import write_cell, write_csv_rows, xlsx_book
+from .output import print_setup, write_cell, write_csv_rows, xlsx_book
 from .permissions import visible_owners
 from .store import Store
 from .table import CheckResult
-from .text import display_column
+from .text import display_column, text_width
 
 PERIODS = ("week", "month", "quarter")
 TREND_SERIES = 8  # field/problem lines in the trend chart; the rest are in the total
@@ -541,9 +541,7 @@ def _fill_report(book: Any, report: Report) -> None:
     names: set[str] = set()
     for sheet_key, tables in report.sheets.items():
         ws = book.add_worksheet(report.titles[sheet_key])
-        ws.set_landscape()
-        ws.set_paper(9)  # A4
-        ws.fit_to_pages(1, 0)  # a table and its charts side by side on one page width
+        print_setup(ws, repeat_rows=None)  # a table and its charts side by side on one page width
         ws.write_string(0, 0, report.titles[sheet_key], title)
         ws.write_string(1, 0, report.subtitle)
         r = 3
@@ -621,8 +619,7 @@ def _width(v: Any, f: str = "text") -> float:
         return len(f"{v:,.2f}") if isinstance(v, int | float) else 8
     if f in ("pct", "days", "date"):
         return 10
-    s = str(v)
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
+    return text_width(str(v))
 
 
 def _table_name(key: str, used: set[str]) -> str:

@@ -85,37 +85,40 @@ def write_review(result: DuplicateResult, typed: pd.DataFrame, ids: pd.Series, s
                 ws.write_string(r, last, pair_hash(match_data(typed, sheet, row),
                                                    match_data(typed, sheet, base)))  # fmt: skip
                 r += 1
-        ws.autofilter(0, 0, max(r - 1, 1), len(columns) - 1)
+        ws.autofilter(0, 0, max(r - 1, 1), last)  # the fingerprint sorts with its row
     return int(members.nunique())
 
 
-def read_review_decisions(config: Config,
-                          sheet: SheetConfig) -> list[tuple[str, str, str, str]]:  # fmt: skip
+def read_review_decisions(config: Config, sheet: SheetConfig,
+                          ) -> tuple[list[tuple[str, str, str, str]], list[str]]:  # fmt: skip
     """(record ID, original ID, 判定, fingerprint) of every pair people decided in the newest review
-    workbooks
-    of `sheet` (reports/重复<sheet>-*.xlsx). A workbook that cannot be read is skipped: it is a
-    report, and the pairs it holds are asked again in the next one."""
+    workbooks of `sheet` (reports/重复<sheet>-*.xlsx), and what could not be read (a damaged file,
+    a column renamed or removed), for the run to warn about: those pairs are asked again in the
+    next review. Columns are found by their headers, wherever people moved them."""
     folder = config.path("reports")
-    paths = sorted(folder.glob(review_path_pattern(sheet)), key=lambda p: p.name)[-READ_AT_MOST:]
+    pattern = review_path_pattern(sheet)
+    paths = sorted((p for p in folder.glob(pattern) if p.is_file()),
+                   key=lambda p: p.stat().st_mtime)[-READ_AT_MOST:]  # fmt: skip
     out: list[tuple[str, str, str, str]] = []
-    id_labels = {sheet.field(sheet.id_field).label}
+    skipped: list[str] = []
+    id_label = sheet.field(sheet.id_field).label
     for path in paths:
         try:
-            book = CalamineWorkbook.from_path(str(path))
-            rows = book.get_sheet_by_index(0).to_python()
-        except Exception:  # a damaged or half-copied report: not the team's data
+            rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        except Exception as e:  # a damaged or half-copied report: not the team's data
+            skipped.append(f"{path.name}: cannot be read ({e})")
             continue
-        if not rows:
+        header = [display(h).strip() for h in rows[0]] if rows else []
+        heads = next((HEADERS[lo] for lo in LOCALES if HEADERS[lo][2] in header), None)
+        need = [heads[2], heads[4], id_label, FINGERPRINT] if heads else []
+        if heads is None or any(h not in header for h in need):
+            skipped.append(f"{path.name}: its 判定 could not be read (the columns "
+                           f"{'、'.join(need or HEADERS['zh_CN'])} are needed)")  # fmt: skip
             continue
-        header = [display(h) for h in rows[0]]
-        heads = next((HEADERS[lo] for lo in LOCALES if header[: len(HEADERS[lo])] == HEADERS[lo]),
-                     None)  # fmt: skip
-        id_col = next((c for c, h in enumerate(header) if h in id_labels), None)
-        if heads is None or id_col is None or FINGERPRINT not in header:
-            continue
-        seen = header.index(FINGERPRINT)
+        verdict_c, original_c, id_c, seen_c = (header.index(h) for h in need)
         for row in rows[1:]:
-            verdict, original, rid = display(row[2]).strip(), display(row[4]), display(row[id_col])
-            if verdict and original and rid:
-                out.append((rid, original, verdict, display(row[seen])))
-    return out
+            cells = [display(row[c]).strip() if c < len(row) else "" for c in
+                     (verdict_c, original_c, id_c, seen_c)]  # fmt: skip
+            if all(cells[:3]):
+                out.append((cells[2], cells[1], cells[0], cells[3]))
+    return out, skipped

@@ -28,6 +28,7 @@ from .fields import EXCEL_EPOCH_1900
 from .messages import text
 from .output import SAFE_TEXT, print_setup
 from .sources.cells import column_letter, number_cell, quote_sheet, string_cell
+from .text import text_width
 
 EXCEL_MAX_ROW = 1_048_576
 # Fixed so rebuilding the template from the same config gives the same bytes.
@@ -354,7 +355,7 @@ class LayoutWriter:
                     f.help or "",
                 ]
                 lines = max(
-                    -(-_text_width(v) // int(w)) for v, w in zip(values, widths, strict=True)
+                    -(-text_width(v) // int(w)) for v, w in zip(values, widths, strict=True)
                 )
                 if lines > 1:  # a wrapped cell gets the height it needs (nothing autofits it)
                     ws.set_row(r, 15 * lines)
@@ -492,11 +493,6 @@ def _write_body(
 def _set_dimension(xml: str, last_row: int, width: int) -> str:
     ref = f"A1:{column_letter(width - 1)}{max(last_row, 1)}"
     return re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="{ref}"/>', xml, count=1)
-
-
-def _text_width(s: str) -> int:
-    """Columns `s` takes in a cell: CJK characters two, others one."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
 
 
 def _status_runs(layout: Sequence[Any]) -> list[tuple[int, int]]:

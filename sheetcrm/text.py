@@ -35,6 +35,11 @@ def fold_label(label: str) -> str:
     return clean(label).strip("*＊ ").casefold()
 
 
+def text_width(s: str) -> int:
+    """Columns `s` takes in a cell or a terminal: CJK characters two, others one."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
+
+
 def display(value: Any) -> str:
     """Return a typed value as a person reads it: "" for nothing, 1200 not 1200.0, dates ISO."""
     if value is None or (isinstance(value, float) and value != value):

@@ -223,3 +223,26 @@ def test_import_values_and_defaults_are_checked_when_the_config_loads(tmp_path):
     with pytest.raises(ConfigError) as e:
         parse_config(raw, base_dir=tmp_path)
     assert "import.values.source.展会" in str(e.value) and "import.defaults.no_such" in str(e.value)
+
+
+def test_a_fuzzy_value_is_only_a_guess_and_an_empty_row_gets_no_defaults(instance, tmp_path):
+    """非企业客户 is close to 企业客户 and means the opposite: a fuzzy value guess waits for a person
+    (the mapping file); a row with nothing of its own is held back, not filled with defaults."""
+    from sheetcrm.importer import plan_import, read_file
+    from sheetcrm.sources import open_source
+
+    config = instance
+    sheet = config.sheet("customers")
+    rows = [["客户ID", "公司名称", "客户类型", "客户来源", "手机"],
+            ["", "台州黄岩模具有限公司", "非企业客户", "线上推广渠道", "13811115555"],
+            ["OLD-17", "", "", "", "  "]]  # only the old system's ID: nothing of a customer  # fmt: skip
+    src = legacy_xlsx(tmp_path / "guess.xlsx", rows)
+    plan = plan_import([read_file(src, sheet, config)], open_source(config).read("customers"),
+                       config, None, now=NOW)  # fmt: skip
+    guesses = {v.said: (v.choice, v.how) for v in plan.values["guess.xlsx"]}
+    assert guesses["非企业客户"][1] == "fuzzy" and guesses["线上推广渠道"] == ("线上推广", "fuzzy")
+    row, empty = plan.rows
+    assert empty.outcome == "held" and empty.values == {}  # no 企业客户 from [import.defaults]
+    assert row.values["customer_type"] == "非企业客户"  # not silently turned into its opposite
+    assert row.values["source"] == "线上推广渠道" and row.outcome == "new"
+    assert any("客户类型" in p for p in row.problems)  # the check names it instead

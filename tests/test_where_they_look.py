@@ -243,3 +243,35 @@ def test_on_a_terminal_each_step_moves_while_it_runs_and_stays_when_done(capsys)
         update("read", 0)
         update("read", 5, True)
     assert "check: read 5 in" in capsys.readouterr().err
+
+
+def test_an_alias_that_is_a_fields_label_is_refused(tmp_path):
+    raw = copy.deepcopy(RAW)
+    raw["sheets"][0]["status"][-1]["aliases"] = ["联系人"]  # would take 联系人's column
+    with pytest.raises(ConfigError, match=r"aliases: label '联系人' is also used by field"):
+        parse_config(raw, base_dir=tmp_path)
+
+
+def test_a_review_workbook_people_rearranged_is_still_read_and_a_broken_one_is_named(tmp_path):
+    """判定 found by its header after someone moved the columns; a file that cannot be read is
+    reported (its pairs are asked again), not silently dropped."""
+    from sheetcrm.reviewbook import read_review_decisions
+
+    config = parse_config(copy.deepcopy(RAW), base_dir=tmp_path)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["客户ID", "备注", "原客户ID", "fingerprint", "判定", "分组", "角色", "原因"])
+    ws.append(["C000007", "我加的列", "C000002", "abc", "不是重复", "#1", "重复", "同手机号"])
+    wb.save(reports / "重复客户信息-20261123-0900.xlsx")
+    (reports / "重复客户信息-20261124-0900.xlsx").write_bytes(b"not a zip")
+    found, skipped = read_review_decisions(config, config.sheet("customers"))
+    assert found == [("C000007", "C000002", "不是重复", "abc")]
+    assert len(skipped) == 1 and "20261124" in skipped[0]
+
+
+def test_numbers_in_conditions_read_as_typed():
+    config = load_config(ROOT / "config.toml")
+    shown = config.sheet("customers").phrase("annual_amount >= 1500000.0", "zh_CN")
+    assert shown == "年合同金额不小于1500000"
