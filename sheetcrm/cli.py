@@ -438,7 +438,8 @@ def dedupe(config: Config, now: datetime, out: Path | None) -> None:
         click.echo(text(config.locale, "cli.warning", text=w), err=True)
     rows = [[name, f"{n:,}", f"{groups:,}", f"{marked:,}", str(path)]
             for name, n, groups, marked, path in found]  # fmt: skip
-    _print_table("duplicates", ["sheet", "rows", "groups", "duplicates", "review workbook"], rows)
+    _print_table(text(config.locale, "dedupe.title"),
+                 text(config.locale, "dedupe.columns").split("|"), rows)  # fmt: skip
 
 
 def _parse_now(value: str | None, config: Config) -> datetime:
@@ -593,8 +594,8 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
         rows = [[m.column, field_labels.get(m.field or "", "—"), m.how, f"{m.confidence:.2f}"]
                 for m in plan.mappings[f.path.name]]  # fmt: skip
         where = f" ({f.sheet})" if f.sheet else (f" ({f.encoding})" if f.encoding else "")
-        _print_table(f"{f.path.name}{where}: header in row {f.header_row}",
-                     ["column", "field", "how", "confidence"], rows)  # fmt: skip
+        _print_table(f.path.name + where + text(config.locale, "import.header_row", row=f.header_row),
+                     text(config.locale, "import.columns").split("|"), rows)  # fmt: skip
     for name, found in plan.values.items():
         if found:
             _print_table(f"{name}: " + text(config.locale, "import.values_title"),
@@ -799,30 +800,29 @@ def config_check(ctx: click.Context) -> None:
         rows += [[str(st.key), st.label, "status", "", ""] for st in sheet.status]
         _print_table(f"{sheet.name} ({sheet.key})", ["key", "label", "type", "required", "notes"],
                      rows)  # fmt: skip
-    click.echo(f"ok: {len(config.sheets)} sheets, {len(config.people)} people, "
-               f"{len(config.jobs)} jobs; source {config.source}")  # fmt: skip
+    loc = config.locale
+    click.echo(text(loc, "config.ok", sheets=len(config.sheets), people=len(config.people),
+                    jobs=len(config.jobs), source=config.source))  # fmt: skip
     from .notify import customer_mail_gaps
 
     for gap in customer_mail_gaps(config):
         click.echo(text(config.locale, "cli.warning", text=gap))
     if not config.is_gsheet and not config.workbook_path.is_file():
-        click.echo(f"note: the workbook {config.workbook_path} does not exist yet (`sheetcrm demo` "
-                   "writes an example there, `sheetcrm templates` an empty template)")  # fmt: skip
+        click.echo(text(loc, "config.no_workbook", path=config.workbook_path))
         return
     try:
         present = set(open_source(config).sheet_names())
     except SheetCRMError as e:
-        click.echo(f"note: the workbook cannot be opened to see its sheets: {e}")
+        click.echo(text(loc, "config.unreadable", error=e))
         return
     for sheet in config.sheets:
         if sheet.name in present:
             continue
         if not sheet.optional:
-            click.echo(f"problem: the workbook has no sheet {sheet.name!r}; runs fail until it "
-                       "does (or mark the sheet optional = true)")  # fmt: skip
+            click.echo(text(loc, "config.no_sheet", sheet=sheet.name))
             continue
         needs = config.needs(sheet.key)
-        click.echo(f"inactive: the workbook has no sheet {sheet.name!r} (optional)"
+        click.echo(text(loc, "config.inactive", sheet=sheet.name)
                    + (": " + "; ".join(needs) if needs else ""))  # fmt: skip
 
 

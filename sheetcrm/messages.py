@@ -569,6 +569,35 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{rows:,} rows read: {new:,} new{span}, {existing:,} already customers, {repeated:,} "
         "repeated in the files, {before:,} imported before, {held:,} held back",
     },
+    "config.ok": {
+        "zh_CN": "配置无误：{sheets} 张工作表，{people} 人，{jobs} 个定时任务；数据源 {source}",
+        "en": "ok: {sheets} sheets, {people} people, {jobs} jobs; source {source}",
+    },
+    "config.no_workbook": {
+        "zh_CN": "说明：工作簿 {path} 还不存在（`sheetcrm demo` 会在那里生成示例，`sheetcrm templates` 生成空模板）",
+        "en": "note: the workbook {path} does not exist yet (`sheetcrm demo` writes an example there, "
+        "`sheetcrm templates` an empty template)",
+    },
+    "config.unreadable": {
+        "zh_CN": "说明：无法打开工作簿查看其中的工作表：{error}",
+        "en": "note: the workbook cannot be opened to see its sheets: {error}",
+    },
+    "config.no_sheet": {
+        "zh_CN": "问题：工作簿里没有工作表“{sheet}”；在补上之前每次运行都会失败（或把该表设为 optional = true）",
+        "en": "problem: the workbook has no sheet {sheet!r}; runs fail until it does (or mark the "
+        "sheet optional = true)",
+    },
+    "config.inactive": {
+        "zh_CN": "未启用：工作簿里没有工作表“{sheet}”（可选）",
+        "en": "inactive: the workbook has no sheet {sheet!r} (optional)",
+    },
+    "dedupe.title": {"zh_CN": "重复客户", "en": "duplicates"},
+    "dedupe.columns": {
+        "zh_CN": "工作表|行数|重复组|重复记录|审阅工作簿",
+        "en": "sheet|rows|groups|duplicates|review workbook",
+    },
+    "import.header_row": {"zh_CN": "：表头在第 {row} 行", "en": ": header in row {row}"},
+    "import.columns": {"zh_CN": "源列名|字段|匹配方式|可信度", "en": "column|field|how|confidence"},
     "import.values_title": {"zh_CN": "选项值对应", "en": "choice values"},
     "import.values_columns": {
         "zh_CN": "字段|文件里写的|对应选项|匹配方式|可信度",

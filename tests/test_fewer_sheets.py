@@ -52,7 +52,7 @@ def test_config_check_lists_what_is_inactive_and_why(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), "config",
                                       "check"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "inactive: the workbook has no sheet '跟进记录' (optional)" in result.output
+    assert "未启用：工作簿里没有工作表“跟进记录”（可选）" in result.output
     assert "rules.followups" in result.output
 
 

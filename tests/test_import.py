@@ -83,7 +83,7 @@ def test_an_xlsx_with_other_headers_is_appended_with_new_ids(instance, tmp_path)
     config = instance
     before = customers(config)
     out = run_import(config, str(legacy_xlsx(tmp_path / "老客户.xlsx")))
-    assert "header in row 2" in out
+    assert "：表头在第 2 行" in out
     assert "读到 4 行：新客户 3 (C000041–C000043)" in out and "文件内重复 1" in out
     after = customers(config)
     assert after[: len(before)] == before  # nothing of the existing rows changed or moved
@@ -139,7 +139,7 @@ def test_an_ods_made_by_libreoffice_is_imported_and_the_workbook_still_opens(ins
     assert "新客户 0" in out and "暂不导入 3" in out  # --strict: rows with problems wait
     assert len(customers(config)) == 40
     out = run_import(config, str(ods))
-    assert "新客户 3" in out and "legacy.ods (老客户): header in row 2" in out
+    assert "新客户 3" in out and "legacy.ods (老客户)：表头在第 2 行" in out
     sheets = libreoffice(config.workbook_path, "csv", tmp_path / "csv")
     text = sheets["客户信息"].read_text(encoding="utf-8")
     assert "上海新锐科技有限公司" in text and "C000043" in text
