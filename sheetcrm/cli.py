@@ -21,7 +21,7 @@ from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .job import Job, RunReport, StepOptions, run_steps
-from .messages import labels, problem_kind, text
+from .messages import CATALOGUE, how_matched, labels, problem_kind, text
 from .output import unused_path
 from .pipeline import Plan
 from .progress import progress as _progress
@@ -222,9 +222,11 @@ def demo(ctx: click.Context, rows: int, seed: int, out: Path | None, today: str 
     with _progress("demo", rows) as progress:
         summary = generate_demo(config, path, rows=rows, seed=seed, today=_parse_day(today),
                                 followups=followups, progress=progress)  # fmt: skip
-    sheets = ", ".join(f"{config.sheet(k).name} {n:,}" for k, n in summary.rows.items())
-    click.echo(f"wrote {summary.path} ({sheets} rows)")
-    click.echo(f"wrote {summary.truth_path} ({sum(summary.truth.values()):,} known cases)")
+    sep = "，" if config.locale == "zh_CN" else ", "
+    sheets = sep.join(f"{config.sheet(k).name} {n:,}" for k, n in summary.rows.items())
+    click.echo(text(config.locale, "demo.wrote", path=summary.path, sheets=sheets))
+    click.echo(text(config.locale, "demo.truth", path=summary.truth_path,
+                    n=sum(summary.truth.values())))  # fmt: skip
 
 
 @cli.command()
@@ -320,8 +322,14 @@ def plan_command(config: Config, now: datetime, limit: int) -> None:
             + _describe_event(config, names[e.sheet], e.record_id, e.kind, e.field, e.old, e.new)
         )
     click.echo(text(loc, "plan.notes", n=len(plan.notifications)))
-    for n in plan.notifications:
-        click.echo(f"  {n}")
+    notes = plan.notifications if not limit else plan.notifications[:limit]
+    for n in notes:
+        kind = text(loc, f"reason.{n.kind}") if f"reason.{n.kind}" in CATALOGUE else n.kind
+        cc = text(loc, "plan.cc", who="、".join(n.cc)) if n.cc else ""
+        click.echo("  " + text(loc, "plan.note", kind=kind, to=n.recipient, cc=cc, id=n.record_id,
+                               subject=n.subject))  # fmt: skip
+    if len(notes) < len(plan.notifications):
+        click.echo("  " + text(loc, "plan.more", n=len(plan.notifications) - len(notes)))
     click.echo(text(config.locale, "plan.nothing_written"))
 
 
@@ -591,7 +599,8 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
     plan = done.plan
     field_labels = {f.key: f.label for f in sheet.fields}
     for f in done.files:
-        rows = [[m.column, field_labels.get(m.field or "", "—"), m.how, f"{m.confidence:.2f}"]
+        rows = [[m.column, field_labels.get(m.field or "", "—"),
+                 how_matched(config.locale, m.how, column=True), f"{m.confidence:.2f}"]
                 for m in plan.mappings[f.path.name]]  # fmt: skip
         where = f" ({f.sheet})" if f.sheet else (f" ({f.encoding})" if f.encoding else "")
         _print_table(f.path.name + where + text(config.locale, "import.header_row", row=f.header_row),
@@ -600,7 +609,8 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
         if found:
             _print_table(f"{name}: " + text(config.locale, "import.values_title"),
                          text(config.locale, "import.values_columns").split("|"),
-                         [[field_labels.get(v.field, v.field), v.said, v.choice or "—", v.how,
+                         [[field_labels.get(v.field, v.field), v.said, v.choice or "—",
+                           how_matched(config.locale, v.how),
                            f"{v.confidence:.2f}"] for v in found])  # fmt: skip
     new = [r.record_id for r in plan.rows if r.outcome == "new"]
     span = f" ({new[0]}–{new[-1]})" if len(new) > 1 else f" ({new[0]})" if new else ""
@@ -645,14 +655,17 @@ def run_command(ctx: click.Context, names: tuple[str, ...], dry_run: bool,
     failed = []
     for name in names:
         report = run_job(name, config, now=now, dry_run=dry_run)
-        click.echo(f"{name} ({now:%Y-%m-%d %H:%M}): {report.outcome}"
-                   + (f" in {report.seconds:.1f} s" if report.seconds else ""))  # fmt: skip
+        loc = config.locale
+        outcome = text(loc, f"outcome.{report.outcome}") if f"outcome.{report.outcome}" in CATALOGUE \
+            else report.outcome  # fmt: skip
+        click.echo(text(loc, "run.header", job=name, now=f"{now:%Y-%m-%d %H:%M}", outcome=outcome)
+                   + (text(loc, "run.seconds", s=report.seconds) if report.seconds else ""))  # fmt: skip
         for line in report.lines:
             click.echo(f"  {line}")
         for w in report.warnings:
             click.echo("  " + text(config.locale, "cli.warning", text=w))
         if report.error:
-            click.echo(f"  {report.outcome}: {report.error}")
+            click.echo(f"  {outcome}: {report.error}")
         if not report.ok:
             failed.append(name)
     if failed:
@@ -794,12 +807,16 @@ def config_check(ctx: click.Context) -> None:
     for sheet in config.sheets:
         rows = []
         for f in sheet.fields:
-            rule = "required" if f.required else (f"if {f.required_if}" if f.required_if else "")
+            loc = config.locale
+            rule = (text(loc, "expect.required") if f.required else
+                    text(loc, "expect.required_if", condition=sheet.phrase(f.required_if, loc))
+                    if f.required_if else "")  # fmt: skip
             extra = "、".join(f.choices) if f.choices else (f.help or "")
-            rows.append([f.key, f.label, str(f.type), rule, extra])
-        rows += [[str(st.key), st.label, "status", "", ""] for st in sheet.status]
-        _print_table(f"{sheet.name} ({sheet.key})", ["key", "label", "type", "required", "notes"],
-                     rows)  # fmt: skip
+            rows.append([f.key, f.label, text(loc, f"type.{f.type}"), rule, extra])
+        rows += [[str(st.key), st.label, text(config.locale, "template.status"), "", ""]
+                 for st in sheet.status]  # fmt: skip
+        _print_table(f"{sheet.name} ({sheet.key})",
+                     text(config.locale, "config.columns").split("|"), rows)  # fmt: skip
     loc = config.locale
     click.echo(text(loc, "config.ok", sheets=len(config.sheets), people=len(config.people),
                     jobs=len(config.jobs), source=config.source))  # fmt: skip

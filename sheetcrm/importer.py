@@ -34,7 +34,7 @@ from .config import CHOICE_TYPES, Config, Field, FieldType, SheetConfig
 from .dedupe import match_existing
 from .errors import SheetCRMError
 from .fields import SPLIT_CHOICES
-from .messages import text
+from .messages import how_matched, text
 from .sources.base import build_table, next_id_number
 from .store import Store
 from .table import StatusPatch, Table
@@ -526,7 +526,8 @@ def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
         row = 1
         for name, matches in plan.mappings.items():
             for m in matches:
-                mws.write_row(row, 0, [name, m.column, labels.get(m.field or "", ""), m.how])
+                mws.write_row(row, 0, [name, m.column, labels.get(m.field or "", ""),
+                                       how_matched(config.locale, m.how, column=True)])  # fmt: skip
                 mws.write_number(row, 4, m.confidence)
                 row += 1
         for c, w in enumerate((18, 18, 18, 10, 8)):
@@ -538,7 +539,7 @@ def write_import_report(plan: ImportPlan, config: Config, out: Path) -> Path:
         for name, found in plan.values.items():
             for v in found:
                 vws.write_row(row, 0, [name, labels.get(v.field, v.field), v.said, v.choice or "",
-                                       v.how])  # fmt: skip
+                                       how_matched(config.locale, v.how)])  # fmt: skip
                 vws.write_number(row, 5, v.confidence)
                 row += 1
         for c, w in enumerate((18, 14, 18, 18, 10, 8)):

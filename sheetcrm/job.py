@@ -281,7 +281,9 @@ class Job:
         doubt = (self.t("run.in_doubt", n=counts["mails_in_doubt"])
                  if counts["mails_in_doubt"] else "")  # fmt: skip
         refused = self.t("run.refused", n=len(report.failed)) if report.failed else ""
-        self.say(self.t("run.sent", n=len(report.sent), transport=self.config.mail.transport,
+        how = self.config.mail.transport
+        transport = self.t(f"transport.{how}") if f"transport.{how}" in CATALOGUE else how
+        self.say(self.t("run.sent", n=len(report.sent), transport=transport,
                         where=destination(self.config), refused=refused, doubt=doubt))  # fmt: skip
         self.done(step, len(report.sent))
         if (problem := report.problem()) is not None:

@@ -496,7 +496,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "run.no_mails": {"zh_CN": "{n} 封邮件；没有要发送的", "en": "{n} mail(s); nothing to send"},
     "run.sent": {
-        "zh_CN": "已通过 {transport}（{where}）发送 {n} 封邮件{refused}{doubt}",
+        "zh_CN": "已通过{transport}（{where}）发送 {n} 封邮件{refused}{doubt}",
         "en": "sent {n} mail(s) via {transport} ({where}){refused}{doubt}",
     },
     "run.refused": {"zh_CN": "，{n} 封被拒收", "en": ", {n} refused"},
@@ -631,6 +631,39 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "check.by_field": {"zh_CN": "按字段的问题", "en": "problems by field"},
     "check.by_field_columns": {"zh_CN": "字段|问题|数量", "en": "field|problem|count"},
+    "transport.outbox": {"zh_CN": "发件箱文件夹", "en": "outbox"},
+    "transport.smtp": {"zh_CN": "邮件服务器", "en": "smtp"},
+    "transport.webhook": {"zh_CN": "群机器人", "en": "webhook"},
+    "demo.wrote": {"zh_CN": "已写入 {path}（{sheets} 行）", "en": "wrote {path} ({sheets} rows)"},
+    "demo.truth": {
+        "zh_CN": "已写入 {path}（{n:,} 个已知的问题和重复）",
+        "en": "wrote {path} ({n:,} known cases)",
+    },
+    "run.header": {"zh_CN": "{job}（{now}）：{outcome}", "en": "{job} ({now}): {outcome}"},
+    "run.seconds": {"zh_CN": "，用时 {s:.1f} 秒", "en": " in {s:.1f} s"},
+    "outcome.ok": {"zh_CN": "完成", "en": "ok"},
+    "outcome.failed": {"zh_CN": "失败", "en": "failed"},
+    "outcome.stopped": {"zh_CN": "已停止", "en": "stopped"},
+    "outcome.skipped": {"zh_CN": "跳过", "en": "skipped"},
+    "outcome.dry-run": {"zh_CN": "试运行", "en": "dry-run"},
+    "outcome.partly failed": {"zh_CN": "部分失败", "en": "partly failed"},
+    "plan.note": {
+        "zh_CN": "{kind} → {to}{cc}：{id} {subject}",
+        "en": "{kind} → {to}{cc}: {id} {subject}",
+    },
+    "plan.cc": {"zh_CN": "（抄送 {who}）", "en": " (cc {who})"},
+    "config.columns": {
+        "zh_CN": "键|列名|类型|是否必填|说明",
+        "en": "key|label|type|required|notes",
+    },
+    "how.label": {"zh_CN": "列名相同", "en": "label"},
+    "how.key": {"zh_CN": "键名相同", "en": "key"},
+    "how.synonym": {"zh_CN": "同义词", "en": "synonym"},
+    "how.fuzzy": {"zh_CN": "猜测（待确认，未采用）", "en": "a guess (not applied until confirmed)"},
+    "how.fuzzy_column": {"zh_CN": "猜测", "en": "fuzzy"},
+    "how.map": {"zh_CN": "对应文件", "en": "mapping file"},
+    "how.choice": {"zh_CN": "选项", "en": "choice"},
+    "how.none": {"zh_CN": "无匹配", "en": "none"},
     "cli.warning": {"zh_CN": "提醒：{text}", "en": "warning: {text}"},
     "layout.twice": {
         "zh_CN": "工作表“{sheet}”：表头“{header}”出现了两次（{first} 列和 {second} 列），请改名或删除其中一列",
@@ -693,6 +726,13 @@ def problem_kind(locale: Locale, code: str) -> str:
     """A problem's kind in the team's words (必填, 格式不对); the code itself when it has none."""
     key = f"kind.{code}"
     return text(locale, key) if key in CATALOGUE else code
+
+
+def how_matched(locale: Locale, how: str, *, column: bool = False) -> str:
+    """How import matched a column or a value, in words (a fuzzy column is applied, a fuzzy value
+    only once confirmed)."""
+    key = "how.fuzzy_column" if column and how == "fuzzy" else f"how.{how}"
+    return text(locale, key) if key in CATALOGUE else how
 
 
 def _num(v: float) -> str:

@@ -45,7 +45,11 @@ def test_demo_then_config_check_and_templates(tmp_path: Path):
     refused = run("--config", cfg, "demo", "--rows", "5")
     assert refused.exit_code == 1 and "--force" in refused.output
     check = run("--config", cfg, "config", "check")
-    assert check.exit_code == 0 and "mobile\t联系电话\tphone\trequired" in check.output
+    assert (
+        check.exit_code == 0
+        and "mobile\t联系电话\t电话\t必填" in check.output
+        and "客户类型为“企业客户”时必填" in check.output
+    )
     out = tmp_path / "t.xlsx"
     assert run("--config", cfg, "templates", "--out", str(out)).exit_code == 0
     assert out.is_file()

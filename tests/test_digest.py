@@ -221,7 +221,9 @@ def test_cli_digest_dry_run_and_send(tmp_path):
     )
     assert not (tmp_path / "outbox").exists()
     out = CliRunner().invoke(cli, ["--config", cfg, "digest", "--now", "2026-11-23T08:00"])
-    assert out.exit_code == 0 and "已通过 outbox" in out.output and "发送 4 封邮件" in out.output
+    assert (
+        out.exit_code == 0 and "已通过发件箱文件夹" in out.output and "发送 4 封邮件" in out.output
+    )
     again = CliRunner().invoke(cli, ["--config", cfg, "digest"])
     assert "0 封邮件；没有要发送的" in again.output
     bad = CliRunner().invoke(cli, ["--config", cfg, "digest", "--to", "马云"])
@@ -279,7 +281,7 @@ def test_digests_posted_to_a_group_robot(tmp_path):
         )
         assert out.exit_code == 0, out.output
         assert (
-            "已通过 webhook" in out.output and "发送 3 封邮件" in out.output
+            "已通过群机器人" in out.output and "发送 3 封邮件" in out.output
         )  # 王明, 李明, 刘洋; not the customer's mail
         first = next(p for p in robot.posts if "王明，你好" in p["markdown"]["content"])
         assert first["msgtype"] == "markdown"

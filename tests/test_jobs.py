@@ -73,7 +73,7 @@ def test_the_readme_first_command_runs_nightly_and_digest_on_the_example(tmp_pat
                           capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "nightly (2026-11-23 08:00): ok" in out and "digest (2026-11-23 08:00): ok" in out
+    assert "nightly（2026-11-23 08:00）：完成" in out and "digest（2026-11-23 08:00）：完成" in out
     assert "已检查 客户信息 300" in out and "发送" in out
     # cron-style log: one line per step with counts and seconds, on stderr
     assert "nightly: read" in proc.stderr and "nightly: write" in proc.stderr
