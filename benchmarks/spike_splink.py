@@ -16,6 +16,7 @@ import time
 import unicodedata
 
 import pandas as pd
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from python_calamine import CalamineWorkbook
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -85,7 +86,17 @@ settings = SettingsCreator(
             term_frequency_adjustments=True
         ),
         cl.JaroWinklerAtThresholds("addr_n", [0.95, 0.8]),
-        cl.ExactMatch("contact").configure(term_frequency_adjustments=True),
+        cl.CustomComparison(
+            output_column_name="contact",
+            comparison_levels=[
+                cll.NullLevel("contact"),
+                cll.CustomLevel(
+                    "ctype_l = '个人客户'", label_for_charts="person: same as name"
+                ).configure(is_null_level=True),
+                cll.ExactMatchLevel("contact"),
+                cll.ElseLevel(),
+            ],
+        ),
         cl.ExactMatch("phone_n"),
         cl.ExactMatch("email"),
         cl.ExactMatch("code"),
@@ -99,6 +110,7 @@ settings = SettingsCreator(
         block_on("substr(addr_n, 1, 4)"),
     ],
     retain_intermediate_calculation_columns=False,
+    retain_matching_columns=True,
 )
 linker = Linker(df, settings, db_api=DuckDBAPI())
 linker.training.estimate_probability_two_random_records_match([block_on("name_n")], recall=0.7)
