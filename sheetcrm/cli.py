@@ -21,7 +21,7 @@ from .demo import generate_demo
 from .errors import SheetCRMError
 from .instance import instance_files
 from .job import Job, RunReport, StepOptions, run_steps
-from .messages import CATALOGUE, how_matched, labels, problem_kind, text
+from .messages import how_matched, labels, list_separator, problem_kind, text, word
 from .output import unused_path
 from .pipeline import Plan
 from .progress import progress as _progress
@@ -222,8 +222,9 @@ def demo(ctx: click.Context, rows: int, seed: int, out: Path | None, today: str 
     with _progress("demo", rows) as progress:
         summary = generate_demo(config, path, rows=rows, seed=seed, today=_parse_day(today),
                                 followups=followups, progress=progress)  # fmt: skip
-    sep = "，" if config.locale == "zh_CN" else ", "
-    sheets = sep.join(f"{config.sheet(k).name} {n:,}" for k, n in summary.rows.items())
+    sheets = list_separator(config.locale).join(
+        f"{config.sheet(k).name} {n:,}" for k, n in summary.rows.items()
+    )
     click.echo(text(config.locale, "demo.wrote", path=summary.path, sheets=sheets))
     click.echo(text(config.locale, "demo.truth", path=summary.truth_path,
                     n=sum(summary.truth.values())))  # fmt: skip
@@ -269,12 +270,17 @@ def check(config: Config, now: datetime, dry_run: bool, errors_path: Path | None
     _echo_report(report)
 
 
+def _echo_warnings(report: RunReport, *, err: bool = False, indent: str = "") -> None:
+    """A run's warnings, each marked as one in the team's locale."""
+    for w in report.warnings:
+        click.echo(indent + text(report.locale, "cli.warning", text=w), err=err)
+
+
 def _echo_report(report: RunReport) -> None:
     """A run's summary lines and warnings; exit code 1 (with the reason) unless it went well."""
     for line in report.lines:
         click.echo(line)
-    for w in report.warnings:
-        click.echo(text(report.locale, "cli.warning", text=w))
+    _echo_warnings(report)
     if not report.ok:
         raise click.ClickException(f"{report.outcome}: {report.error}")
 
@@ -282,8 +288,7 @@ def _echo_report(report: RunReport) -> None:
 def _preview(config: Config, now: datetime) -> Plan:
     """The plan of a run now, from the workbook and the store as they are; nothing is written."""
     report, plan = _steps("check", config, now, lambda job: job.plan(job.read()), dry_run=True)
-    for w in report.warnings:
-        click.echo(text(config.locale, "cli.warning", text=w), err=True)
+    _echo_warnings(report, err=True)
     assert isinstance(plan, Plan)
     return plan
 
@@ -324,7 +329,7 @@ def plan_command(config: Config, now: datetime, limit: int) -> None:
     click.echo(text(loc, "plan.notes", n=len(plan.notifications)))
     notes = plan.notifications if not limit else plan.notifications[:limit]
     for n in notes:
-        kind = text(loc, f"reason.{n.kind}") if f"reason.{n.kind}" in CATALOGUE else n.kind
+        kind = word(loc, "reason", n.kind)
         cc = text(loc, "plan.cc", who="、".join(n.cc)) if n.cc else ""
         click.echo("  " + text(loc, "plan.note", kind=kind, to=n.recipient, cc=cc, id=n.record_id,
                                subject=n.subject))  # fmt: skip
@@ -442,8 +447,7 @@ def dedupe(config: Config, now: datetime, out: Path | None) -> None:
     """
     run, found = _steps("dedupe", config, now, lambda job: job.review_duplicates(job.read()),
                         dry_run=True, options=StepOptions(out=out))  # fmt: skip
-    for w in run.warnings:
-        click.echo(text(config.locale, "cli.warning", text=w), err=True)
+    _echo_warnings(run, err=True)
     rows = [[name, f"{n:,}", f"{groups:,}", f"{marked:,}", str(path)]
             for name, n, groups, marked, path in found]  # fmt: skip
     _print_table(text(config.locale, "dedupe.title"),
@@ -582,7 +586,7 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
         sheetcrm import 老客户.xlsx --map reports/import-mapping.toml
     """
     sheet = config.sheet(config.import_.sheet)
-    keys = {f.key: f.key for f in sheet.fields} | {f.label: f.key for f in sheet.fields}
+    keys = sheet.names()  # a field by key or label, as conditions name them
     given: dict[str, str] = {}
     for item in defaults:
         name, eq, value = item.partition("=")
@@ -594,8 +598,7 @@ def import_command(config: Config, now: datetime, files: tuple[Path, ...], sheet
     run, done = _steps("import", config, now, lambda job: job.import_files(
         list(files), sheet_name=sheet_name, mapping=map_path, strict=strict, save_map=save_map,
         defaults=given), dry_run=dry_run)  # fmt: skip
-    for w in run.warnings:
-        click.echo(text(config.locale, "cli.warning", text=w), err=True)
+    _echo_warnings(run, err=True)
     plan = done.plan
     field_labels = {f.key: f.label for f in sheet.fields}
     for f in done.files:
@@ -656,14 +659,12 @@ def run_command(ctx: click.Context, names: tuple[str, ...], dry_run: bool,
     for name in names:
         report = run_job(name, config, now=now, dry_run=dry_run)
         loc = config.locale
-        outcome = text(loc, f"outcome.{report.outcome}") if f"outcome.{report.outcome}" in CATALOGUE \
-            else report.outcome  # fmt: skip
+        outcome = word(loc, "outcome", report.outcome)
         click.echo(text(loc, "run.header", job=name, now=f"{now:%Y-%m-%d %H:%M}", outcome=outcome)
                    + (text(loc, "run.seconds", s=report.seconds) if report.seconds else ""))  # fmt: skip
         for line in report.lines:
             click.echo(f"  {line}")
-        for w in report.warnings:
-            click.echo("  " + text(config.locale, "cli.warning", text=w))
+        _echo_warnings(report, indent="  ")
         if report.error:
             click.echo(f"  {outcome}: {report.error}")
         if not report.ok:
@@ -804,26 +805,24 @@ def config_check(ctx: click.Context) -> None:
         sheetcrm --config config.toml config check
     """
     config = _load(ctx)
+    loc = config.locale
     for sheet in config.sheets:
         rows = []
         for f in sheet.fields:
-            loc = config.locale
             rule = (text(loc, "expect.required") if f.required else
                     text(loc, "expect.required_if", condition=sheet.phrase(f.required_if, loc))
                     if f.required_if else "")  # fmt: skip
             extra = "、".join(f.choices) if f.choices else (f.help or "")
             rows.append([f.key, f.label, text(loc, f"type.{f.type}"), rule, extra])
-        rows += [[str(st.key), st.label, text(config.locale, "template.status"), "", ""]
+        rows += [[str(st.key), st.label, text(loc, "template.status"), "", ""]
                  for st in sheet.status]  # fmt: skip
-        _print_table(f"{sheet.name} ({sheet.key})",
-                     text(config.locale, "config.columns").split("|"), rows)  # fmt: skip
-    loc = config.locale
+        _print_table(f"{sheet.name} ({sheet.key})", text(loc, "config.columns").split("|"), rows)
     click.echo(text(loc, "config.ok", sheets=len(config.sheets), people=len(config.people),
                     jobs=len(config.jobs), source=config.source))  # fmt: skip
     from .notify import customer_mail_gaps
 
     for gap in customer_mail_gaps(config):
-        click.echo(text(config.locale, "cli.warning", text=gap))
+        click.echo(text(loc, "cli.warning", text=gap))
     if not config.is_gsheet and not config.workbook_path.is_file():
         click.echo(text(loc, "config.no_workbook", path=config.workbook_path))
         return

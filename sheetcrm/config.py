@@ -83,6 +83,12 @@ _TYPE_WIDTH = {
     FieldType.date: 13, FieldType.money: 14, FieldType.long_text: 30, FieldType.phone: 16,
     FieldType.email: 24, FieldType.credit_code: 22, FieldType.multi_choice: 18,
 }  # fmt: skip
+# status columns as wide as what they hold (审批状态 says 待审批（需销售经理：大额合同）)
+_STATUS_WIDTH = {
+    "validation": 10, "problems": 40, "duplicate_of": 12, "duplicate_reason": 16,
+    "lead_score": 10, "lead_label": 12, "rule_notes": 32, "approval": 30, "next_reminder": 12,
+    "last_followup": 12, "contact_count": 10, "last_checked": 18,
+}  # fmt: skip
 NUMERIC_TYPES = {FieldType.number, FieldType.money, FieldType.rating}
 CHOICE_TYPES = {FieldType.choice, FieldType.multi_choice}
 TEXT_TYPES = {FieldType.text, FieldType.long_text, FieldType.link}
@@ -247,6 +253,12 @@ class StatusColumn(Strict):
     after: Identifier | None = None
     aliases: list[str] = PydField(default_factory=list)
 
+    def column_width(self) -> float:
+        """How wide the template makes it: `width`, else one for what the column holds."""
+        if self.width:
+            return self.width
+        return _STATUS_WIDTH.get(str(self.key), max(10, 2.2 * len(self.label) + 3))
+
 
 class MatchField(Strict):
     """A field compared by similarity when looking for duplicates, with its weight in the score."""
@@ -327,6 +339,10 @@ class SheetConfig(Strict):
     def locale(self) -> Locale:
         return cast(Locale, self._locale)
 
+    def has_status(self, key: str) -> bool:
+        """Whether the sheet has the status column `key` (a rule writes it only then)."""
+        return any(st.key == key for st in self.status)
+
     def columns(self) -> list[Field | StatusColumn]:
         """The template's columns in order: the fields, each status column with `after` right
         after its field, the other status columns at the right."""
@@ -337,6 +353,17 @@ class SheetConfig(Strict):
         for f in self.fields:
             out += [f, *placed.get(f.key, [])]
         return out + placed.get("", [])
+
+    def positions(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Where `columns()` puts each field and each status column (0-based), by key."""
+        fields: dict[str, int] = {}
+        status: dict[str, int] = {}
+        for c, col in enumerate(self.columns()):
+            if isinstance(col, Field):
+                fields[col.key] = c
+            else:
+                status[str(col.key)] = c
+        return fields, status
 
     def field(self, key: str) -> Field:
         """Return the field with this key (KeyError if none)."""

@@ -284,6 +284,11 @@ def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, A
     return {k: display(typed.at[row, k]) for k in keys if k in typed}
 
 
+def pair_fingerprint(typed: pd.DataFrame, sheet: SheetConfig, a: Any, b: Any) -> str:
+    """What a decision about rows `a` and `b` was made on: their match data (an edit asks again)."""
+    return pair_hash(match_data(typed, sheet, a), match_data(typed, sheet, b))
+
+
 def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: pd.Series,
                       store: Store | None, reviewed: Sequence[tuple[str, str, str, str]] = (),
                       ) -> tuple[DuplicateResult, list[Decision]]:  # fmt: skip
@@ -302,8 +307,7 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
     def fingerprint(a: str, b: str) -> str | None:
         if a not in rows or b not in rows:
             return None
-        return pair_hash(match_data(rows_typed, sheet, rows[a]),
-                         match_data(rows_typed, sheet, rows[b]))  # fmt: skip
+        return pair_fingerprint(rows_typed, sheet, rows[a], rows[b])
 
     distinct: set[tuple[str, str]] = set()
     if store is not None:

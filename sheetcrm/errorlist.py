@@ -63,6 +63,7 @@ def write_error_list(
         for key, result in results.items():
             where = columns[key]
             p = result.problems
+            kinds = {c: problem_kind(loc, c) for c in p["code"].unique()}  # a few, once each
             owner = (owners or {}).get(key)
             who = owner.reindex(p["row"]).fillna("").astype(str).tolist() if owner is not None \
                 else [""] * len(p)  # fmt: skip
@@ -78,7 +79,7 @@ def write_error_list(
                 ws.write_string(r, 2, str(rid or ""))
                 ws.write_string(r, 3, person)
                 ws.write_string(r, 4, label)
-                ws.write_string(r, 5, problem_kind(loc, code))
+                ws.write_string(r, 5, kinds[code])
                 ws.write_string(r, 6, str(value))
                 ws.write_string(r, 7, message, wrap)
                 if r <= MAX_LINKS:  # Excel holds 65,530 links a sheet

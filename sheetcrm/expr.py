@@ -22,7 +22,6 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,7 +30,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from .text import canonical, canonical_column
+from .text import canonical, canonical_column, text_width
 
 # the kinds a value can have; "any" is a literal None
 TEXT, NUMBER, DATE, DURATION, BOOL, LIST, NONE = (
@@ -64,13 +63,8 @@ class ExprError(ValueError):
         self.message, self.text, self.column = message, text, column
         shown = f"{message}\n    {text}"
         if column is not None:
-            shown += "\n    " + " " * _width(text[:column]) + "^"
+            shown += "\n    " + " " * text_width(text[:column]) + "^"
         super().__init__(shown)
-
-
-def _width(s: str) -> int:
-    """Terminal columns taken by s: CJK characters take two, so the caret lands under them."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 # ---------------------------------------------------------------------------------------------

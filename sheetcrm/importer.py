@@ -74,7 +74,7 @@ class ValueMatch:
     said: str
     choice: str | None  # None: no choice is close enough (the check will say so)
     confidence: float
-    how: str  # choice, synonym ([import.values]), fuzzy, map (from a mapping file), none
+    how: str  # synonym ([import.values]), fuzzy, map (from a mapping file), none
 
 
 @dataclass
@@ -276,11 +276,11 @@ def load_mapping(path: Path, sheet: SheetConfig) -> dict[str, FileMapping]:
                                    f"of {sheet.name}; expected one of {', '.join(sorted(keys))}")  # fmt: skip
         values: dict[str, dict[str, str]] = {}
         for key, said in entry.get("values", {}).items():
-            f = next((f for f in sheet.fields if f.key == key), None)
-            if f is None:
+            if key not in keys:
                 raise ImportFileError(
                     f"{path}: file[{i}].values.{key} is not a field of {sheet.name}"
                 )
+            f = sheet.field(key)
             for word, choice in said.items():
                 if choice and choice not in (f.choices or []):
                     raise ImportFileError(f"{path}: file[{i}].values.{key}.{word!r} = {choice!r} is "
@@ -292,8 +292,9 @@ def load_mapping(path: Path, sheet: SheetConfig) -> dict[str, FileMapping]:
 
 def map_values(rows: list[dict[str, Any]], sheet: SheetConfig, config: Config,
                given: dict[str, dict[str, str]] | None = None) -> list[ValueMatch]:  # fmt: skip
-    """Each distinct value a file wrote in a choice field, and the choice it becomes: itself, a
-    mapping file's correction, an [import.values] synonym. Else the closest choice (rapidfuzz,
+    """Each distinct value a file wrote in a choice field that is no choice (the check already takes
+    a choice typed in other case or width), and the choice it becomes: a mapping file's
+    correction, an [import.values] synonym. Else the closest choice (rapidfuzz,
     at least [import] min_score) is only a guess, shown with its confidence and written into the
     mapping file: it is applied once a person passes that file back with --map (非企业客户 is
     close to 企业客户 and means the opposite)."""
@@ -310,12 +311,10 @@ def map_values(rows: list[dict[str, Any]], sheet: SheetConfig, config: Config,
         corrected = (given or {}).get(f.key, {})
         folded = {fold_label(c): c for c in f.choices}
         for said in seen:
-            if said in f.choices:
+            if fold_label(said) in folded:  # a choice as typed: the check's coercion takes it
                 continue
             if said in corrected:
                 out.append(ValueMatch(f.key, said, corrected[said] or None, 1.0, "map"))
-            elif fold_label(said) in folded:
-                out.append(ValueMatch(f.key, said, folded[fold_label(said)], 1.0, "choice"))
             elif fold_label(said) in synonyms:
                 out.append(ValueMatch(f.key, said, synonyms[fold_label(said)], 0.95, "synonym"))
             else:

@@ -35,7 +35,7 @@ from .errorlist import error_list_path
 from .errors import ConfigError, SheetCRMError
 from .instance import instance_files
 from .mailer import PartlyDelivered
-from .messages import CATALOGUE, Locale, text
+from .messages import Locale, list_separator, text, word
 from .notify import Mail
 from .output import unused_path
 from .pipeline import (
@@ -120,7 +120,7 @@ class Job:
 
     @property
     def sep(self) -> str:
-        return "，" if self.config.locale == "zh_CN" else ", "
+        return list_separator(self.config.locale)
 
     def say(self, line: str) -> None:
         """A line of the run's summary (printed at the end, kept with the run in the store)."""
@@ -235,8 +235,7 @@ class Job:
         if kinds:
             self.counts["events"] = kinds
             self.say(self.t("run.events", parts=self.sep.join(
-                f"{self.t(f'event.{k}') if f'event.{k}' in CATALOGUE else k} {n:,}"
-                for k, n in kinds.items())))  # fmt: skip
+                f"{word(self.config.locale, 'event', k)} {n:,}" for k, n in kinds.items())))  # fmt: skip
         if notes:
             self.say(self.t("run.queued", n=notes))
         self.done("write", rows)
@@ -281,8 +280,7 @@ class Job:
         doubt = (self.t("run.in_doubt", n=counts["mails_in_doubt"])
                  if counts["mails_in_doubt"] else "")  # fmt: skip
         refused = self.t("run.refused", n=len(report.failed)) if report.failed else ""
-        how = self.config.mail.transport
-        transport = self.t(f"transport.{how}") if f"transport.{how}" in CATALOGUE else how
+        transport = word(self.config.locale, "transport", self.config.mail.transport)
         self.say(self.t("run.sent", n=len(report.sent), transport=transport,
                         where=destination(self.config), refused=refused, doubt=doubt))  # fmt: skip
         self.done(step, len(report.sent))

@@ -438,6 +438,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "report.label.for": {"zh_CN": "查看人：{name}", "en": "For {name}"},
     "dedupe.not_a_duplicate": {"zh_CN": "不是重复", "en": "not a duplicate"},
+    "dedupe.a_duplicate": {"zh_CN": "是重复", "en": "a duplicate"},
     # reminders (reminders/): the subject's reason, after the record's name and the rule's
     "reminder.due": {"zh_CN": "该跟进了", "en": "time to follow up"},
     "reminder.since_contact": {
@@ -662,7 +663,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "how.fuzzy": {"zh_CN": "猜测（待确认，未采用）", "en": "a guess (not applied until confirmed)"},
     "how.fuzzy_column": {"zh_CN": "猜测", "en": "fuzzy"},
     "how.map": {"zh_CN": "对应文件", "en": "mapping file"},
-    "how.choice": {"zh_CN": "选项", "en": "choice"},
     "how.none": {"zh_CN": "无匹配", "en": "none"},
     "cli.warning": {"zh_CN": "提醒：{text}", "en": "warning: {text}"},
     "layout.twice": {
@@ -689,10 +689,21 @@ def labels(locale: Locale, prefix: str) -> dict[str, str]:
             if k.startswith(prefix)}  # fmt: skip
 
 
+def word(locale: Locale, kind: str, key: str) -> str:
+    """A code's name in the team's words (`kind` "role", key "sales_manager": 销售经理), or the
+    code itself when the catalogue has none."""
+    message_id = f"{kind}.{key}"
+    return text(locale, message_id) if message_id in CATALOGUE else key
+
+
+def list_separator(locale: Locale) -> str:
+    """Between the items of a list in a sentence: "，" in Chinese, ", " in English."""
+    return "，" if locale == "zh_CN" else ", "
+
+
 def role_name(locale: Locale, role: str) -> str:
     """A role in the team's words (销售经理), or as configured when the catalogue has none."""
-    key = f"role.{role}"
-    return text(locale, key) if key in CATALOGUE else role
+    return word(locale, "role", role)
 
 
 def problem_message(locale: Locale, code: str, field: Any, value: str, *,
@@ -724,15 +735,13 @@ def problem_message(locale: Locale, code: str, field: Any, value: str, *,
 
 def problem_kind(locale: Locale, code: str) -> str:
     """A problem's kind in the team's words (必填, 格式不对); the code itself when it has none."""
-    key = f"kind.{code}"
-    return text(locale, key) if key in CATALOGUE else code
+    return word(locale, "kind", code)
 
 
 def how_matched(locale: Locale, how: str, *, column: bool = False) -> str:
     """How import matched a column or a value, in words (a fuzzy column is applied, a fuzzy value
     only once confirmed)."""
-    key = "how.fuzzy_column" if column and how == "fuzzy" else f"how.{how}"
-    return text(locale, key) if key in CATALOGUE else how
+    return word(locale, "how", "fuzzy_column" if column and how == "fuzzy" else how)
 
 
 def _num(v: float) -> str:

@@ -96,8 +96,8 @@ OWN_MAIL = {"report"}  # kinds a job mails itself (with an attachment), never in
 def build_mails(pending: list[dict[str, Any]], config: Config, *, now: datetime,
                 only: str | None = None, customers: bool = True) -> list[Mail]:  # fmt: skip
     """One digest per person, one mail per customer notification. A digest has one line per
-    customer (all reasons together), most urgent first: escalations, reminders about 高意向
-    customers, approvals waiting, today's reminders, the catch-up list, then the rest; at most
+    customer (all reasons together), most urgent first: escalations, reminders about urgent
+    records (the sheet's `urgent_when`), approvals waiting, today's reminders, the catch-up list, then the rest; at most
     [mail] digest_cap lines, the rest counted by kind. What a person is copied on (a manager) is a
     summary per rep. `only` limits the digests to one person's name."""
     env = template_env(config)

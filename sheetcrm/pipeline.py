@@ -257,9 +257,7 @@ def find_duplicates(ctx: PlanContext) -> None:
         if sheet.dedupe is not None:
             found, fresh = decide_duplicates(sheet, ctx.typed, ctx.ids[key], ctx.store,
                                              ctx.reviewed.get(key, []))  # fmt: skip
-            if any(
-                st.key == "duplicate_reason" for st in sheet.status
-            ):  # the ID alone, for VLOOKUP
+            if sheet.has_status("duplicate_reason"):  # the ID alone, for VLOOKUP
                 ctx.duplicates[key] = found.duplicate_of
                 ctx.duplicate_reasons[key] = found.reason.where(found.duplicate_of != "", "")
             else:  # no 重复原因 column: the reason stays beside the ID

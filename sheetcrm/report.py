@@ -116,17 +116,19 @@ def _months_back(d: date, n: int) -> date:
 # -- building -----------------------------------------------------------------------------------
 def build_report(results: dict[str, CheckResult], duplicate_of: pd.Series | None, config: Config,
                  store: Store | None, *, now: datetime, period: str = "week",
-                 viewer: str | None = None) -> Report:  # fmt: skip
+                 viewer: str | None = None, duplicate_reason: pd.Series | None = None,
+                 ) -> Report:  # fmt: skip
     """Every table of the report, computed from the checked sheets and the store; writes nothing.
 
-    `duplicate_of`: the report sheet's 重复客户 status by row (as the nightly run wrote it)."""
+    `duplicate_of`, `duplicate_reason`: the report sheet's 重复客户 and 重复原因 statuses by row
+    (as the nightly run wrote them; without a 重复原因 column the reason follows the ID)."""
     settings = config.report
     if settings is None:
         raise ConfigError("config.toml has no [report] section; see the README for one")
     lab = labels(config.locale, "report.label.")
     p = period_of(period, now)
     owners = visible_owners(config, viewer)
-    data = _Data(results, config, settings, owners, duplicate_of)
+    data = _Data(results, config, settings, owners, duplicate_of, duplicate_reason)
     store = store or Store("sqlite://")
     subtitle = lab["period"].format(start=p.start, end=p.end - timedelta(days=1),
                                     pstart=p.previous_start, pend=p.previous_end - timedelta(days=1))  # fmt: skip
@@ -149,7 +151,8 @@ class _Data:
     """The typed columns the report needs, filtered to what the viewer may see."""
 
     def __init__(self, results: dict[str, CheckResult], config: Config, s: ReportSettings,
-                 owners: set[str] | None, duplicate_of: pd.Series | None) -> None:  # fmt: skip
+                 owners: set[str] | None, duplicate_of: pd.Series | None,
+                 duplicate_reason: pd.Series | None = None) -> None:  # fmt: skip
         self.config, self.s = config, s
         sheet = config.sheet(s.sheet)
         self.sheet = sheet
@@ -187,8 +190,11 @@ class _Data:
                 pr = pr[pr["row"].isin(visible_rows.get(key, set()))]
             self.problems[key] = (r.sheet_name, pr)
         self.rows_total = len(self.c)
-        self.duplicate_of = (duplicate_of.reindex(self.c.index).fillna("").astype(str)
-                             if duplicate_of is not None else pd.Series("", index=self.c.index))  # fmt: skip
+        self.duplicate_of, self.duplicate_reason = (
+            display_column(s.reindex(self.c.index)) if s is not None
+            else pd.Series("", index=self.c.index, dtype=object)
+            for s in (duplicate_of, duplicate_reason)
+        )  # fmt: skip
         self.names = self.c["name"].fillna("").astype(str) if "name" in self.c else self.ids
 
     @cached_property
@@ -488,21 +494,12 @@ def _kind_key(key: str, locale: Any) -> str:
 def _errors(d: _Data, lab: dict[str, str]) -> ReportTable:
     rows = []
     for _key, (sheet_name, pr) in d.problems.items():
+        kinds = {c: problem_kind(d.config.locale, c) for c in pr["code"].unique()}
         for row, rid, label, code, value, message in pr[
             ["row", "record_id", "label", "code", "value", "message"]
         ].itertuples(index=False):
-            rows.append(
-                [
-                    sheet_name,
-                    int(row),
-                    str(rid or ""),
-                    label,
-                    problem_kind(d.config.locale, code),
-                    str(value),
-                    message,
-                    code,
-                ]
-            )
+            rows.append([sheet_name, int(row), str(rid or ""), label, kinds[code], str(value),
+                         message, code])  # fmt: skip
     return ReportTable("errors", lab["errors"],
                        [lab["sheet"], lab["row"], lab["record"], lab["field"], lab["problem"],
                         lab["entered"], lab["message"], lab["code"]],
@@ -513,8 +510,9 @@ def _duplicates(d: _Data, lab: dict[str, str]) -> ReportTable:
     marked = d.duplicate_of[d.duplicate_of != ""]
     name_of = dict(zip(d.ids, d.names, strict=True))
     rows = []
-    for row, cell in marked.items():  # the 重复客户 cell: "C000012 同手机号" (ID, then the reason)
+    for row, cell in marked.items():  # 重复客户: the ID, or "C000012 同手机号" without 重复原因
         orig, _, reason = str(cell).partition(" ")
+        reason = d.duplicate_reason[row] or reason
         rows.append([orig, name_of.get(orig, ""), str(d.ids[row]), str(d.names[row]), reason])
     rows.sort(key=lambda r: (r[0], r[2]))
     return ReportTable("duplicates", lab["groups"],
@@ -654,11 +652,9 @@ def make_report(tables: dict[str, Any], config: Config, store: Store | None, *, 
     if config.report is None:
         raise ConfigError("config.toml has no [report] section; see the README for one")
     status = tables[config.report.sheet].status
-    duplicate_of = display_column(status["duplicate_of"]) if "duplicate_of" in status else None
-    if duplicate_of is not None and "duplicate_reason" in status:  # the ID, then the reason
-        duplicate_of = (duplicate_of + " " + display_column(status["duplicate_reason"])).str.strip()
-    report = build_report(results, duplicate_of, config, store, now=now, period=period,
-                          viewer=viewer)  # fmt: skip
+    report = build_report(results, status.get("duplicate_of"), config, store, now=now,
+                          period=period, viewer=viewer,
+                          duplicate_reason=status.get("duplicate_reason"))  # fmt: skip
     suffix = f"-{viewer}" if viewer else ""
     out = out or config.path(f"reports/report-{now:%Y-%m-%d}{suffix}.xlsx")
     write_report(report, out)

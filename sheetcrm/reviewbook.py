@@ -9,17 +9,19 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from .config import Config, SheetConfig
-from .dedupe import DuplicateResult, match_data
-from .messages import LOCALES
+from .dedupe import DuplicateResult, pair_fingerprint
+from .messages import LOCALES, text
 from .output import print_setup, xlsx_book
-from .store import pair_hash
 from .text import display, display_column
 
 # the review workbook's own columns, before the sheet's fields
 HEADERS = {"zh_CN": ["分组", "角色", "判定", "原因", "原客户ID"],
            "en": ["Group", "Role", "Decision", "Reason", "Original ID"]}  # fmt: skip
 FINGERPRINT = "fingerprint"  # last, hidden: the pair's match data when reviewed
-VERDICTS = {"zh_CN": ["是重复", "不是重复"], "en": ["a duplicate", "not a duplicate"]}
+# the 判定 dropdown; 不是重复 is the word the decisions sheet takes too (dedupe.NOT_A_DUPLICATE)
+VERDICTS: dict[str, list[str]] = {
+    lo: [text(lo, "dedupe.a_duplicate"), text(lo, "dedupe.not_a_duplicate")] for lo in LOCALES
+}
 READ_AT_MOST = 20  # review workbooks a night reads (the newest): decisions are remembered after
 
 
@@ -82,8 +84,7 @@ def write_review(result: DuplicateResult, typed: pd.DataFrame, ids: pd.Series, s
                     value = cells[f.key][row]
                     same = display(typed.at[row, f.key]) == display(typed.at[base, f.key])
                     ws.write_string(r, c, value, None if same else differs)
-                ws.write_string(r, last, pair_hash(match_data(typed, sheet, row),
-                                                   match_data(typed, sheet, base)))  # fmt: skip
+                ws.write_string(r, last, pair_fingerprint(typed, sheet, row, base))
                 r += 1
         ws.autofilter(0, 0, max(r - 1, 1), last)  # the fingerprint sorts with its row
     return int(members.nunique())

@@ -34,21 +34,6 @@ EXCEL_MAX_ROW = 1_048_576
 # Fixed so rebuilding the template from the same config gives the same bytes.
 TEMPLATE_CREATED = datetime(2026, 1, 1)
 
-# status columns as wide as what they hold (审批状态 says 待审批（需销售经理：大额合同）)
-_STATUS_WIDTH = {
-    "validation": 10,
-    "problems": 40,
-    "duplicate_of": 12,
-    "duplicate_reason": 16,
-    "lead_score": 10,
-    "lead_label": 12,
-    "rule_notes": 32,
-    "approval": 30,
-    "next_reminder": 12,
-    "last_followup": 12,
-    "contact_count": 10,
-    "last_checked": 18,
-}
 _WRAPPED_STATUS = {"problems", "rule_notes", "approval", "duplicate_reason"}
 
 # Cells of these types are stored as text so Excel keeps leading zeros and all 18 digits.
@@ -202,35 +187,33 @@ class LayoutWriter:
             count = len(rows)
         ws = self.book.add_worksheet(sheet.name)
         hr = sheet.header_row - 1
-        layout = sheet.columns()
-        where = {id(col): c for c, col in enumerate(layout)}
-        field_cols = [where[id(f)] for f in sheet.fields]
-        last_col = len(layout) - 1
+        at, status_at = sheet.positions()
+        field_cols = [at[f.key] for f in sheet.fields]
+        n_cols = len(at) + len(status_at)
         for f, c in zip(sheet.fields, field_cols, strict=True):
             ws.set_column(c, c, f.column_width(), self._fmt(self._column_format(f)))
         for st in sheet.status:
-            c = where[id(st)]
-            wraps = str(st.key) in _WRAPPED_STATUS
-            width = st.width or _STATUS_WIDTH.get(str(st.key), max(10, 2.2 * len(st.label) + 3))
-            ws.set_column(c, c, width, self._fmt("col_status_wrap" if wraps else "col_status"))
+            c = status_at[str(st.key)]
+            style = "col_status_wrap" if str(st.key) in _WRAPPED_STATUS else "col_status"
+            ws.set_column(c, c, st.column_width(), self._fmt(style))
         ws.set_row(hr, 30)
         if field_cols != list(range(len(field_cols))):  # status columns between fields
-            rows = _spread(rows, field_cols, len(layout))
-        self._bodies.append((len(self.book.worksheets()), hr + 1, len(layout), count, rows))
+            rows = _spread(rows, field_cols, n_cols)
+        self._bodies.append((len(self.book.worksheets()), hr + 1, n_cols, count, rows))
         for f, c in zip(sheet.fields, field_cols, strict=True):
             ws.write_string(hr, c, f.header, self._fmt(_header_style(f)))
             ws.write_comment(
                 xl_rowcol_to_cell(hr, c), self._comment(sheet, f), {"x_scale": 2, "y_scale": 1.5}
             )
         for st in sheet.status:
-            c = where[id(st)]
+            c = status_at[str(st.key)]
             ws.write_string(hr, c, st.label, self._fmt("head_status"))
             ws.write_comment(xl_rowcol_to_cell(hr, c), text(self.loc, "template.status_comment"))
         for f, c in zip(sheet.fields, field_cols, strict=True):
             self._validate(ws, sheet, c, f, hr + 1)
-        self._highlight(ws, sheet, where, hr + 1, id_col=field_cols[0])
+        self._highlight(ws, status_at, hr + 1, id_col=field_cols[0])
         ws.freeze_panes(hr + 1, 1)
-        ws.autofilter(hr, 0, EXCEL_MAX_ROW - 1, last_col)
+        ws.autofilter(hr, 0, EXCEL_MAX_ROW - 1, n_cols - 1)
         print_setup(ws, repeat_rows=hr)
         ws.protect(
             "",
@@ -242,12 +225,10 @@ class LayoutWriter:
             },
         )  # fmt: skip
 
-    def _highlight(self, ws: Any, sheet: SheetConfig, where: dict[int, int], first: int,
-                   id_col: int) -> None:  # fmt: skip
+    def _highlight(self, ws: Any, cols: dict[str, int], first: int, id_col: int) -> None:
         """Conditional formats, written once here (the nightly write-back only writes values):
         ✗ red and ✓ green in 校验结果, 待审批 amber in 审批状态, and the row's ID cell tinted
         red while the row has problems, so a bad row shows beside the ID without scrolling."""
-        cols = {str(st.key): where[id(st)] for st in sheet.status}
         last = EXCEL_MAX_ROW - 1
         v = cols.get("validation")
         if v is not None:
@@ -561,7 +542,7 @@ def setup_gsheet(config: Config, sheet_api: SpreadsheetSetup) -> list[str]:
         sid, hr = props["sheetId"], sheet.header_row
         layout = sheet.columns()
         headers = [col.header if isinstance(col, Field) else col.label for col in layout]
-        at = {id(col): c for c, col in enumerate(layout)}
+        at, _ = sheet.positions()
 
         if any(str(v).strip() for v in (rows or [[]])[0]):
             done.append(f"{sheet.name}: has headers already; left as it is")
@@ -580,7 +561,7 @@ def setup_gsheet(config: Config, sheet_api: SpreadsheetSetup) -> list[str]:
             "fields": "userEnteredFormat.textFormat.bold"}})  # fmt: skip
         lists = 0
         for f in sheet.fields:
-            c = at[id(f)]
+            c = at[f.key]
             values = (list(f.choices or []) if f.type in CHOICE_TYPES
                       else member_choices(f, config) if f.type is FieldType.member else [])  # fmt: skip
             if not values or f.type is FieldType.multi_choice:

@@ -36,8 +36,8 @@ def fold_label(label: str) -> str:
 
 
 def text_width(s: str) -> int:
-    """Columns `s` takes in a cell or a terminal: CJK characters two, others one."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
+    """Columns `s` takes in a cell or a terminal: wide characters (CJK) two, others one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 def display(value: Any) -> str:

@@ -98,8 +98,7 @@ def reminders_for(key: str, typed: dict[str, pd.DataFrame], ids: pd.Series, conf
     notes, next_due = due_reminders(rows, ids, config, now=now, sheet_key=key, last_contact=last,
                                     stage_since=stage_since, owners=owners, reminded=reminded,
                                     sent_today=history.catch_ups_today if history else None)  # fmt: skip
-    shows = "next_reminder" in {c.key.value for c in config.sheet(key).status}
-    return notes, next_due if shows else None
+    return notes, next_due if config.sheet(key).has_status("next_reminder") else None
 
 
 def _by_id(ids: pd.Series, when: dict[str, datetime]) -> pd.Series:

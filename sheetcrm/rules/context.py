@@ -122,7 +122,7 @@ class RuleContext:
         return self.config.sheet(key).condition(condition)(self.env(key)) & (self.ids[key] != "")
 
     def has_status(self, key: str, status: str) -> bool:
-        return status in {c.key.value for c in self.config.sheet(key).status}
+        return self.config.sheet(key).has_status(status)
 
     def invalid(self, key: str, fld: str) -> pd.Series:
         """Rows where a person typed something in `fld` that failed typing (a name that is not a

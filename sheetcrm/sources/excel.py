@@ -82,8 +82,7 @@ class ExcelSource:
         self.compress_level = compress_level
         # merged ranges seen by the last read of each sheet, valid while the file is unchanged
         self._layout: dict[str, tuple[str, list[Any], int]] = {}  # fingerprint, merges, last column
-        self._link_base: str | None = None
-        self._link_from: Path | None = None
+        self._link_bases: dict[Path | None, str] = {}  # per folder links are made from
 
     @classmethod
     def from_config(cls, config: Config) -> ExcelSource:
@@ -97,15 +96,16 @@ class ExcelSource:
         """A link that opens this workbook at a cell (the error list's 定位 column). With
         `from_dir` (the folder of the file the link is in) it is relative, so it works wherever
         the share is mounted on a staff PC, not only on the server that wrote it."""
-        if self._link_base is None or self._link_from != from_dir:  # once: a file system call
+        base = self._link_bases.get(from_dir)
+        if base is None:  # once per folder: resolving paths is a file system call
             target = self.path.resolve()
             if from_dir is not None:
                 try:
                     target = Path(os.path.relpath(target, from_dir.resolve()))
                 except ValueError:  # another drive (Windows): only an absolute link reaches it
                     pass
-            self._link_base, self._link_from = f"external:{target.as_posix()}#", from_dir
-        return f"{self._link_base}'{sheet_name}'!{a1}"
+            base = self._link_bases[from_dir] = f"external:{target.as_posix()}#"
+        return f"{base}'{sheet_name}'!{a1}"
 
     def open_link(self, sheet_name: str, a1: str) -> str:
         """A link a mail client can open: the workbook where people open it ([mail]
