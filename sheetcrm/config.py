@@ -260,39 +260,55 @@ class StatusColumn(Strict):
         return _STATUS_WIDTH.get(str(self.key), max(10, 2.2 * len(self.label) + 3))
 
 
-class MatchField(Strict):
-    """A field compared by similarity when looking for duplicates, with its weight in the score."""
+class MatchKind(StrEnum):
+    """How a field tells two records of one customer apart (see sheetcrm/linkage.py)."""
 
-    field: Identifier
-    weight: float = PydField(gt=0, le=100)
+    exact = "exact"  # an equal value is the same customer (e-mail, credit code, ID number)
+    phone = "phone"  # the same, for phone numbers (typed any way: the check made them E.164)
+    name = "name"  # the customer's name: legal forms, regions and brackets do not count
+    person = "person"  # a person's name (contact, surname): no evidence where it is the name
+    address = "address"  # province, city and district prefixes and floor/room suffixes do not count
+
+
+DEFAULT_THRESHOLD = 0.9
 
 
 class DedupeConfig(Strict):
     """How to find duplicate records in a sheet.
 
-    | key             | meaning                                                    | example                 |
-    |-----------------|------------------------------------------------------------|-------------------------|
-    | exact           | fields whose equal (normalised) value alone proves identity | ["mobile", "email"]   |
-    | fuzzy           | fields compared by similarity, weighted                     | [{field="name", weight=0.6}] |
-    | threshold       | weighted similarity (0-1) from which two records match     | 0.85                    |
-    | window          | neighbours compared in each sorted order (blocking)       | 6                       |
-    | region_prefixes | place names dropped from the start of names                | ["北京", "上海"]          |
-    | legal_suffixes  | legal forms dropped from the end of names                  | ["有限公司"]             |
+    | key             | meaning                                                     | example                  |
+    |-----------------|-------------------------------------------------------------|--------------------------|
+    | fields          | which fields identify a record, and how (exact, phone, name, person, address) | {name = "name", mobile = "phone"} |
+    | threshold       | how sure two records must be to be marked (0.9 = 90% sure)  | 0.9                      |
+    | region_prefixes | place names dropped from the start of names                 | ["北京", "上海"]           |
+    | legal_suffixes  | legal forms dropped from the end of names                   | ["有限公司"]              |
     """
 
-    exact: list[Identifier] = PydField(default_factory=list)
-    fuzzy: list[MatchField] = PydField(default_factory=list)
-    threshold: float = PydField(default=0.85, gt=0, le=1)
-    window: int = PydField(default=6, ge=1, le=50)
+    fields: dict[Identifier, MatchKind] = PydField(min_length=1)
+    threshold: float = PydField(default=DEFAULT_THRESHOLD, ge=0.5, lt=1)
     region_prefixes: list[str] | None = None
     legal_suffixes: list[str] | None = None
     decisions_sheet: Identifier | None = None  # where people record "not a duplicate"
 
-    @model_validator(mode="after")
-    def _something_to_match(self) -> DedupeConfig:
-        if not self.exact and not self.fuzzy:
-            raise ValueError("give 'exact' fields, 'fuzzy' fields or both")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _old_form(cls, data: Any) -> Any:
+        """The weighted form before #25 (exact + fuzzy with weights) is refused with the line
+        that replaces it, so a team's config says what to write."""
+        if isinstance(data, dict) and ("fuzzy" in data or "exact" in data or "window" in data):
+            guess = {str(k): "exact" for k in data.get("exact") or []}
+            for i, m in enumerate(data.get("fuzzy") or []):
+                field = str(m.get("field", "")) if isinstance(m, dict) else str(m)
+                guess[field] = "name" if i == 0 else "address" if "addr" in field else "person"
+            line = ", ".join(f'{k} = "{v}"' for k, v in guess.items())
+            raise ValueError(
+                "'exact', 'fuzzy' and 'window' were replaced by 'fields' (how each field "
+                f"identifies a record: exact, phone, name, person, address), e.g. fields = {{ {line} }}"
+            )
+        return data
+
+    def kind_of(self, key: str) -> MatchKind | None:
+        return self.fields.get(key)
 
 
 class SheetConfig(Strict):
@@ -1248,8 +1264,7 @@ def _cross_check(config: Config) -> list[tuple[str, str]]:
                 (f"{where}.stage_field", f"{s.stage_field!r} is not a field of this sheet")
             )
         if s.dedupe is not None:
-            named = list(s.dedupe.exact) + [m.field for m in s.dedupe.fuzzy]
-            for name in named:
+            for name in s.dedupe.fields:
                 if name not in keys:
                     problems.append((f"{where}.dedupe", f"{name!r} is not a field of this sheet"))
             ds = s.dedupe.decisions_sheet

@@ -1,14 +1,14 @@
-"""Duplicate records: normalise, block, score, cluster. Marks duplicates; never merges or deletes.
+"""Duplicate records: normalise, match, cluster. Marks duplicates; never merges or deletes.
 
-Keys are normalised first: names lose width and case differences, punctuation, brackets, a leading
-place name and trailing legal forms, so （北京）某某有限公司, (北京)某某公司 and 某某有限责任公司 share one
-key; phones, e-mails and credit codes arrive already normalised by the check (E.164, lower case).
+Keys are normalised first: names lose width and case differences, punctuation, anything in brackets,
+a leading place name and trailing legal forms, so （北京）某某有限公司, 某某（北京）公司 and 北京某某有限责任公司
+share one key; addresses lose province, city and district prefixes and floor/room suffixes; phones,
+e-mails and credit codes arrive already normalised by the check (E.164, lower case).
 
-Two ways to match, both from config ([sheets.dedupe]):
-- exact fields: records with the same non-empty value are the same record (同手机号);
-- fuzzy fields: a weighted rapidfuzz similarity, compared only between neighbours in two sorted orders
-  (by name and by reversed name, so a typo at either end still meets its twin). Cost grows with
-  rows × window, never rows², and the scoring runs in rapidfuzz's C code over whole arrays.
+[sheets.dedupe] fields says how each field identifies a record:
+- exact and phone fields: records with the same non-empty value are the same record (同手机号);
+- every field, also those: evidence in a probabilistic linkage (sheetcrm/linkage.py, splink), which
+  says how sure it is that two records are one customer and which fields agreed.
 
 Matches are joined into clusters (union-find). In each cluster the oldest record (first contact, then
 lowest ID) is the original; every other member points to it with a short reason.
@@ -17,17 +17,17 @@ lowest ID) is the original; every other member points to it with a short reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz, process
 
-from .config import DedupeConfig, FieldType, SheetConfig
-from .messages import LOCALES, text
+from .config import DedupeConfig, FieldType, MatchKind, SheetConfig
+from .linkage import percent, probable_matches
+from .messages import LOCALES, enumeration_separator, text
 from .store import Decision, Store, pair_hash
 from .text import clean, display, map_distinct
 
@@ -47,6 +47,17 @@ LEGAL_SUFFIXES = [
     "ltd", "limited", "inc.", "inc", "corporation", "corp.", "corp", "llc", "company", "co.",
 ]  # fmt: skip
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+_BRACKETED = re.compile(r"[(\[【〔][^)\]】〕]*[)\]】〕]")  # after NFKC: （ is (
+# 广东省, 广西壮族自治区, 深圳市, 南山区: the administrative units an address may or may not start with
+_ADMIN_PREFIX = re.compile(
+    r"^(?:[^省市]{2,7}?(?:省|自治区)|[^省市区县]{2,4}?(?:市|自治州|地区|盟))"
+)
+_DISTRICT_PREFIX = re.compile(r"^[^省市区县路街道号]{1,4}?(?:区|县)")
+# 3楼301室, B座1203, 5单元, 12F: where in the building, which the same customer writes or leaves out
+_ROOM_SUFFIX = re.compile(
+    r"(?:[\d一二三四五六七八九十a-z]+(?:号楼|栋|幢|座|单元|楼|层|f|室|房))+\d{0,4}$"
+)
+EXACT_KINDS = {MatchKind.phone, MatchKind.exact}  # an equal value alone is the same record
 _REASONS = {
     FieldType.phone: "同手机号", FieldType.email: "同电子邮箱", FieldType.credit_code: "同信用代码",
 }  # fmt: skip
@@ -68,7 +79,11 @@ class NameKey:
     def __call__(self, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return ""
-        text = _PUNCT.sub("", clean(str(value)).lower())
+        text = clean(str(value)).lower()
+        bare = _BRACKETED.sub(
+            "", text
+        )  # 星辰科技（北京）有限公司: the region in brackets, anywhere
+        text = _PUNCT.sub("", bare if _PUNCT.sub("", bare) else text)
         for n in self._region_lengths:
             if len(text) > n + 1 and text[:n] in self._regions:
                 text = text[n:]
@@ -82,6 +97,23 @@ class NameKey:
                     stripped = True
                     break
         return text
+
+
+class AddressKey:
+    """Turns an address into its match key: 广东省深圳市南山区科技园1号3楼301室 and 南山区科技园1号
+    and 深圳市科技园1号 share 科技园1号."""
+
+    def __call__(self, value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        text = _PUNCT.sub("", clean(str(value)).lower())
+        for _ in range(2):  # a province, then a city
+            text = _ADMIN_PREFIX.sub("", text, count=1) if len(text) > 6 else text
+        rest = _DISTRICT_PREFIX.sub("", text, count=1)
+        if len(rest) >= 5:  # 工业园区8号 keeps its 园区
+            text = rest
+        rest = _ROOM_SUFFIX.sub("", text)
+        return rest if len(rest) >= 3 else text
 
 
 @dataclass
@@ -212,8 +244,8 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
                     reason[x] = why
 
     # exact keys: every record with the same value joins the next one with it
-    for key in config.exact:
-        if key not in typed:
+    for key, kind in config.fields.items():
+        if kind not in EXACT_KINDS or key not in typed:
             continue
         values = typed[key].astype(object)
         present = values.notna() & (values.astype(str) != "")
@@ -225,38 +257,40 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
         for i in np.flatnonzero(codes[1:] == codes[:-1]):
             union(int(positions[i]), int(positions[i + 1]), why)
 
-    # fuzzy fields: neighbours in two sorted orders, weighted similarity
-    fuzzy = [m for m in config.fuzzy if m.field in typed]
-    if fuzzy:
-        # the first fuzzy field is the name: regions and legal forms go; the others only lose
-        # width, case and punctuation. Each key is computed once per distinct value.
-        name_key = NameKey(config)
-        keys = {m.field: _keys(typed[m.field], name_key if i == 0 else _plain_key)
-                for i, m in enumerate(fuzzy)}  # fmt: skip
-        main = keys[fuzzy[0].field]
-        empty = {f: k == "" for f, k in keys.items()}  # once, not once per window step
-        total = sum(m.weight for m in fuzzy)
-        has_main = ~empty[fuzzy[0].field]
-        for sort_key in (main, np.array([k[::-1] for k in main], dtype=object)):
-            order = np.argsort(sort_key, kind="stable")
-            order = order[has_main[order]]
-            for k in range(1, config.window + 1):
-                a, b = order[:-k], order[k:]
-                if not len(a):
-                    break
-                score = np.zeros(len(a))
-                for m in fuzzy:
-                    field_keys, blank = keys[m.field], empty[m.field]
-                    similar = _similarity(field_keys[a], field_keys[b])
-                    similar[blank[a] | blank[b]] = 0.0  # empty never matches
-                    score += m.weight * similar
-                score /= total
-                for i in np.flatnonzero(score >= config.threshold):
-                    union(int(a[i]), int(b[i]), f"名称相似 {score[i]:.2f}")
+    # the other evidence: probabilistic linkage, strongest pairs first (their reason is kept)
+    found = probable_matches(match_keys(typed, sheet), config.fields, config.threshold)
+    labels = {f.key: f.label for f in sheet.fields}
+    for k in np.argsort(-found.probability, kind="stable"):
+        why = text(sheet.locale, "dedupe.probable", percent=percent(found.probability[k]),
+                   fields=enumeration_separator(sheet.locale).join(labels[f] for f in found.agreed[k]))  # fmt: skip
+        union(int(found.left[k]), int(found.right[k]), why)
     roots = np.array(parent, dtype=np.int64)
     while not np.array_equal(jumped := roots[roots], roots):  # pointer jumping: log(depth) passes
         roots = jumped
     return roots, reason
+
+
+def match_keys(typed: pd.DataFrame, sheet: SheetConfig) -> pd.DataFrame:
+    """The normalised value of every field that identifies a record (None where empty): names
+    without legal forms and regions, addresses without administrative prefixes and room suffixes.
+    A person's name that is the record's own name (个人客户) is no second evidence: None."""
+    config = sheet.dedupe
+    assert config is not None
+    name_key, address_key = NameKey(config), AddressKey()
+    how: dict[MatchKind, Callable[[Any], str]] = {
+        MatchKind.name: name_key, MatchKind.address: address_key,
+    }  # fmt: skip
+    keys = pd.DataFrame(index=typed.index)
+    for key, kind in config.fields.items():
+        if key in typed:
+            keys[key] = map_distinct(typed[key], how.get(kind, _plain_key)).replace("", None)
+    names = [k for k, kind in config.fields.items() if kind == MatchKind.name and k in keys]
+    for key, kind in config.fields.items():
+        if kind == MatchKind.person and key in keys:
+            own = map_distinct(typed[key], name_key)
+            for name in names:
+                keys.loc[own.to_numpy() == keys[name].to_numpy(), key] = None
+    return keys
 
 
 def _plain_key(value: Any) -> str:
@@ -265,23 +299,11 @@ def _plain_key(value: Any) -> str:
     return _PUNCT.sub("", clean(str(value)).lower())
 
 
-def _keys(values: pd.Series, key: Any) -> np.ndarray:
-    """The match key of every value, computed once per distinct value (None, NaN: key(None))."""
-    return map_distinct(values, key).to_numpy(dtype=object)
-
-
-def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return element-wise similarity (0-1) of two aligned arrays of keys (the caller zeroes the
-    pairs with an empty key: two empty keys are "equal" to rapidfuzz)."""
-    return process.cpdist(a.tolist(), b.tolist(), scorer=fuzz.ratio, workers=-1) / 100.0
-
-
 def match_data(typed: pd.DataFrame, sheet: SheetConfig, row: Any) -> dict[str, Any]:
     """The values of one record that matching looks at (what a decision's fingerprint covers)."""
     config = sheet.dedupe
     assert config is not None
-    keys = list(config.exact) + [m.field for m in config.fuzzy]
-    return {k: display(typed.at[row, k]) for k in keys if k in typed}
+    return {k: display(typed.at[row, k]) for k in config.fields if k in typed}
 
 
 def pair_fingerprint(typed: pd.DataFrame, sheet: SheetConfig, a: Any, b: Any) -> str:

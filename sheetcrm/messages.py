@@ -437,6 +437,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Period {start} to {end} (previous {pstart} to {pend})",
     },
     "report.label.for": {"zh_CN": "查看人：{name}", "en": "For {name}"},
+    # 重复原因 of a probable match: how sure, and the fields that agreed
+    "dedupe.probable": {
+        "zh_CN": "{percent}%把握：{fields}相符",
+        "en": "{percent}% sure: {fields} agree",
+    },
     "dedupe.not_a_duplicate": {"zh_CN": "不是重复", "en": "not a duplicate"},
     "dedupe.a_duplicate": {"zh_CN": "是重复", "en": "a duplicate"},
     # reminders (reminders/): the subject's reason, after the record's name and the rule's
@@ -699,6 +704,11 @@ def word(locale: Locale, kind: str, key: str) -> str:
 def list_separator(locale: Locale) -> str:
     """Between the items of a list in a sentence: "，" in Chinese, ", " in English."""
     return "，" if locale == "zh_CN" else ", "
+
+
+def enumeration_separator(locale: Locale) -> str:
+    """Between the words of a short enumeration (客户名称、地址): "、" in Chinese, ", " in English."""
+    return "、" if locale == "zh_CN" else ", "
 
 
 def role_name(locale: Locale, role: str) -> str:

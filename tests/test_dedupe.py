@@ -96,7 +96,8 @@ def test_duplicates_without_a_shared_phone_are_found_by_name_contact_and_address
     assert marks == {"C000001": "", "C000002": "C000001", "C000003": "C000001", "C000004": "",
                      "C000005": "", "C000006": "", "C000007": "C000006"}  # fmt: skip
     assert result.reason.iloc[6] == "同电子邮箱"
-    assert result.reason.iloc[2].startswith("名称相似 0.9")
+    # how sure, and what agreed (the phone did not: it counted against)
+    assert result.reason.iloc[2].endswith("%把握：客户名称、联系人、地址相符")
     assert result.groups == 2
 
 
@@ -117,9 +118,9 @@ def test_a_person_records_sheet_is_matched_by_its_own_config(tmp_path):
         "fields": [{"key": "pid", "label": "编号"}, {"key": "surname", "label": "姓"},
                    {"key": "given", "label": "名"}, {"key": "born", "label": "出生日期", "type": "date"},
                    {"key": "id_number", "label": "身份证号"}, {"key": "address", "label": "住址"}],
-        "dedupe": {"exact": ["id_number"], "threshold": 0.9, "region_prefixes": [], "legal_suffixes": [],
-                   "fuzzy": [{"field": "given", "weight": 0.4}, {"field": "surname", "weight": 0.2},
-                             {"field": "address", "weight": 0.4}]},
+        "dedupe": {"fields": {"id_number": "exact", "given": "person", "surname": "person",
+                              "address": "address"},
+                   "threshold": 0.9, "region_prefixes": [], "legal_suffixes": []},
     }]}  # fmt: skip
     config = parse_config(raw, base_dir=tmp_path)
     rows = [
