@@ -38,6 +38,7 @@ class Kind(StrEnum):
     problem = "problem"  # the check must report it, with this code
     noise = "noise"  # typed oddly but valid: the check must accept it
     duplicate = "duplicate"  # the same customer as the record in `detail`
+    namesake = "namesake"  # the same name and city as the record in `detail`, another customer
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Shares:
     noise: float = 0.08
     duplicate: float = 0.03
     blank_id: float = 0.005
+    hard: float = (
+        0.5  # of the duplicates: a new phone, no e-mail or credit code, and one more change
+    )
+    namesake: float = 0.01  # of the clean 个人客户: an earlier one's name and city, another person
 
 
 @dataclass
@@ -161,6 +166,9 @@ class _Generator:
     def __init__(self, config: Config, seed: int, today: date, shares: Shares) -> None:
         self.config = config
         self.rng = np.random.default_rng(seed)
+        # hard duplicates and namesakes draw from their own stream: the rest of the workbook stays
+        # what it was before they existed (tests and README figures rely on it)
+        self.hard_rng = np.random.default_rng([seed, 25])
         self.pools = _Pools(seed)
         self.today = today
         self.shares = shares
@@ -254,12 +262,17 @@ class _Generator:
                 self._inject_noise(sheet, col, row, sheet_row, rid)
             elif u < bounds[2] and clean_rows:
                 j, original = clean_rows[self._int(0, len(clean_rows))]
-                row = self._duplicate(sheet, col, original, rid, i, j, sheet_row)
+                hard = self.hard_rng.random() < sh.hard
+                row = self._duplicate(sheet, col, original, rid, i, j, sheet_row, record=not hard)
+                if hard:
+                    row = self._hard(sheet, col, row, original, i, sheet_row)
             elif u < bounds[3]:
                 row[col[sheet.id_field]] = None
                 rid = ""
                 self._record(sheet.key, sheet_row, rid, Kind.noise, sheet.id_field, "blank_id")
             else:
+                if self.hard_rng.random() < sh.namesake and clean_rows:
+                    self._namesake(sheet, col, row, clean_rows, sheet_row, rid)
                 clean_rows.append((i, row))
             self.customer_ids[i] = rid
             yield row
@@ -425,7 +438,7 @@ class _Generator:
         self._record(sheet.key, sheet_row, rid, Kind.noise, key, code, new)
 
     def _duplicate(self, sheet: SheetConfig, col: dict[str, int], original: list[Any], rid: str,
-                   i: int, j: int, sheet_row: int) -> list[Any]:  # fmt: skip
+                   i: int, j: int, sheet_row: int, *, record: bool = True) -> list[Any]:  # fmt: skip
         """Return a copy of an earlier clean row, typed again by another rep, with variations."""
         assert self.customer_first is not None and self.customer_owner is not None
         row = list(original)
@@ -479,8 +492,80 @@ class _Generator:
             k = next((m for m, ch in enumerate(chars) if ch in _BRAND_CHARS), len(chars) // 2)
             chars[k] = self._pick([ch for ch in _BRAND_CHARS if ch != chars[k]])
             row[col["name"]] = "".join(chars)
-        self._record(sheet.key, sheet_row, rid, Kind.duplicate, "name", code, orig_id)
+        if record:
+            self._record(sheet.key, sheet_row, rid, Kind.duplicate, "name", code, orig_id)
         return row
+
+    def _hard(self, sheet: SheetConfig, col: dict[str, int], row: list[Any], original: list[Any],
+              i: int, sheet_row: int) -> list[Any]:  # fmt: skip
+        """Make a duplicate hard, as a rep who never saw the first record types it: a new phone, no
+        e-mail or credit code, and one more change (the truth row's code says which). What stays
+        is what a person would tell them by: at least the name and one of address and contact."""
+        rng = self.hard_rng
+        typed_again = row
+        row = list(original)  # the typing variations of an easy duplicate are not needed here
+        for key in ("first_contact", "owner", "contract_no", sheet.id_field):
+            if key in col:
+                row[col[key]] = typed_again[col[key]]
+        if "mobile" in col:
+            row[col["mobile"]] = self._mobile(str(rng.choice(_MOBILE_PREFIXES)), 50_000_000 + i)
+        for key in ("email", "credit_code"):
+            if key in col:
+                row[col[key]] = None
+        enterprise = "customer_type" in col and row[col["customer_type"]] == "企业客户"
+        changes = ["short_address", "room_address"]
+        if enterprise:
+            changes += ["blank_address", "other_contact", "name_typo", "region_in_brackets"]
+        change = str(rng.choice(changes))
+        address = str(row[col["address"]] or "") if "address" in col else ""
+        name = str(row[col["name"]] or "") if "name" in col else ""
+        if change == "short_address" and "市" in address:
+            row[col["address"]] = address.split("市", 1)[1]
+        elif change == "room_address" and address:
+            row[col["address"]] = (
+                address + f"{rng.integers(1, 30)}楼{rng.integers(1, 30)}0{rng.integers(1, 9)}室"
+            )
+        elif change == "blank_address" and address:
+            row[col["address"]] = None
+        elif change == "other_contact" and "contact_name" in col:
+            while (other := self._person_name()) == row[col["contact_name"]]:
+                pass
+            row[col["contact_name"]] = other
+        elif change == "name_typo" and name:
+            chars = list(name)
+            k = next((m for m, ch in enumerate(chars) if ch in _BRAND_CHARS), len(chars) // 2)
+            chars[k] = str(rng.choice([ch for ch in _BRAND_CHARS if ch != chars[k]]))
+            row[col["name"]] = "".join(chars)
+        elif change == "region_in_brackets" and name:
+            for city in self.pools.cities:
+                if name.startswith(city):
+                    core = name[len(city) :]
+                    legal = next((x for x in sorted(set(_LEGAL_FORMS), key=len, reverse=True)
+                                  if core.endswith(x)), "")  # fmt: skip
+                    row[col["name"]] = f"{core[: len(core) - len(legal)]}（{city}）{legal}"
+                    break
+        self._record(sheet.key, sheet_row, str(row[col[sheet.id_field]]), Kind.duplicate, "name",
+                     f"hard:{change}", original[col[sheet.id_field]])  # fmt: skip
+        return row
+
+    def _namesake(self, sheet: SheetConfig, col: dict[str, int], row: list[Any],
+                  earlier: list[tuple[int, list[Any]]], sheet_row: int, rid: str) -> None:  # fmt: skip
+        """Give a clean 个人客户 the name and city of an earlier one: two people, one name, one
+        city, different streets and phones. Dedupe must not join them."""
+        if "customer_type" not in col or row[col["customer_type"]] != "个人客户":
+            return
+        people = [r for _, r in earlier if r[col["customer_type"]] == "个人客户"]
+        if not people or "name" not in col:
+            return
+        other = people[int(self.hard_rng.integers(0, len(people)))]
+        row[col["name"]] = other[col["name"]]
+        if "contact_name" in col:
+            row[col["contact_name"]] = other[col["contact_name"]]
+        if "address" in col and other[col["address"]] and row[col["address"]]:
+            city = str(other[col["address"]]).split("市", 1)[0]
+            row[col["address"]] = city + "市" + str(row[col["address"]]).split("市", 1)[-1]
+        self._record(sheet.key, sheet_row, rid, Kind.namesake, "name", "namesake",
+                     other[col[sheet.id_field]])  # fmt: skip
 
     # -- follow-ups and requests ---------------------------------------------------------------
     def _known_customer(self) -> tuple[int, str]:

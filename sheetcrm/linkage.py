@@ -27,7 +27,7 @@ import pandas as pd
 from .config import MatchKind
 
 LEARN_FROM = 1_000  # rows from which u and term frequencies are learned from the sheet
-U_SAMPLE_PAIRS = 1_000_000  # random pairs sampled for u (splink's max_pairs)
+U_SAMPLE_PAIRS = 2_000_000  # random pairs sampled for u (splink's max_pairs)
 _NAME_CONTAINED_MIN = 4  # a name contained in another counts only from this length (王芳 ⊂ 王芳芳)
 
 
@@ -56,8 +56,8 @@ _LEVELS: dict[MatchKind, list[_Level]] = {
     MatchKind.address: [
         _Level("exact", None, 0.6, 1e-4),
         _Level("contained", "{contained}", 0.22, 3e-4),
-        _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.9", 0.1, 2e-3),
-        _Level("similar", "jaro_winkler_similarity({l}, {r}) >= 0.8", 0.05, 2e-2),
+        # a typo in the street, the same numbers (中山路12号 and 中山路38号 are two addresses)
+        _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.85 and {digits}", 0.15, 1e-3),
         # else (0.03): a customer who moved; two namesakes in different streets are two people
     ],
     MatchKind.phone: [_Level("exact", None, 0.6, 1e-6)],
@@ -135,6 +135,9 @@ def _comparison(column: str, kind: MatchKind, learn: bool) -> dict[str, Any]:
         f"least(length({left}), length({right})) >= {_NAME_CONTAINED_MIN} and "
         f"(contains({left}, {right}) or contains({right}, {left}))"
     )
+    digits = (
+        f"regexp_replace({left}, '[^0-9]', '', 'g') = regexp_replace({right}, '[^0-9]', '', 'g')"
+    )
     levels: list[dict[str, Any]] = [
         {"sql_condition": f"{left} IS NULL OR {right} IS NULL", "label_for_charts": "missing",
          "is_null_level": True},
@@ -143,7 +146,7 @@ def _comparison(column: str, kind: MatchKind, learn: bool) -> dict[str, Any]:
         if level.sql is None:
             sql = f"{left} = {right}"
         else:
-            sql = level.sql.format(l=left, r=right, contained=contained)
+            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits)
         entry = {"sql_condition": sql, "label_for_charts": level.label,
                  "m_probability": level.m, "u_probability": level.u}  # fmt: skip
         if level.sql is None and learn and kind in _TERM_FREQUENCY:
