@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import DedupeConfig, FieldType, MatchKind, SheetConfig
-from .linkage import percent, probable_matches
+from .linkage import CITY, percent, probable_matches
 from .messages import LOCALES, enumeration_separator, text
 from .store import Decision, Store, pair_hash
 from .text import clean, display, map_distinct
@@ -104,16 +104,25 @@ class AddressKey:
     and 深圳市科技园1号 share 科技园1号."""
 
     def __call__(self, value: Any) -> str:
+        return self.split(value)[1]
+
+    def split(self, value: Any) -> tuple[str, str]:
+        """(the city, "" when the address names none; the match key)."""
         if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
+            return "", ""
         text = _PUNCT.sub("", clean(str(value)).lower())
+        city = ""
         for _ in range(2):  # a province, then a city
-            text = _ADMIN_PREFIX.sub("", text, count=1) if len(text) > 6 else text
+            unit = _ADMIN_PREFIX.match(text) if len(text) > 6 else None
+            if unit:
+                text = text[unit.end() :]
+                if not unit.group().endswith(("省", "自治区")):
+                    city = unit.group()
         rest = _DISTRICT_PREFIX.sub("", text, count=1)
         if len(rest) >= 5:  # 工业园区8号 keeps its 园区
             text = rest
         rest = _ROOM_SUFFIX.sub("", text)
-        return rest if len(rest) >= 3 else text
+        return city, rest if len(rest) >= 3 else text
 
 
 @dataclass
@@ -277,12 +286,16 @@ def match_keys(typed: pd.DataFrame, sheet: SheetConfig) -> pd.DataFrame:
     config = sheet.dedupe
     assert config is not None
     name_key, address_key = NameKey(config), AddressKey()
-    how: dict[MatchKind, Callable[[Any], str]] = {
-        MatchKind.name: name_key, MatchKind.address: address_key,
-    }  # fmt: skip
+    how: dict[MatchKind, Callable[[Any], str]] = {MatchKind.name: name_key}
     keys = pd.DataFrame(index=typed.index)
     for key, kind in config.fields.items():
-        if key in typed:
+        if key not in typed:
+            continue
+        if kind == MatchKind.address:  # and its city, when it names one: 天津 and 巢湖 are apart
+            split = map_distinct(typed[key], address_key.split)
+            keys[key] = split.str[1].replace("", None)
+            keys[key + CITY] = split.str[0].replace("", None)
+        else:
             keys[key] = map_distinct(typed[key], how.get(kind, _plain_key)).replace("", None)
     names = [k for k, kind in config.fields.items() if kind == MatchKind.name and k in keys]
     for key, kind in config.fields.items():

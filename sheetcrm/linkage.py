@@ -26,6 +26,7 @@ import pandas as pd
 
 from .config import MatchKind
 
+CITY = ".city"  # keys' column beside an address field: the city it names (None: none named)
 LEARN_FROM = 1_000  # rows from which u and term frequencies are learned from the sheet
 U_SAMPLE_PAIRS = 2_000_000  # random pairs sampled for u (splink's max_pairs)
 _NAME_CONTAINED_MIN = 4  # a name contained in another counts only from this length (王芳 ⊂ 王芳芳)
@@ -54,7 +55,9 @@ _LEVELS: dict[MatchKind, list[_Level]] = {
         _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.9", 0.05, 4e-3),
     ],
     MatchKind.address: [
-        _Level("exact", None, 0.6, 1e-4),
+        # both name a city and not the same one: a customer who moved, or two namesakes
+        _Level("another city", "{city_l} <> {city_r}", 0.02, 0.9),
+        _Level("exact", None, 0.58, 1e-4),
         _Level("contained", "{contained}", 0.22, 3e-4),
         # a typo in the street, the same numbers (中山路12号 and 中山路38号 are two addresses)
         _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.85 and {digits}", 0.15, 1e-3),
@@ -90,6 +93,10 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
 
     # text columns, also where every value is missing (DuckDB would type them NULL)
     frame = pd.DataFrame({f"f{i}": keys[f].astype("string") for i, f in enumerate(fields)})
+    for i, f in enumerate(fields):
+        if kinds[f] == MatchKind.address:
+            city = keys[f + CITY] if f + CITY in keys else pd.Series(None, index=keys.index)
+            frame[f"f{i}c"] = city.astype("string").to_numpy()
     frame.index = range(n)
     frame.insert(0, "unique_id", np.arange(n, dtype=np.int64))
     learn = n >= LEARN_FROM
@@ -146,7 +153,8 @@ def _comparison(column: str, kind: MatchKind, learn: bool) -> dict[str, Any]:
         if level.sql is None:
             sql = f"{left} = {right}"
         else:
-            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits)
+            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits,
+                                   city_l=f'"{column}c_l"', city_r=f'"{column}c_r"')  # fmt: skip
         entry = {"sql_condition": sql, "label_for_charts": level.label,
                  "m_probability": level.m, "u_probability": level.u}  # fmt: skip
         if level.sql is None and learn and kind in _TERM_FREQUENCY:
