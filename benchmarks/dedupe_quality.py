@@ -60,7 +60,6 @@ def score(truth_path: Path, ids: list[str], duplicate_of: list[str], took: float
             got_groups[dup] |= {rid, dup}
     want, got = pairs_of(want_groups), pairs_of(got_groups)
     hits = len(want & got)
-    pattern = {t["record_id"]: t["code"] for t in truth if t["kind"] == "duplicate"}
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for t in truth:
         if t["kind"] == "duplicate":
@@ -72,7 +71,6 @@ def score(truth_path: Path, ids: list[str], duplicate_of: list[str], took: float
         tuple(sorted((t["record_id"], t["detail"]))) for t in truth if t["kind"] == "namesake"
     ]
     joined = sum(p in got for p in namesakes)
-    del pattern
     return {"rows": len(ids), "pairs": len(want), "found": len(got), "false": len(got - want),
             "precision": hits / max(len(got), 1), "recall": hits / max(len(want), 1),
             "per_pattern": {k: f"{a}/{b}" for k, (a, b) in sorted(per.items())},

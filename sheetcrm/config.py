@@ -296,7 +296,9 @@ class DedupeConfig(Strict):
         """The weighted form before #25 (exact + fuzzy with weights) is refused with the line
         that replaces it, so a team's config says what to write."""
         if isinstance(data, dict) and ("fuzzy" in data or "exact" in data or "window" in data):
-            guess = {str(k): "exact" for k in data.get("exact") or []}
+            phone_like = ("phone", "mobile", "tel")
+            guess = {str(k): "phone" if any(p in str(k) for p in phone_like) else "exact"
+                     for k in data.get("exact") or []}  # fmt: skip
             for i, m in enumerate(data.get("fuzzy") or []):
                 field = str(m.get("field", "")) if isinstance(m, dict) else str(m)
                 guess[field] = "name" if i == 0 else "address" if "addr" in field else "person"
@@ -304,11 +306,9 @@ class DedupeConfig(Strict):
             raise ValueError(
                 "'exact', 'fuzzy' and 'window' were replaced by 'fields' (how each field "
                 f"identifies a record: exact, phone, name, person, address), e.g. fields = {{ {line} }}"
+                "; 'threshold' is now how sure a match must be (0.9 = 90% sure)"
             )
         return data
-
-    def kind_of(self, key: str) -> MatchKind | None:
-        return self.fields.get(key)
 
 
 class SheetConfig(Strict):

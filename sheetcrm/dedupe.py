@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from .config import DedupeConfig, FieldType, MatchKind, SheetConfig
-from .linkage import CITY, percent, probable_matches
+from .linkage import CITY, EXACT_KINDS, percent, probable_matches
 from .messages import LOCALES, enumeration_separator, text
-from .store import Decision, Store, pair_hash
+from .store import DUPLICATE, NOT_DUPLICATE, Decision, Store, pair_hash
 from .text import clean, display, map_distinct
 
 # the 判定 people choose in the decisions sheet, in any locale's words
 NOT_A_DUPLICATE = {text(locale, "dedupe.not_a_duplicate") for locale in LOCALES}
+A_DUPLICATE = {text(locale, "dedupe.a_duplicate") for locale in LOCALES}
 
 REGION_PREFIXES = [
     "北京", "上海", "天津", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
@@ -48,16 +49,15 @@ LEGAL_SUFFIXES = [
 ]  # fmt: skip
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _BRACKETED = re.compile(r"[(\[【〔][^)\]】〕]*[)\]】〕]")  # after NFKC: （ is (
-# 广东省, 广西壮族自治区, 深圳市, 南山区: the administrative units an address may or may not start with
+# 广东省, 广西壮族自治区, 深圳市, 昆山市, 南山区: the administrative units an address may or may not
+# start with (not 华联超市 or 中山路菜市, not 阳光小区 or 科技园区)
 _ADMIN_PREFIX = re.compile(
-    r"^(?:[^省市]{2,7}?(?:省|自治区)|[^省市区县]{2,4}?(?:市|自治州|地区|盟))"
+    r"^(?:[^省市]{2,7}?(?:省|自治区)|[^省市区县路街道号]{2,9}?(?:自治州|盟市|州市|(?<![超菜门夜])市|地区|盟))"
 )
-_DISTRICT_PREFIX = re.compile(r"^[^省市区县路街道号]{1,4}?(?:区|县)")
-# 3楼301室, B座1203, 5单元, 12F: where in the building, which the same customer writes or leaves out
-_ROOM_SUFFIX = re.compile(
-    r"(?:[\d一二三四五六七八九十a-z]+(?:号楼|栋|幢|座|单元|楼|层|f|室|房))+\d{0,4}$"
-)
-EXACT_KINDS = {MatchKind.phone, MatchKind.exact}  # an equal value alone is the same record
+_DISTRICT_PREFIX = re.compile(r"^[^省市区县路街道号]{1,4}?(?:(?<![小社园校景营厂])区|县)")
+# 3楼301室, 12F: where in the building, which the same customer writes or leaves out (a building
+# stays: 12号楼, 5栋, B座, 2单元 are other addresses)
+_ROOM_SUFFIX = re.compile(r"(?:[\d一二三四五六七八九十a-z]+(?:楼|层|f|室|房))+$")
 _REASONS = {
     FieldType.phone: "同手机号", FieldType.email: "同电子邮箱", FieldType.credit_code: "同信用代码",
 }  # fmt: skip
@@ -107,17 +107,20 @@ class AddressKey:
         return self.split(value)[1]
 
     def split(self, value: Any) -> tuple[str, str]:
-        """(the city, "" when the address names none; the match key)."""
+        """(the cities it names, "|"-joined ("" for none: 苏州市昆山市 names both); the key)."""
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "", ""
         text = _PUNCT.sub("", clean(str(value)).lower())
-        city = ""
-        for _ in range(2):  # a province, then a city
+        cities = []
+        for _ in range(3):  # a province, a city, a county-level city
             unit = _ADMIN_PREFIX.match(text) if len(text) > 6 else None
-            if unit:
-                text = text[unit.end() :]
-                if not unit.group().endswith(("省", "自治区")):
-                    city = unit.group()
+            if not unit:
+                break
+            text = text[unit.end() :]
+            name = unit.group()
+            if not name.endswith(("省", "自治区")):  # 兴安盟市 and 兴安盟 are one city
+                cities.append(name[:-1] if name.endswith("市") else name)
+        city = "|".join(cities)
         rest = _DISTRICT_PREFIX.sub("", text, count=1)
         if len(rest) >= 5:  # 工业园区8号 keeps its 园区
             text = rest
@@ -140,16 +143,18 @@ class DuplicateResult:
 
 def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
                     *, order_by: str | None = "first_contact",
-                    distinct: set[tuple[str, str]] | None = None) -> DuplicateResult:  # fmt: skip
+                    distinct: set[tuple[str, str]] | None = None,
+                    same: set[tuple[str, str]] | None = None) -> DuplicateResult:  # fmt: skip
     """Return the duplicate marks for one sheet's typed frame (rows in any order).
 
     `distinct` holds pairs of IDs (sorted) that people confirmed are not duplicates: they are never
-    joined directly (a third record matching both can still bring them into one group)."""
+    joined directly (a third record matching both can still bring them into one group). `same`
+    holds pairs people confirmed are one customer: joined whatever the evidence says."""
     index = typed.index
     empty = pd.Series("", index=index, dtype=object)
     if sheet.dedupe is None or len(typed) < 2:
         return DuplicateResult(empty, empty.copy(), 0)
-    roots, reason = _clusters(typed, sheet, ids.to_numpy(dtype=object), distinct or set())
+    roots, reason = _clusters(typed, sheet, ids.to_numpy(dtype=object), distinct or set(), same)
     n = len(typed)
     sizes = np.bincount(roots, minlength=n)
     in_group = sizes[roots] > 1
@@ -227,8 +232,8 @@ def _originals(typed: pd.DataFrame, ids: pd.Series, roots: np.ndarray, in_group:
     return grouped.groupby("root")["id"].first().to_dict()
 
 
-def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
-              distinct: set[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray, distinct: set[tuple[str, str]],
+              same: set[tuple[str, str]] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Return each row's cluster (the lowest position in it) and why it joined (union-find)."""
     config = sheet.dedupe
     assert config is not None
@@ -251,6 +256,13 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray,
             for x in (a, b):
                 if not reason[x]:
                     reason[x] = why
+
+    if same:  # people's 是重复 first: their reason is the one shown
+        position = {str(rid): i for i, rid in enumerate(ids) if rid}
+        confirmed = text(sheet.locale, "dedupe.confirmed")
+        for a, b in sorted(same):
+            if a in position and b in position:
+                union(position[a], position[b], confirmed)
 
     # exact keys: every record with the same value joins the next one with it
     for key, kind in config.fields.items():
@@ -345,10 +357,12 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
         return pair_fingerprint(rows_typed, sheet, rows[a], rows[b])
 
     distinct: set[tuple[str, str]] = set()
+    same: set[tuple[str, str]] = set()
     if store is not None:
-        for (a, b), stored in store.not_duplicates(sheet.key).items():
-            if fingerprint(a, b) == stored:
-                distinct.add((a, b))
+        for verdicts, kind in ((distinct, NOT_DUPLICATE), (same, DUPLICATE)):
+            for (a, b), stored in store.not_duplicates(sheet.key, kind).items():
+                if fingerprint(a, b) == stored:
+                    verdicts.add((a, b))
     fresh: list[Decision] = []
     source_key = sheet.dedupe.decisions_sheet
     said: list[tuple[Any, Any, Any, Any, str | None]] = [
@@ -359,12 +373,21 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
         said += [(*x, None) for x in zip(d["record_id"], d["other_id"], d["decision"],
                                          d["by"] if "by" in d else [""] * len(d), strict=True)]  # fmt: skip
     for rec, other, value, by, seen in said:
-        if value not in NOT_A_DUPLICATE or not rec or not other:
+        verdict = (
+            NOT_DUPLICATE
+            if value in NOT_A_DUPLICATE
+            else DUPLICATE
+            if value in A_DUPLICATE
+            else None
+        )
+        if verdict is None or not rec or not other:
             continue
         a, b = sorted((str(rec), str(other)))
         h = fingerprint(a, b)
-        if h is None or (seen is not None and (seen != h or (a, b) in distinct)):
+        mine, theirs = (distinct, same) if verdict == NOT_DUPLICATE else (same, distinct)
+        if h is None or (seen is not None and (seen != h or (a, b) in mine)):
             continue  # a review workbook's pair: as it was reviewed, and not already remembered
-        distinct.add((a, b))
-        fresh.append(Decision(sheet.key, a, b, h, str(by or "")))
-    return find_duplicates(rows_typed, ids, sheet, distinct=distinct), fresh
+        mine.add((a, b))
+        theirs.discard((a, b))  # the latest verdict stands
+        fresh.append(Decision(sheet.key, a, b, h, str(by or ""), kind=verdict))
+    return find_duplicates(rows_typed, ids, sheet, distinct=distinct, same=same), fresh

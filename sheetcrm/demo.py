@@ -49,9 +49,8 @@ class Shares:
     noise: float = 0.08
     duplicate: float = 0.03
     blank_id: float = 0.005
-    hard: float = (
-        0.5  # of the duplicates: a new phone, no e-mail or credit code, and one more change
-    )
+    # of the duplicates: a new phone, no e-mail or credit code, and one more change
+    hard: float = 0.5
     namesake: float = 0.01  # of the clean 个人客户: an earlier one's name and city, another person
 
 
@@ -519,31 +518,35 @@ class _Generator:
         change = str(rng.choice(changes))
         address = str(row[col["address"]] or "") if "address" in col else ""
         name = str(row[col["name"]] or "") if "name" in col else ""
+        new: dict[str, Any] = {}
         if change == "short_address" and "市" in address:
-            row[col["address"]] = address.split("市", 1)[1]
+            new["address"] = address.split("市", 1)[1]
         elif change == "room_address" and address:
-            row[col["address"]] = (
-                address + f"{rng.integers(1, 30)}楼{rng.integers(1, 30)}0{rng.integers(1, 9)}室"
-            )
+            floor, room = rng.integers(1, 30), rng.integers(1, 9)
+            new["address"] = f"{address}{floor}楼{floor}0{room}室"
         elif change == "blank_address" and address:
-            row[col["address"]] = None
+            new["address"] = None
         elif change == "other_contact" and "contact_name" in col:
-            while (other := self._person_name()) == row[col["contact_name"]]:
+            pools = self.pools
+            while (other := str(rng.choice(pools.surnames)) + str(rng.choice(pools.given))) == \
+                    row[col["contact_name"]]:  # fmt: skip
                 pass
-            row[col["contact_name"]] = other
+            new["contact_name"] = other
         elif change == "name_typo" and name:
             chars = list(name)
             k = next((m for m, ch in enumerate(chars) if ch in _BRAND_CHARS), len(chars) // 2)
             chars[k] = str(rng.choice([ch for ch in _BRAND_CHARS if ch != chars[k]]))
-            row[col["name"]] = "".join(chars)
+            new["name"] = "".join(chars)
         elif change == "region_in_brackets" and name:
-            for city in self.pools.cities:
-                if name.startswith(city):
-                    core = name[len(city) :]
-                    legal = next((x for x in sorted(set(_LEGAL_FORMS), key=len, reverse=True)
-                                  if core.endswith(x)), "")  # fmt: skip
-                    row[col["name"]] = f"{core[: len(core) - len(legal)]}（{city}）{legal}"
-                    break
+            city = next((c for c in self.pools.cities if name.startswith(c)), None)
+            if city:
+                core = name[len(city) :]
+                legal = next((x for x in sorted(set(_LEGAL_FORMS), key=len, reverse=True)
+                              if core.endswith(x)), "")  # fmt: skip
+                new["name"] = f"{core[: len(core) - len(legal)]}（{city}）{legal}"
+        for key, value in new.items():
+            row[col[key]] = value
+        change = change if new else "new_phone"  # what was really changed besides the phone
         self._record(sheet.key, sheet_row, str(row[col[sheet.id_field]]), Kind.duplicate, "name",
                      f"hard:{change}", original[col[sheet.id_field]])  # fmt: skip
         return row

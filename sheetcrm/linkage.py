@@ -1,16 +1,18 @@
 """Probabilistic record linkage (Fellegi–Sunter) with splink on an in-process DuckDB.
 
 Which pairs of records are probably the same customer, how sure (a match probability), and which
-fields agreed. Each field of [sheets.dedupe] fields is compared at levels (exact, contained, close,
-far; a missing value is neutral), each level weighs log2(m/u): m, how often two records of one
-customer land on it, is a prior (below, from the demo's measured variation); u, how often two
-unrelated records do, is learned from random pairs of the sheet itself, and exact names and persons
-are weighed by how common the value is (two 王芳 agree less than two 欧阳靖). A different phone,
-e-mail or credit code counts against. Pairs are only scored where a blocking rule puts them side by
-side (same name, same address, same first characters of name and address, same person with the same
-start of the name), so the cost grows with the rows, not their square.
+fields agreed. Each field of [sheets.dedupe] fields is compared at levels (for a name: exact,
+contained, close, similar, different; for an address also "another city"; a missing value is
+neutral), each level weighing log2(m/u): m, how often two records of one customer land on it, is a
+prior (below, set from the variation measured on the demo); u, how often two unrelated records do,
+is learned from random pairs of the sheet itself, and exact names and persons are weighed by how
+common the value is (two 王芳 agree less than two 欧阳靖). A different phone, e-mail or credit code
+counts against. Pairs are only scored where a blocking rule puts them side by side (same name, same
+address, same first characters of name and address, same person with the same start of the name),
+so the cost follows the rows and the size of those blocks, not the square of the rows.
 
-Small sheets (below LEARN_FROM rows) cannot tell what is common: they use the priors for u as well.
+Small sheets (below LEARN_FROM rows) cannot tell what is common: they use the priors for u and no
+term frequencies, so a sheet that grows past LEARN_FROM rows may see a few marks change that night.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import pandas as pd
 
 from .config import MatchKind
 
-CITY = ".city"  # keys' column beside an address field: the city it names (None: none named)
+CITY = ".city"  # keys' column beside an address field: the cities it names, "|"-joined (or None)
+EXACT_KINDS = {MatchKind.phone, MatchKind.exact}  # an equal value alone is the same record
+MIN_PAIRS = 10_000  # the prior's denominator at least: a 3-row sheet is not a third duplicates
 LEARN_FROM = 1_000  # rows from which u and term frequencies are learned from the sheet
 U_SAMPLE_PAIRS = 2_000_000  # random pairs sampled for u (splink's max_pairs)
 _NAME_CONTAINED_MIN = 4  # a name contained in another counts only from this length (王芳 ⊂ 王芳芳)
@@ -46,7 +50,7 @@ class _Level:
 _LEVELS: dict[MatchKind, list[_Level]] = {
     MatchKind.name: [
         _Level("exact", None, 0.62, 1e-3),  # a mix of company names and people's (王芳)
-        _Level("contained", "{contained}", 0.18, 2e-4),
+        _Level("contained", "{contained}", 0.18, 2e-3),  # never more than an exact name
         _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.92", 0.12, 1e-3),
         _Level("similar", "jaro_winkler_similarity({l}, {r}) >= 0.8", 0.05, 2e-2),
     ],
@@ -55,13 +59,15 @@ _LEVELS: dict[MatchKind, list[_Level]] = {
         _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.9", 0.05, 4e-3),
     ],
     MatchKind.address: [
-        # both name a city and not the same one: a customer who moved, or two namesakes
-        _Level("another city", "{city_l} <> {city_r}", 0.02, 0.9),
+        # both name cities and none of them the same: a customer who moved, or two namesakes (its u
+        # is the sheet's own: how many pairs name different cities)
+        _Level("another city", "{another_city}", 0.02, 0.0),
         _Level("exact", None, 0.58, 1e-4),
-        _Level("contained", "{contained}", 0.22, 3e-4),
-        # a typo in the street, the same numbers (中山路12号 and 中山路38号 are two addresses)
-        _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.85 and {digits}", 0.15, 1e-3),
-        # else (0.03): a customer who moved; two namesakes in different streets are two people
+        _Level("contained", "{contained} and {digits}", 0.22, 3e-4),
+        # a typo in the street, the same numbers (中山路12号 and 中山路38号 are two addresses, and
+        # so are 胡街616号 and 周街616号: the words are compared without the numbers)
+        _Level("close", "{digits} and jaro_winkler_similarity({words}) >= 0.85", 0.15, 1e-3),
+        # different (0.03): a customer who moved; two namesakes in different streets are two people
     ],
     MatchKind.phone: [_Level("exact", None, 0.6, 1e-6)],
     MatchKind.exact: [_Level("exact", None, 0.8, 1e-6)],
@@ -82,11 +88,12 @@ class Matches:
 def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], threshold: float,
                      ) -> Matches:  # fmt: skip
     """Return the pairs of rows of `keys` (normalised match keys, None where empty, one column per
-    field of `kinds`) that are the same record with at least `threshold` probability."""
+    field of `kinds`, and beside an address field `<field>.city`, the cities it names) that are the
+    same record with at least `threshold` probability."""
     n = len(keys)
     fields = [f for f in kinds if f in keys]
     none = Matches(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), [])
-    if n < 2 or not any(kinds[f] not in (MatchKind.phone, MatchKind.exact) for f in fields):
+    if n < 2 or not any(kinds[f] not in EXACT_KINDS for f in fields):
         return none
     import duckdb
     from splink import DuckDBAPI, Linker
@@ -96,14 +103,17 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
     for i, f in enumerate(fields):
         if kinds[f] == MatchKind.address:
             city = keys[f + CITY] if f + CITY in keys else pd.Series(None, index=keys.index)
-            frame[f"f{i}c"] = city.astype("string").to_numpy()
+            frame[f"f{i}c"] = city.astype("string").to_numpy()  # Linker needs no other columns
     frame.index = range(n)
     frame.insert(0, "unique_id", np.arange(n, dtype=np.int64))
     learn = n >= LEARN_FROM
     settings = {
         "link_type": "dedupe_only",
         "probability_two_random_records_match": _prior(frame, fields, kinds),
-        "comparisons": [_comparison(f"f{i}", kinds[f], learn) for i, f in enumerate(fields)],
+        "comparisons": [
+            _comparison(f"f{i}", kinds[f], learn, _cities(frame, f"f{i}c"))
+            for i, f in enumerate(fields)
+        ],
         "blocking_rules_to_generate_predictions": _blocking(fields, kinds),
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": True,  # the per-field weights
@@ -113,7 +123,9 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
     connection.execute("SET enable_progress_bar = false")
     try:
         api = DuckDBAPI(connection)
-        linker = Linker(api.register(frame), settings, log_level=logging.WARNING)
+        # splink's own logging stays off (its handler would write to a cron log's stderr)
+        logging.getLogger("splink").setLevel(logging.ERROR)
+        linker = Linker(api.register(frame), settings, log_level=None)
         if learn:
             linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=1)
         predicted = linker.inference.predict(
@@ -124,9 +136,14 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
         connection.close()
     if found.empty:
         return none
-    # a field agreed where its level weighed for the match (splink's per-comparison match weight)
-    weights = np.column_stack([found[f"mw_f{i}"].to_numpy(dtype=float) for i in range(len(fields))])
-    agreed = [tuple(f for f, w in zip(fields, row, strict=True) if w > 0) for row in weights]
+    # a field agreed where its level weighed for the match by more than a bit (splink's weight per
+    # comparison, with its term-frequency adjustment: a common name may weigh nothing)
+    weights = np.column_stack([
+        found[f"mw_f{i}"].to_numpy(dtype=float)
+        + (found[f"mw_tf_adj_f{i}"].to_numpy(dtype=float) if f"mw_tf_adj_f{i}" in found else 0.0)
+        for i in range(len(fields))
+    ])  # fmt: skip
+    agreed = [tuple(f for f, w in zip(fields, row, strict=True) if w > 1) for row in weights]
     return Matches(
         found["unique_id_l"].to_numpy(dtype=np.int64),
         found["unique_id_r"].to_numpy(dtype=np.int64),
@@ -135,7 +152,8 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
     )
 
 
-def _comparison(column: str, kind: MatchKind, learn: bool) -> dict[str, Any]:
+def _comparison(column: str, kind: MatchKind, learn: bool, cities: tuple[float, float],
+                ) -> dict[str, Any]:  # fmt: skip
     """One field's comparison, as splink's settings dictionary spells it: null, levels, else."""
     left, right = f'"{column}_l"', f'"{column}_r"'
     contained = (
@@ -145,24 +163,36 @@ def _comparison(column: str, kind: MatchKind, learn: bool) -> dict[str, Any]:
     digits = (
         f"regexp_replace({left}, '[^0-9]', '', 'g') = regexp_replace({right}, '[^0-9]', '', 'g')"
     )
+    words = f"regexp_replace({left}, '[0-9]', '', 'g'), regexp_replace({right}, '[0-9]', '', 'g')"
+    city_l, city_r = f'"{column}c_l"', f'"{column}c_r"'
+    another_city = (
+        f"{city_l} IS NOT NULL AND {city_r} IS NOT NULL AND "
+        f"NOT list_has_any(string_split({city_l}, '|'), string_split({city_r}, '|'))"
+    )
     levels: list[dict[str, Any]] = [
         {"sql_condition": f"{left} IS NULL OR {right} IS NULL", "label_for_charts": "missing",
          "is_null_level": True},
     ]  # fmt: skip
+    ms: list[float] = []
+    us: list[float] = []
     for level in _LEVELS[kind]:
         if level.sql is None:
             sql = f"{left} = {right}"
         else:
-            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits,
-                                   city_l=f'"{column}c_l"', city_r=f'"{column}c_r"')  # fmt: skip
+            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits, words=words,
+                                   another_city=another_city)  # fmt: skip
+        m, u = level.m, level.u
+        if level.label == "another city":
+            m, u = m * cities[0], cities[1]
+        ms.append(m)
+        us.append(u)
         entry = {"sql_condition": sql, "label_for_charts": level.label,
-                 "m_probability": level.m, "u_probability": level.u}  # fmt: skip
+                 "m_probability": max(m, 1e-6), "u_probability": max(u, 1e-6)}  # fmt: skip
         if level.sql is None and learn and kind in _TERM_FREQUENCY:
             entry |= {"tf_adjustment_column": column, "tf_adjustment_weight": 1.0}
         levels.append(entry)
-    rest = 1.0 - sum(level.m for level in _LEVELS[kind])
     levels.append({"sql_condition": "ELSE", "label_for_charts": "different",
-                   "m_probability": rest, "u_probability": 1.0 - sum(x.u for x in _LEVELS[kind])})  # fmt: skip
+                   "m_probability": 1.0 - sum(ms), "u_probability": max(1.0 - sum(us), 0.01)})  # fmt: skip
     return {"output_column_name": column, "comparison_levels": levels}
 
 
@@ -190,23 +220,34 @@ def _blocking(fields: Sequence[str], kinds: Mapping[str, MatchKind]) -> list[str
 
 
 def _prior(frame: pd.DataFrame, fields: Sequence[str], kinds: Mapping[str, MatchKind]) -> float:
-    """The probability that two random records are one customer: pairs agreeing on every name and
-    address (or on an exact key), over all pairs, taking those for about half the true ones."""
-    n = len(frame)
-    total = n * (n - 1) / 2
+    """The probability that two random records are one customer, from the surest rules: records
+    agreeing on every name and address, or on an exact key, among the pairs of records that have
+    those values (a sparse address column does not dilute it), taking those for about half the
+    true ones; at least MIN_PAIRS pairs in the denominator."""
     strong = [
         f"f{i}" for i, f in enumerate(fields) if kinds[f] in (MatchKind.name, MatchKind.address)
     ]
-    exact = [
-        f"f{i}" for i, f in enumerate(fields) if kinds[f] in (MatchKind.phone, MatchKind.exact)
-    ]
-    agreeing = 0.0
+    exact = [f"f{i}" for i, f in enumerate(fields) if kinds[f] in EXACT_KINDS]
+    share = 0.0
     for columns in [strong] + [[c] for c in exact]:
         if not columns:
             continue
-        sizes = frame[columns].dropna().value_counts()
-        agreeing += float((sizes * (sizes - 1) / 2).sum())
-    return min(max(2 * agreeing, 1.0) / total, 0.5) if total else 0.5
+        present = frame[columns].dropna()
+        sizes = present.value_counts()
+        agreeing = float((sizes * (sizes - 1) / 2).sum())
+        pairs = max(len(present) * (len(present) - 1) / 2, MIN_PAIRS)
+        share = max(share, agreeing / pairs)
+    return min(max(2 * share, 1 / MIN_PAIRS), 0.5)
+
+
+def _cities(frame: pd.DataFrame, column: str) -> tuple[float, float]:
+    """(the share of pairs of records that both name a city, the share that name different ones:
+    "another city"'s m is a share of the first, its u the second, so it never counts for a match)."""
+    if column not in frame or not len(frame):
+        return 0.0, 0.0
+    counts = frame[column].value_counts(dropna=True).to_numpy(dtype=float) / len(frame)
+    both = float(counts.sum() ** 2)
+    return both, both - float((counts**2).sum())
 
 
 def percent(probability: float) -> int:

@@ -442,6 +442,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "zh_CN": "{percent}%把握：{fields}相符",
         "en": "{percent}% sure: {fields} agree",
     },
+    "dedupe.confirmed": {"zh_CN": "人工确认", "en": "confirmed by a person"},
     "dedupe.not_a_duplicate": {"zh_CN": "不是重复", "en": "not a duplicate"},
     "dedupe.a_duplicate": {"zh_CN": "是重复", "en": "a duplicate"},
     # reminders (reminders/): the subject's reason, after the record's name and the rule's

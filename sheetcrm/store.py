@@ -227,6 +227,10 @@ class Decision:
     kind: str = "not_duplicate"
 
 
+NOT_DUPLICATE, DUPLICATE = "not_duplicate", "duplicate"  # a person's verdict on a pair
+PAIR_VERDICTS = {NOT_DUPLICATE, DUPLICATE}
+
+
 def pair_hash(a: dict[str, Any], b: dict[str, Any]) -> str:
     """A fingerprint of two records' match data (order-independent)."""
     parts = sorted(json.dumps(x, sort_keys=True, ensure_ascii=False, default=str) for x in (a, b))
@@ -398,10 +402,11 @@ class Store:
             )
 
     # -- decisions -----------------------------------------------------------------------------
-    def not_duplicates(self, sheet: str) -> dict[tuple[str, str], str]:
-        """Return {(a_id, b_id): data hash} of the pairs confirmed distinct in `sheet`."""
+    def not_duplicates(self, sheet: str, kind: str = NOT_DUPLICATE) -> dict[tuple[str, str], str]:
+        """Return {(a_id, b_id): data hash} of the pairs confirmed distinct in `sheet` (with
+        `kind` DUPLICATE: confirmed the same customer)."""
         query = select(decisions.c.a_id, decisions.c.b_id, decisions.c.data_hash).where(
-            (decisions.c.sheet == sheet) & (decisions.c.kind == "not_duplicate")
+            (decisions.c.sheet == sheet) & (decisions.c.kind == kind)
         )
         with self.engine.connect() as conn:
             return {(a, b): h for a, b, h in conn.execute(query)}
@@ -838,8 +843,12 @@ def _record_decision(conn: Connection, decision: Decision, now: datetime) -> Non
                                                kind=decision.b_id, text=decision.data_hash, at=now))  # fmt: skip
         return
     a, b = (decision.a_id, decision.b_id)
-    if decision.kind == "not_duplicate":
+    if decision.kind in PAIR_VERDICTS:
         a, b = sorted((a, b))
+        # the latest verdict on a pair stands: 是重复 replaces an earlier 不是重复, and back
+        conn.execute(delete(decisions).where(
+            (decisions.c.sheet == decision.sheet) & (decisions.c.a_id == a) & (decisions.c.b_id == b)
+            & decisions.c.kind.in_(PAIR_VERDICTS - {decision.kind})))  # fmt: skip
     key = (decisions.c.sheet == decision.sheet) & (decisions.c.kind == decision.kind) \
         & (decisions.c.a_id == a) & (decisions.c.b_id == b)  # fmt: skip
     values = {

@@ -28,11 +28,59 @@ NOW = datetime(2026, 11, 23, 2, 0)
         ("北京市某某科技股份有限公司", " 某某科技有限公司\u3000"),
         ("ＡＢＣ　Co., Ltd.", "abc limited"),
         ("上海某某集团有限公司", "某某集团"),
+        (
+            "星辰科技（北京）有限公司",
+            "北京星辰科技有限公司",
+        ),  # #25: the region in brackets, anywhere
+        ("星辰科技【深圳】有限公司", "星辰科技有限公司"),
     ],
 )
 def test_name_variants_share_one_key(config, a, b):
     key = NameKey(config.sheet("customers").dedupe)
     assert key(a) == key(b) != ""
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "city"),
+    [
+        ("广东省深圳市南山区科技园1号3楼301室", "南山区科技园1号", "深圳"),
+        ("深圳市科技园1号", "科技园1号12F", "深圳"),
+        ("兴安盟市荆门街405号", "荆门街405号", "兴安盟"),  # the demo's 盟 with a 市 after it
+        ("江苏省苏州市昆山市前进路8号", "昆山市前进路8号", "苏州|昆山"),  # a county-level city
+        (
+            "恩施土家族苗族自治州恩施市舞阳大道1号",
+            "舞阳大道１号",
+            "恩施土家族苗族自治州|恩施",
+        ),  # full width
+        ("广西壮族自治区南宁市青秀区民族大道100号12F", "民族大道100号", "南宁"),
+    ],
+)
+def test_address_variants_share_one_key_and_keep_their_city(a, b, city):
+    from sheetcrm.dedupe import AddressKey
+
+    key = AddressKey()
+    assert key(a) == key(b) != ""
+    assert key.split(a)[0] == city
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("杭州市西湖区12号", "杭州市西湖区38号"),
+        ("工业园区8号", "工业园区9号"),
+        ("中山路市场1号", "中山路1号"),
+        ("中山路1203", "中山路"),
+        ("华联超市前进路8号", "前进路8号"),
+        ("柳州市阳光小区5栋301室", "柳州市幸福小区5栋301室"),
+        ("阳光小区5栋301室", "阳光小区6栋301室"),
+        ("中山路12号楼", "中山路38号楼"),
+    ],  # fmt: skip
+)
+def test_addresses_that_stay_apart(a, b):
+    from sheetcrm.dedupe import AddressKey
+
+    key = AddressKey()
+    assert key(a) != key(b)
 
 
 def _frame(rows: list[dict], config, sheet_key: str = "customers"):
@@ -393,6 +441,37 @@ def test_namesakes_in_one_city_are_two_people(config):
     assert _marks(rows, config)["C000002"] == "C000001"
 
 
+def test_a_sheet_of_two_or_three_rows_does_not_join_namesakes(config):
+    """The prior is not "a third of all pairs are duplicates" on a tiny sheet (review of #25)."""
+    same_road = [_row(1, name="曹慧", customer_type="个人客户", contact_name="曹慧", address="柳州市中山路12号"),
+                 _row(2, name="曹慧", customer_type="个人客户", contact_name="曹慧", address="柳州市中山路38号")]  # fmt: skip
+    assert set(_marks(same_road, config).values()) == {""}
+    only_a_name = [_row(1, name="王芳", customer_type="个人客户", contact_name="王芳", address=""),
+                   _row(2, name="王芳", customer_type="个人客户", contact_name="王芳", address=""),
+                   _row(3, name="星辰科技有限公司", address="杭州市文一西路998号")]  # fmt: skip
+    assert set(_marks(only_a_name, config).values()) == {""}
+    company = [_row(1, name="星辰科技有限公司", address="杭州市文一西路998号", contact_name="欧阳靖"),
+               _row(2, name="星辰科技有限公司", address="", contact_name="欧阳靖")]  # fmt: skip
+    assert _marks(company, config)["C000002"] == "C000001"  # a rare name and its contact: one
+
+
+def test_a_sheet_whose_address_column_is_empty_still_finds_duplicates(config):
+    """With 地址 blank on every row, name and contact (with a new phone) still tell a duplicate."""
+    rows = [_row(k, name=f"{b}{c}{w}有限公司", contact_name=f"{s}{g}", address="")
+            for k, (b, c, w, s, g) in enumerate(
+                ((b, c, w, s, g) for b in "金盛宏远恒达华通永安" for c in "天成博雅鼎" for w in ["贸易", "电子", "物流", "食品"]
+                 for s, g in [("赵", "磊")]), start=1)]  # fmt: skip
+    for k, r in enumerate(rows):
+        r["contact_name"] = f"联系人{k}号"
+    twins = [_row(500 + k, name=rows[k * 30]["name"], contact_name=rows[k * 30]["contact_name"], address="")
+             for k in range(5)]  # fmt: skip
+    marks = _marks(rows + twins, config)
+    assert [marks[f"C{500 + k:06d}"] for k in range(5)] == [
+        rows[k * 30]["customer_id"] for k in range(5)
+    ]
+    assert sum(1 for v in marks.values() if v) == 5
+
+
 def test_a_twin_among_many_similar_names_is_still_compared(config):
     """Main compared only neighbours within 6 in the sorted names: eight 星辰科技… between a company
     and its mistyped twin (and 科技 at the end of every reversed name) kept them apart."""
@@ -452,3 +531,52 @@ def test_the_hard_demo_at_2000_rows_meets_the_targets(config, tmp_path):
         assert found / total >= 0.95 or total - found <= 1, (pattern, hits)
     joined, namesakes = map(int, got["namesakes_joined"].split("/"))
     assert namesakes and joined == 0, got
+
+
+def test_a_person_can_also_say_two_records_are_one_customer(tmp_path):
+    """#25: 是重复 is a label too. Two records nothing in the data ties together are joined once a
+    person says so (重复原因 人工确认), remembered after the decision row is gone; a later 不是重复
+    on the same pair replaces it."""
+    import openpyxl
+
+    from sheetcrm.config import load_config
+    from sheetcrm.store import Store
+
+    from .workbooks import openpyxl_workbook
+
+    config = load_config(ROOT / "config.toml")
+    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=4)
+    wb = openpyxl.load_workbook(path)
+    decisions = wb.create_sheet("重复判定")
+    decisions.append([f.header for f in config.sheet("dup_decisions").fields])
+    wb.save(path)
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
+    keys = ["customers", "dup_decisions"]
+
+    def run(day: int) -> dict:
+        now = datetime(2026, 11, day, 2, 0)
+        plan = build_plan({k: src.read(k) for k in keys}, config, now=now, store=store)
+        apply_plan(plan, src, config, error_list=None, store=store)
+        after = src.read("customers")
+        return {rid: (after.status.loc[row, "duplicate_of"], after.status.loc[row, "duplicate_reason"])
+                for row, rid in after.ids.items()}  # fmt: skip
+
+    before = run(20)
+    assert before["C000003"][0] == "" and before["C000001"][0] == ""
+    wb = openpyxl.load_workbook(path)
+    wb["重复判定"].append(["", "C000003", "C000001", "是重复", "王明", "2026-11-20"])
+    wb.save(path)
+    marks = run(21)
+    joined = {marks["C000003"], marks["C000001"]}
+    assert joined in ({("C000001", "人工确认"), ("", "")}, {("C000003", "人工确认"), ("", "")})
+    wb = openpyxl.load_workbook(path)  # the row goes: the store remembers
+    wb["重复判定"].delete_rows(2)
+    wb.save(path)
+    assert {run(22)[r][0] for r in ("C000001", "C000003")} - {""}
+    wb = openpyxl.load_workbook(path)  # someone decides otherwise: the latest verdict stands
+    wb["重复判定"].append(["", "C000001", "C000003", "不是重复", "李娜", "2026-11-23"])
+    wb.save(path)
+    assert run(23)["C000003"][0] == "" and run(24)["C000001"][0] == ""
+    assert len(store.not_duplicates("customers")) == 1
+    assert not store.not_duplicates("customers", "duplicate")
