@@ -85,7 +85,7 @@ _TYPE_WIDTH = {
 }  # fmt: skip
 # status columns as wide as what they hold (审批状态 says 待审批（需销售经理：大额合同）)
 _STATUS_WIDTH = {
-    "validation": 10, "problems": 40, "duplicate_of": 12, "duplicate_reason": 16,
+    "validation": 10, "problems": 40, "duplicate_of": 12, "duplicate_reason": 30,
     "lead_score": 10, "lead_label": 12, "rule_notes": 32, "approval": 30, "next_reminder": 12,
     "last_followup": 12, "contact_count": 10, "last_checked": 18,
 }  # fmt: skip

@@ -50,9 +50,9 @@ LEGAL_SUFFIXES = [
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _BRACKETED = re.compile(r"[(\[【〔][^)\]】〕]*[)\]】〕]")  # after NFKC: （ is (
 # 广东省, 广西壮族自治区, 深圳市, 昆山市, 南山区: the administrative units an address may or may not
-# start with (not 华联超市 or 中山路菜市, not 阳光小区 or 科技园区)
+# start with (not 华联超市 or 中山路菜市, not 阳光小区 or 科技园区; 海门市 and 厦门市 are cities)
 _ADMIN_PREFIX = re.compile(
-    r"^(?:[^省市]{2,7}?(?:省|自治区)|[^省市区县路街道号]{2,9}?(?:自治州|盟市|州市|(?<![超菜门夜])市|地区|盟))"
+    r"^(?:[^省市]{2,7}?(?:省|自治区)|[^省市区县路街道号]{2,9}?(?:自治州|盟市|州市|(?<![超菜])市|地区|盟))"
 )
 _DISTRICT_PREFIX = re.compile(r"^[^省市区县路街道号]{1,4}?(?:(?<![小社园校景营厂])区|县)")
 # 3楼301室, 12F: where in the building, which the same customer writes or leaves out (a building

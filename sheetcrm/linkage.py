@@ -2,7 +2,7 @@
 
 Which pairs of records are probably the same customer, how sure (a match probability), and which
 fields agreed. Each field of [sheets.dedupe] fields is compared at levels (for a name: exact,
-contained, close, similar, different; for an address also "another city"; a missing value is
+contained, close, similar, different; an address in another city is different; a missing value is
 neutral), each level weighing log2(m/u): m, how often two records of one customer land on it, is a
 prior (below, set from the variation measured on the demo); u, how often two unrelated records do,
 is learned from random pairs of the sheet itself, and exact names and persons are weighed by how
@@ -32,7 +32,7 @@ CITY = ".city"  # keys' column beside an address field: the cities it names, "|"
 EXACT_KINDS = {MatchKind.phone, MatchKind.exact}  # an equal value alone is the same record
 MIN_PAIRS = 10_000  # the prior's denominator at least: a 3-row sheet is not a third duplicates
 LEARN_FROM = 1_000  # rows from which u and term frequencies are learned from the sheet
-U_SAMPLE_PAIRS = 2_000_000  # random pairs sampled for u (splink's max_pairs)
+U_SAMPLE_PAIRS = 1_000_000  # random pairs sampled for u (splink's max_pairs)
 _NAME_CONTAINED_MIN = 4  # a name contained in another counts only from this length (王芳 ⊂ 王芳芳)
 
 
@@ -59,15 +59,14 @@ _LEVELS: dict[MatchKind, list[_Level]] = {
         _Level("close", "jaro_winkler_similarity({l}, {r}) >= 0.9", 0.05, 4e-3),
     ],
     MatchKind.address: [
-        # both name cities and none of them the same: a customer who moved, or two namesakes (its u
-        # is the sheet's own: how many pairs name different cities)
-        _Level("another city", "{another_city}", 0.02, 0.0),
+        # no level counts for a match when both addresses name cities and none is the same (天津市
+        # 陆街915号 and 巢湖市陆街915号): such a pair is "different"
         _Level("exact", None, 0.58, 1e-4),
         _Level("contained", "{contained} and {digits}", 0.22, 3e-4),
         # a typo in the street, the same numbers (中山路12号 and 中山路38号 are two addresses, and
         # so are 胡街616号 and 周街616号: the words are compared without the numbers)
         _Level("close", "{digits} and jaro_winkler_similarity({words}) >= 0.85", 0.15, 1e-3),
-        # different (0.03): a customer who moved; two namesakes in different streets are two people
+        # different (0.05): a customer who moved; two namesakes in different streets are two people
     ],
     MatchKind.phone: [_Level("exact", None, 0.6, 1e-6)],
     MatchKind.exact: [_Level("exact", None, 0.8, 1e-6)],
@@ -111,7 +110,7 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
         "link_type": "dedupe_only",
         "probability_two_random_records_match": _prior(frame, fields, kinds),
         "comparisons": [
-            _comparison(f"f{i}", kinds[f], learn, _cities(frame, f"f{i}c"))
+            _comparison(f"f{i}", kinds[f], learn, _sharing(frame[f"f{i}"]) if learn else None)
             for i, f in enumerate(fields)
         ],
         "blocking_rules_to_generate_predictions": _blocking(fields, kinds),
@@ -127,7 +126,15 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
         logging.getLogger("splink").setLevel(logging.ERROR)
         linker = Linker(api.register(frame), settings, log_level=None)
         if learn:
-            linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=1)
+            for i, f in enumerate(fields):
+                if kinds[f] in _TERM_FREQUENCY:
+                    tf = _term_frequencies(frame[f"f{i}"], f"f{i}")
+                    linker.table_management.register_term_frequency_lookup(
+                        api.register(tf), f"f{i}"
+                    )
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=U_SAMPLE_PAIRS, seed=1, min_count_per_level=None, num_chunks=1
+            )  # one pass: many levels are rare by nature, waiting for 100 of each never ends
         predicted = linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"
         )
@@ -152,9 +159,11 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
     )
 
 
-def _comparison(column: str, kind: MatchKind, learn: bool, cities: tuple[float, float],
+def _comparison(column: str, kind: MatchKind, learn: bool, exact_u: float | None,
                 ) -> dict[str, Any]:  # fmt: skip
-    """One field's comparison, as splink's settings dictionary spells it: null, levels, else."""
+    """One field's comparison, as splink's settings dictionary spells it: null, levels, else.
+    `exact_u`: the exact level's u counted on the sheet (kept: random pairs rarely meet an exact
+    address or phone on a big sheet, and would leave the prior)."""
     left, right = f'"{column}_l"', f'"{column}_r"'
     contained = (
         f"least(length({left}), length({right})) >= {_NAME_CONTAINED_MIN} and "
@@ -173,26 +182,23 @@ def _comparison(column: str, kind: MatchKind, learn: bool, cities: tuple[float, 
         {"sql_condition": f"{left} IS NULL OR {right} IS NULL", "label_for_charts": "missing",
          "is_null_level": True},
     ]  # fmt: skip
-    ms: list[float] = []
-    us: list[float] = []
+    same_city = f" and not ({another_city})" if kind == MatchKind.address else ""
     for level in _LEVELS[kind]:
         if level.sql is None:
             sql = f"{left} = {right}"
         else:
-            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits, words=words,
-                                   another_city=another_city)  # fmt: skip
-        m, u = level.m, level.u
-        if level.label == "another city":
-            m, u = m * cities[0], cities[1]
-        ms.append(m)
-        us.append(u)
-        entry = {"sql_condition": sql, "label_for_charts": level.label,
-                 "m_probability": max(m, 1e-6), "u_probability": max(u, 1e-6)}  # fmt: skip
+            sql = level.sql.format(l=left, r=right, contained=contained, digits=digits, words=words)
+        entry = {"sql_condition": sql + same_city, "label_for_charts": level.label,
+                 "m_probability": level.m, "u_probability": level.u}  # fmt: skip
+        if level.sql is None and exact_u is not None:
+            entry |= {"u_probability": exact_u, "fix_u_probability": True}
         if level.sql is None and learn and kind in _TERM_FREQUENCY:
             entry |= {"tf_adjustment_column": column, "tf_adjustment_weight": 1.0}
         levels.append(entry)
+    rest_m = 1.0 - sum(level.m for level in _LEVELS[kind])
+    rest_u = 1.0 - sum(level.u for level in _LEVELS[kind])
     levels.append({"sql_condition": "ELSE", "label_for_charts": "different",
-                   "m_probability": 1.0 - sum(ms), "u_probability": max(1.0 - sum(us), 0.01)})  # fmt: skip
+                   "m_probability": rest_m, "u_probability": rest_u})  # fmt: skip
     return {"output_column_name": column, "comparison_levels": levels}
 
 
@@ -221,33 +227,49 @@ def _blocking(fields: Sequence[str], kinds: Mapping[str, MatchKind]) -> list[str
 
 def _prior(frame: pd.DataFrame, fields: Sequence[str], kinds: Mapping[str, MatchKind]) -> float:
     """The probability that two random records are one customer, from the surest rules: records
-    agreeing on every name and address, or on an exact key, among the pairs of records that have
-    those values (a sparse address column does not dilute it), taking those for about half the
-    true ones; at least MIN_PAIRS pairs in the denominator."""
-    strong = [
-        f"f{i}" for i, f in enumerate(fields) if kinds[f] in (MatchKind.name, MatchKind.address)
+    agreeing on every name and address, on every name and person, or on an exact key, among the
+    pairs of records that have those values (a blank address column does not dilute it), taking
+    the likeliest for about half the true ones; never more than one pair in MIN_PAIRS when nothing
+    agrees."""
+    column = {f: f"f{i}" for i, f in enumerate(fields)}
+
+    def of(*wanted: MatchKind) -> list[str]:
+        return [column[f] for f in fields if kinds[f] in wanted]
+
+    names = of(MatchKind.name)
+    rules = [names + of(MatchKind.address), names + of(MatchKind.person)] + [
+        [c] for c in of(*EXACT_KINDS)
     ]
-    exact = [f"f{i}" for i, f in enumerate(fields) if kinds[f] in EXACT_KINDS]
     share = 0.0
-    for columns in [strong] + [[c] for c in exact]:
-        if not columns:
+    for columns in rules:
+        if not columns or columns == names:
             continue
         present = frame[columns].dropna()
         sizes = present.value_counts()
         agreeing = float((sizes * (sizes - 1) / 2).sum())
         pairs = max(len(present) * (len(present) - 1) / 2, MIN_PAIRS)
         share = max(share, agreeing / pairs)
-    return min(max(2 * share, 1 / MIN_PAIRS), 0.5)
+    n = len(frame)
+    return min(max(2 * share, 1 / max(n * (n - 1) / 2, MIN_PAIRS)), 0.5)
 
 
-def _cities(frame: pd.DataFrame, column: str) -> tuple[float, float]:
-    """(the share of pairs of records that both name a city, the share that name different ones:
-    "another city"'s m is a share of the first, its u the second, so it never counts for a match)."""
-    if column not in frame or not len(frame):
-        return 0.0, 0.0
-    counts = frame[column].value_counts(dropna=True).to_numpy(dtype=float) / len(frame)
-    both = float(counts.sum() ** 2)
-    return both, both - float((counts**2).sum())
+def _term_frequencies(values: pd.Series, column: str) -> pd.DataFrame:
+    """How common each value is among the *other* records ((count - 1) / (records - 1), at least
+    one): splink's own table counts the pair being compared, so a name only the two records of one
+    customer carry would read as twice as common as one record alone (2/n, not 1/n)."""
+    counts = values.value_counts(dropna=True)
+    k = max(int(counts.sum()) - 1, 1)
+    frequency = (counts.clip(lower=2) - 1) / k
+    return pd.DataFrame({column: counts.index.astype(str), f"tf_{column}": frequency.to_numpy()})
+
+
+def _sharing(values: pd.Series) -> float:
+    """How often two records with a value have the same one (an exact level's u, from the sheet)."""
+    counts = values.value_counts(dropna=True).to_numpy(dtype=float)
+    k = counts.sum()
+    if k < 2:
+        return 1e-6
+    return max(float((counts * (counts - 1)).sum() / (k * (k - 1))), 1e-9)
 
 
 def percent(probability: float) -> int:

@@ -52,7 +52,8 @@ def write_review(result: DuplicateResult, typed: pd.DataFrame, ids: pd.Series, s
         differs = book.add_format({"bg_color": "#FFEB9C"})
         ask = book.add_format({"bg_color": "#FFF2CC", "border": 1, "locked": False})
         columns = HEADERS[loc] + [f.label for f in fields]
-        widths = [7, 7, 11, 14, 12] + [f.column_width() for f in fields]
+        # 原因 holds "97%把握：客户名称、联系人、地址相符"
+        widths = [7, 7, 11, 30, 12] + [f.column_width() for f in fields]
         for c, (h, w) in enumerate(zip(columns, widths, strict=True)):
             ws.write_string(0, c, h, head)
             ws.set_column(c, c, w)
