@@ -44,9 +44,10 @@ class _Level:
     u: float
 
 
-# m: how often a customer's two records fall on the level (from the demo's variation: one in four
-# duplicates has its address shortened, blank or extended, one in five another contact person).
-# u: how often two different customers do, used on small sheets (random pairs decide on larger).
+# m: how often a customer's two records fall on the level: set by hand for records typed again by
+# another rep (the demo plants them: benchmarks/dedupe_quality.py measures the result), not trained.
+# u: how often two different customers do; the priors here serve sheets below LEARN_FROM rows,
+# larger ones count it (exact levels) or sample random pairs (the others).
 _LEVELS: dict[MatchKind, list[_Level]] = {
     MatchKind.name: [
         _Level("exact", None, 0.62, 1e-3),  # a mix of company names and people's (王芳)
