@@ -573,3 +573,26 @@ def test_a_damaged_sheet_is_called_damaged_even_when_calamine_fails_first(config
         WorkbookFormatError, match=r"is damaged \(xl/worksheets/sheet1.xml: Bad CRC"
     ):
         source(broken, config, tmp_path).read("customers")
+
+
+def test_the_rewritten_sheet_is_deflated_by_isal_and_zlib_alike(config, tmp_path, monkeypatch):
+    """#26: the status write deflates the rewritten sheet with ISA-L (python-isal, a dependency
+    where it has wheels), and with the standard zlib where it is missing: the same XML either way,
+    a valid zip member, opened by openpyxl."""
+    from sheetcrm.sources import xlsxpatch
+
+    assert xlsxpatch.fast_deflate(1) is not None  # installed with the project here
+    sheets, deflated = {}, {}
+    for name, deflate in (("isal", xlsxpatch.fast_deflate), ("zlib", lambda level: None)):
+        monkeypatch.setattr(xlsxpatch, "fast_deflate", deflate)
+        path = openpyxl_workbook(tmp_path / f"{name}.xlsx", config, n=40)
+        src = source(path, config, tmp_path / name)
+        table = src.read("customers")
+        src.write_status("customers", patch_for(table), fingerprint=table.fingerprint, now=NOW)
+        with zipfile.ZipFile(path) as zf:
+            assert zf.testzip() is None  # every CRC checks out
+            sheets[name] = zf.read("xl/worksheets/sheet1.xml")
+            deflated[name] = zf.getinfo("xl/worksheets/sheet1.xml").compress_size
+        assert openpyxl.load_workbook(path)["客户信息"].max_row == 41
+    assert sheets["isal"] == sheets["zlib"]
+    assert deflated["isal"] != deflated["zlib"]  # two deflaters did write them

@@ -773,7 +773,11 @@ def copy_member_raw(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.Zi
 
 
 def open_for_write(dst: zipfile.ZipFile, name: str, like: zipfile.ZipInfo, level: int) -> IO[bytes]:
-    """Open a new deflated member named `name` with `like`'s timestamp, at zlib `level`."""
+    """Open a new deflated member named `name` with `like`'s timestamp, at zlib `level`.
+
+    The deflate is ISA-L's where python-isal is installed (#26: 0.17 CPU-s instead of zlib's 0.66
+    for the 145 MB customers sheet of the 100,000-row demo, 22.8 MB instead of 23.0), the
+    standard zlib elsewhere; both write plain deflate streams that every zip reader takes."""
     info = zipfile.ZipInfo(name, date_time=like.date_time)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = like.external_attr
@@ -782,4 +786,21 @@ def open_for_write(dst: zipfile.ZipFile, name: str, like: zipfile.ZipInfo, level
         info.compress_level = level
     else:
         info._compresslevel = level  # type: ignore[attr-defined]
-    return dst.open(info, "w", force_zip64=True)
+    handle = dst.open(info, "w", force_zip64=True)
+    fast = fast_deflate(level)
+    if fast is not None and hasattr(handle, "_compressor"):
+        handle._compressor = fast  # zipfile's writer calls compress() and flush() only
+    return handle
+
+
+def fast_deflate(level: int) -> Any | None:
+    """A raw-deflate compressor from python-isal at about zlib `level`'s ratio, or None where
+    python-isal is not installed (then zipfile's own zlib compresses)."""
+    if level <= 0:
+        return None  # stored: nothing to speed up
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return None
+    # ISA-L has levels 0-3; its 1 writes what zlib's 1 writes (22.8 vs 23.0 MB above), 3 about 6
+    return isal_zlib.compressobj(min(3, (level + 2) // 3), isal_zlib.DEFLATED, -15)
