@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import DedupeConfig, FieldType, MatchKind, SheetConfig
-from .linkage import CITY, EXACT_KINDS, percent, probable_matches
+from .linkage import CITY, EXACT_KINDS, kept_matches, percent
 from .messages import LOCALES, enumeration_separator, text
 from .store import DUPLICATE, NOT_DUPLICATE, Decision, Store, pair_hash
 from .text import clean, display, map_distinct
@@ -135,6 +135,7 @@ class DuplicateResult:
     duplicate_of: pd.Series
     reason: pd.Series
     groups: int
+    kept: str = ""  # the linkage's matches, for the next night (linkage.kept_matches)
 
     def status(self) -> pd.Series:
         """The 重复客户 cell: "C000012 同手机号", or "" for an original or a single record."""
@@ -144,17 +145,21 @@ class DuplicateResult:
 def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
                     *, order_by: str | None = "first_contact",
                     distinct: set[tuple[str, str]] | None = None,
-                    same: set[tuple[str, str]] | None = None) -> DuplicateResult:  # fmt: skip
+                    same: set[tuple[str, str]] | None = None,
+                    kept: str | None = None) -> DuplicateResult:  # fmt: skip
     """Return the duplicate marks for one sheet's typed frame (rows in any order).
 
     `distinct` holds pairs of IDs (sorted) that people confirmed are not duplicates: they are never
     joined directly (a third record matching both can still bring them into one group). `same`
-    holds pairs people confirmed are one customer: joined whatever the evidence says."""
+    holds pairs people confirmed are one customer: joined whatever the evidence says. `kept`: the
+    linkage's matches kept from the last night (`DuplicateResult.kept` of that night)."""
     index = typed.index
     empty = pd.Series("", index=index, dtype=object)
     if sheet.dedupe is None or len(typed) < 2:
         return DuplicateResult(empty, empty.copy(), 0)
-    roots, reason = _clusters(typed, sheet, ids.to_numpy(dtype=object), distinct or set(), same)
+    roots, reason, kept = _clusters(
+        typed, sheet, ids.to_numpy(dtype=object), distinct or set(), same, kept
+    )
     n = len(typed)
     sizes = np.bincount(roots, minlength=n)
     in_group = sizes[roots] > 1
@@ -172,6 +177,7 @@ def find_duplicates(typed: pd.DataFrame, ids: pd.Series, sheet: SheetConfig,
         pd.Series(duplicate_of, index=index, dtype=object),
         pd.Series(why, index=index, dtype=object),
         int((sizes > 1).sum()),
+        kept,
     )
 
 
@@ -181,7 +187,7 @@ def match_existing(new: pd.DataFrame, existing: pd.DataFrame, existing_ids: pd.S
     the new rows it duplicates among themselves (the first of them is kept). For import."""
     both = pd.concat([existing, new], ignore_index=True)
     ids = pd.Series(list(existing_ids) + [f"\x00new{i}" for i in range(len(new))], dtype=object)
-    roots, reason = _clusters(both, sheet, ids.to_numpy(dtype=object), set())
+    roots, reason, _ = _clusters(both, sheet, ids.to_numpy(dtype=object), set())
     n_old = len(existing)
     sizes = np.bincount(roots, minlength=len(both))
     old_roots = {}
@@ -233,8 +239,10 @@ def _originals(typed: pd.DataFrame, ids: pd.Series, roots: np.ndarray, in_group:
 
 
 def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray, distinct: set[tuple[str, str]],
-              same: set[tuple[str, str]] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Return each row's cluster (the lowest position in it) and why it joined (union-find)."""
+              same: set[tuple[str, str]] | None = None, kept: str | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, str]:  # fmt: skip
+    """Return each row's cluster (the lowest position in it), why it joined (union-find), and the
+    linkage's matches to keep for the next night (`kept`: last night's)."""
     config = sheet.dedupe
     assert config is not None
     n = len(typed)
@@ -279,7 +287,7 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray, distinct
             union(int(positions[i]), int(positions[i + 1]), why)
 
     # the other evidence: probabilistic linkage, strongest pairs first (their reason is kept)
-    found = probable_matches(match_keys(typed, sheet), config.fields, config.threshold)
+    found, kept = kept_matches(match_keys(typed, sheet), config.fields, config.threshold, kept)
     labels = {f.key: f.label for f in sheet.fields}
     for k in np.argsort(-found.probability, kind="stable"):
         why = text(sheet.locale, "dedupe.probable", percent=percent(found.probability[k]),
@@ -288,7 +296,7 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray, distinct
     roots = np.array(parent, dtype=np.int64)
     while not np.array_equal(jumped := roots[roots], roots):  # pointer jumping: log(depth) passes
         roots = jumped
-    return roots, reason
+    return roots, reason, kept or ""
 
 
 def match_keys(typed: pd.DataFrame, sheet: SheetConfig) -> pd.DataFrame:
@@ -390,4 +398,10 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
         mine.add((a, b))
         theirs.discard((a, b))  # the latest verdict stands
         fresh.append(Decision(sheet.key, a, b, h, str(by or ""), kind=verdict))
-    return find_duplicates(rows_typed, ids, sheet, distinct=distinct, same=same), fresh
+    kept = store.get(kept_key(sheet.key)) if store is not None else None
+    return find_duplicates(rows_typed, ids, sheet, distinct=distinct, same=same, kept=kept), fresh
+
+
+def kept_key(sheet_key: str) -> str:
+    """Where the store keeps a sheet's linkage matches between nights (a `meta` key)."""
+    return f"linkage:{sheet_key}"

@@ -24,7 +24,7 @@ import pandas as pd
 from .changes import as_first_seen, detect_changes, refresh_snapshot
 from .check import check_table, check_workbook
 from .config import Config, FieldType, SheetConfig
-from .dedupe import decide_duplicates
+from .dedupe import decide_duplicates, kept_key
 from .errorlist import write_error_list
 from .errors import SheetLayoutError
 from .expr import Env
@@ -229,6 +229,7 @@ class PlanContext:
     new_ids: dict[str, dict[int, str]] = field(default_factory=dict)
     duplicates: dict[str, pd.Series] = field(default_factory=dict)  # 重复客户 per row
     duplicate_reasons: dict[str, pd.Series] = field(default_factory=dict)  # 重复原因, if a column
+    kept: dict[str, str] = field(default_factory=dict)  # store state: linkage matches per sheet
     reviewed: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)  # 判定s
     seen: dict[str, ChangeSet] = field(default_factory=dict)  # changes as the first run at now saw
     outcome: RulesOutcome = field(default_factory=RulesOutcome)
@@ -263,6 +264,8 @@ def find_duplicates(ctx: PlanContext) -> None:
             else:  # no 重复原因 column: the reason stays beside the ID
                 ctx.duplicates[key] = found.status()
             ctx.plan.decisions += fresh
+            if found.kept:
+                ctx.kept[kept_key(key)] = found.kept
     ctx.plan.duplicates = {key: int((d != "").sum()) for key, d in ctx.duplicates.items()}
 
 
@@ -292,7 +295,7 @@ def apply_rules(ctx: PlanContext) -> None:
     )  # fmt: skip
     _recheck_rule_cells(ctx.plan, ctx.outcome, ctx.ids, ctx.config, ctx.now)
     ctx.plan.decisions += ctx.outcome.decisions
-    ctx.plan.state = ctx.outcome.state
+    ctx.plan.state = ctx.outcome.state | ctx.kept  # the linkage's matches, for the next night
 
 
 def add_reminders(ctx: PlanContext) -> None:

@@ -580,3 +580,54 @@ def test_a_person_can_also_say_two_records_are_one_customer(tmp_path):
     assert run(23)["C000003"][0] == "" and run(24)["C000001"][0] == ""
     assert len(store.not_duplicates("customers")) == 1
     assert not store.not_duplicates("customers", "duplicate")
+
+
+def test_a_later_night_on_unchanged_records_scores_nothing_again(tmp_path, monkeypatch):
+    """#26: the linkage's matches are kept in the store with the fingerprint of the match keys; a
+    night whose keys are the same reuses them (the same marks), an edit of a matched field scores
+    again."""
+    import openpyxl
+
+    from sheetcrm import linkage
+    from sheetcrm.config import load_config
+    from sheetcrm.store import Store
+
+    from .workbooks import openpyxl_workbook
+
+    config = load_config(ROOT / "config.toml")
+    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=6)
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
+    scored = []
+    real = linkage.probable_matches
+    monkeypatch.setattr(linkage, "probable_matches", lambda *a: scored.append(1) or real(*a))
+
+    def run(day: int) -> dict:
+        plan = build_plan(
+            {"customers": src.read("customers")},
+            config,
+            now=datetime(2026, 11, day, 2),
+            store=store,
+        )
+        apply_plan(plan, src, config, error_list=None, store=store)
+        return dict(
+            zip(
+                src.read("customers").ids, src.read("customers").status["duplicate_of"], strict=True
+            )
+        )
+
+    first = run(20)
+    assert scored == [1] and store.get("linkage:customers")
+    assert run(21) == first and scored == [1]  # kept: nothing scored
+    wb = openpyxl.load_workbook(path)
+    wb["客户信息"]["L5"] = "北京市海淀区新地址1号"  # an address: a field that identifies a customer
+    wb.save(path)
+    run(22)
+    assert scored == [1, 1]
+    from sheetcrm.store import meta
+
+    with store.engine.begin() as conn:  # a damaged kept value is scored again, not trusted
+        conn.execute(meta.update().where(meta.c.key == "linkage:customers").values(value="{broken"))
+    marks = run(23)
+    assert scored == [1, 1, 1]
+    assert run(24) == marks and scored == [1, 1, 1]
