@@ -80,9 +80,8 @@ class NameKey:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return ""
         text = clean(str(value)).lower()
-        bare = _BRACKETED.sub(
-            "", text
-        )  # 星辰科技（北京）有限公司: the region in brackets, anywhere
+        # 星辰科技（北京）有限公司: the region in brackets, anywhere (unless the name is all brackets)
+        bare = _BRACKETED.sub("", text)
         text = _PUNCT.sub("", bare if _PUNCT.sub("", bare) else text)
         for n in self._region_lengths:
             if len(text) > n + 1 and text[:n] in self._regions:
