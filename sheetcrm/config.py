@@ -288,7 +288,7 @@ class DedupeConfig(Strict):
     threshold: float = PydField(default=DEFAULT_THRESHOLD, ge=0.5, lt=1)
     region_prefixes: list[str] | None = None
     legal_suffixes: list[str] | None = None
-    decisions_sheet: Identifier | None = None  # where people record "not a duplicate"
+    decisions_sheet: Identifier | None = None  # where people record 不是重复 / 是重复
 
     @model_validator(mode="before")
     @classmethod

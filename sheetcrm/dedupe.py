@@ -295,7 +295,7 @@ def _clusters(typed: pd.DataFrame, sheet: SheetConfig, ids: np.ndarray, distinct
     roots = np.array(parent, dtype=np.int64)
     while not np.array_equal(jumped := roots[roots], roots):  # pointer jumping: log(depth) passes
         roots = jumped
-    return roots, reason, kept or ""
+    return roots, reason, kept
 
 
 def match_keys(typed: pd.DataFrame, sheet: SheetConfig) -> pd.DataFrame:
@@ -367,7 +367,7 @@ def decide_duplicates(sheet: SheetConfig, typed: dict[str, pd.DataFrame], ids: p
     same: set[tuple[str, str]] = set()
     if store is not None:
         for verdicts, kind in ((distinct, NOT_DUPLICATE), (same, DUPLICATE)):
-            for (a, b), stored in store.not_duplicates(sheet.key, kind).items():
+            for (a, b), stored in store.verdicts(sheet.key, kind).items():
                 if fingerprint(a, b) == stored:
                     verdicts.add((a, b))
     fresh: list[Decision] = []

@@ -4,9 +4,9 @@ Which pairs of records are probably the same customer, how sure (a match probabi
 fields agreed. Each field of [sheets.dedupe] fields is compared at levels (for a name: exact,
 contained, close, similar, different; an address in another city is different; a missing value is
 neutral), each level weighing log2(m/u): m, how often two records of one customer land on it, is a
-prior (below, set from the variation measured on the demo); u, how often two unrelated records do,
-is learned from random pairs of the sheet itself, and exact names and persons are weighed by how
-common the value is (two 王芳 agree less than two 欧阳靖). A different phone, e-mail or credit code
+prior (below, set by hand for records typed again); u, how often two unrelated records do, is
+counted on the sheet itself (exact levels) or sampled from random pairs of it (the others), and
+exact names and persons are weighed by how common the value is (two 王芳 agree less than two 欧阳靖). A different phone, e-mail or credit code
 counts against. Pairs are only scored where a blocking rule puts them side by side (same name, same
 address, same first characters of name and address, same person with the same start of the name),
 so the cost follows the rows and the size of those blocks, not the square of the rows.
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .changes import row_hashes
 from .config import MatchKind
 
 CITY = ".city"  # keys' column beside an address field: the cities it names, "|"-joined (or None)
@@ -98,7 +99,7 @@ def kept_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], threshold: 
     digest = hashlib.sha256(
         f"{MODEL}|{threshold}|{sorted(kinds.items())}|{list(keys.columns)}".encode()
     )
-    digest.update(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes())
+    digest.update(row_hashes(keys).tobytes())
     fingerprint = digest.hexdigest()
     if kept:
         try:
@@ -141,12 +142,14 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
             frame[f"f{i}c"] = city.astype("string").to_numpy()  # Linker needs no other columns
     frame.index = range(n)
     frame.insert(0, "unique_id", np.arange(n, dtype=np.int64))
-    learn = n >= LEARN_FROM
+    # from LEARN_FROM rows the sheet tells how common each value is (once per column)
+    counts = {i: frame[f"f{i}"].value_counts(dropna=True) for i in range(len(fields))
+              } if n >= LEARN_FROM else {}  # fmt: skip
     settings = {
         "link_type": "dedupe_only",
         "probability_two_random_records_match": _prior(frame, fields, kinds),
         "comparisons": [
-            _comparison(f"f{i}", kinds[f], learn, _sharing(frame[f"f{i}"]) if learn else None)
+            _comparison(f"f{i}", kinds[f], _sharing(counts[i]) if counts else None)
             for i, f in enumerate(fields)
         ],
         "blocking_rules_to_generate_predictions": _blocking(fields, kinds),
@@ -161,10 +164,10 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
         # splink's own logging stays off (its handler would write to a cron log's stderr)
         logging.getLogger("splink").setLevel(logging.ERROR)
         linker = Linker(api.register(frame), settings, log_level=None)
-        if learn:
+        if counts:
             for i, f in enumerate(fields):
                 if kinds[f] in _TERM_FREQUENCY:
-                    tf = _term_frequencies(frame[f"f{i}"], f"f{i}")
+                    tf = _term_frequencies(counts[i], f"f{i}")
                     linker.table_management.register_term_frequency_lookup(
                         api.register(tf), f"f{i}"
                     )
@@ -195,11 +198,11 @@ def probable_matches(keys: pd.DataFrame, kinds: Mapping[str, MatchKind], thresho
     )
 
 
-def _comparison(column: str, kind: MatchKind, learn: bool, exact_u: float | None,
-                ) -> dict[str, Any]:  # fmt: skip
+def _comparison(column: str, kind: MatchKind, exact_u: float | None) -> dict[str, Any]:
     """One field's comparison, as splink's settings dictionary spells it: null, levels, else.
     `exact_u`: the exact level's u counted on the sheet (kept: random pairs rarely meet an exact
-    address or phone on a big sheet, and would leave the prior)."""
+    address or phone on a big sheet, and would leave the prior); None below LEARN_FROM rows,
+    where the priors and no term frequencies serve."""
     left, right = f'"{column}_l"', f'"{column}_r"'
     contained = (
         f"least(length({left}), length({right})) >= {_NAME_CONTAINED_MIN} and "
@@ -228,8 +231,8 @@ def _comparison(column: str, kind: MatchKind, learn: bool, exact_u: float | None
                  "m_probability": level.m, "u_probability": level.u}  # fmt: skip
         if level.sql is None and exact_u is not None:
             entry |= {"u_probability": exact_u, "fix_u_probability": True}
-        if level.sql is None and learn and kind in _TERM_FREQUENCY:
-            entry |= {"tf_adjustment_column": column, "tf_adjustment_weight": 1.0}
+            if kind in _TERM_FREQUENCY:
+                entry |= {"tf_adjustment_column": column, "tf_adjustment_weight": 1.0}
         levels.append(entry)
     rest_m = 1.0 - sum(level.m for level in _LEVELS[kind])
     rest_u = 1.0 - sum(level.u for level in _LEVELS[kind])
@@ -289,23 +292,24 @@ def _prior(frame: pd.DataFrame, fields: Sequence[str], kinds: Mapping[str, Match
     return min(max(2 * share, 1 / max(n * (n - 1) / 2, MIN_PAIRS)), 0.5)
 
 
-def _term_frequencies(values: pd.Series, column: str) -> pd.DataFrame:
+def _term_frequencies(counts: pd.Series, column: str) -> pd.DataFrame:
     """How common each value is among the *other* records ((count - 1) / (records - 1), at least
     one): splink's own table counts the pair being compared, so a name only the two records of one
-    customer carry would read as twice as common as one record alone (2/n, not 1/n)."""
-    counts = values.value_counts(dropna=True)
+    customer carry would read as twice as common as one record alone (2/n, not 1/n). `counts`:
+    the column's value_counts."""
     k = max(int(counts.sum()) - 1, 1)
     frequency = (counts.clip(lower=2) - 1) / k
     return pd.DataFrame({column: counts.index.astype(str), f"tf_{column}": frequency.to_numpy()})
 
 
-def _sharing(values: pd.Series) -> float:
-    """How often two records with a value have the same one (an exact level's u, from the sheet)."""
-    counts = values.value_counts(dropna=True).to_numpy(dtype=float)
-    k = counts.sum()
+def _sharing(counts: pd.Series) -> float:
+    """How often two records with a value have the same one (an exact level's u, from the sheet;
+    `counts`: the column's value_counts)."""
+    c = counts.to_numpy(dtype=float)
+    k = c.sum()
     if k < 2:
         return 1e-6
-    return max(float((counts * (counts - 1)).sum() / (k * (k - 1))), 1e-9)
+    return max(float((c * (c - 1)).sum() / (k * (k - 1))), 1e-9)
 
 
 def percent(probability: float) -> int:

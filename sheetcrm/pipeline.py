@@ -79,7 +79,9 @@ class Plan:
     decisions: list[Decision] = field(default_factory=list)  # new "not a duplicate" to remember
     changes: dict[str, ChangeSet] = field(default_factory=dict)  # since the last snapshot
     notifications: list[Notification] = field(default_factory=list)  # from rules (and reminders)
-    state: dict[str, str] = field(default_factory=dict)  # small state for the store (round robin)
+    state: dict[str, str] = field(
+        default_factory=dict
+    )  # small state for the store (round robin, kept matches)
     owner_fields: dict[str, str] = field(default_factory=dict)  # sheet → its owner field, if any
     snapshots: dict[str, Snapshot] = field(default_factory=dict)  # the store's, by sheet
 
@@ -229,7 +231,6 @@ class PlanContext:
     new_ids: dict[str, dict[int, str]] = field(default_factory=dict)
     duplicates: dict[str, pd.Series] = field(default_factory=dict)  # 重复客户 per row
     duplicate_reasons: dict[str, pd.Series] = field(default_factory=dict)  # 重复原因, if a column
-    kept: dict[str, str] = field(default_factory=dict)  # store state: linkage matches per sheet
     reviewed: dict[str, list[tuple[str, str, str, str]]] = field(default_factory=dict)  # 判定s
     seen: dict[str, ChangeSet] = field(default_factory=dict)  # changes as the first run at now saw
     outcome: RulesOutcome = field(default_factory=RulesOutcome)
@@ -264,8 +265,8 @@ def find_duplicates(ctx: PlanContext) -> None:
             else:  # no 重复原因 column: the reason stays beside the ID
                 ctx.duplicates[key] = found.status()
             ctx.plan.decisions += fresh
-            if found.kept:
-                ctx.kept[kept_key(key)] = found.kept
+            if found.kept:  # the linkage's matches, for the next night
+                ctx.plan.state[kept_key(key)] = found.kept
     ctx.plan.duplicates = {key: int((d != "").sum()) for key, d in ctx.duplicates.items()}
 
 
@@ -295,7 +296,7 @@ def apply_rules(ctx: PlanContext) -> None:
     )  # fmt: skip
     _recheck_rule_cells(ctx.plan, ctx.outcome, ctx.ids, ctx.config, ctx.now)
     ctx.plan.decisions += ctx.outcome.decisions
-    ctx.plan.state = ctx.outcome.state | ctx.kept  # the linkage's matches, for the next night
+    ctx.plan.state |= ctx.outcome.state
 
 
 def add_reminders(ctx: PlanContext) -> None:

@@ -402,9 +402,13 @@ class Store:
             )
 
     # -- decisions -----------------------------------------------------------------------------
-    def not_duplicates(self, sheet: str, kind: str = NOT_DUPLICATE) -> dict[tuple[str, str], str]:
-        """Return {(a_id, b_id): data hash} of the pairs confirmed distinct in `sheet` (with
-        `kind` DUPLICATE: confirmed the same customer)."""
+    def not_duplicates(self, sheet: str) -> dict[tuple[str, str], str]:
+        """Return {(a_id, b_id): data hash} of the pairs confirmed distinct in `sheet`."""
+        return self.verdicts(sheet, NOT_DUPLICATE)
+
+    def verdicts(self, sheet: str, kind: str) -> dict[tuple[str, str], str]:
+        """Return {(a_id, b_id): data hash} of the pairs people gave verdict `kind` in `sheet`
+        (NOT_DUPLICATE: two customers; DUPLICATE: one)."""
         query = select(decisions.c.a_id, decisions.c.b_id, decisions.c.data_hash).where(
             (decisions.c.sheet == sheet) & (decisions.c.kind == kind)
         )

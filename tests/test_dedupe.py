@@ -101,6 +101,38 @@ def _row(i: int, **values) -> dict:
     return {**base, **values}
 
 
+def _team(tmp_path, n: int, *, decisions: bool = True):
+    """A team's workbook of `n` customers (with an empty 重复判定 sheet), its store and source."""
+    import openpyxl
+
+    from sheetcrm.config import load_config
+    from sheetcrm.store import Store
+
+    from .workbooks import openpyxl_workbook
+
+    config = load_config(ROOT / "config.toml")
+    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=n)
+    if decisions:
+        wb = openpyxl.load_workbook(path)
+        wb.create_sheet("重复判定").append([f.header for f in config.sheet("dup_decisions").fields])
+        wb.save(path)
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    return config, path, store, ExcelSource(path, config, backup_dir=tmp_path / "bk")
+
+
+def _night(config, src, store, day: int, keys=("customers", "dup_decisions")):
+    """The nightly plan and write on 2026-11-`day`; the customers sheet as it reads after."""
+    plan = build_plan({k: src.read(k) for k in keys}, config, now=datetime(2026, 11, day, 2, 0),
+                      store=store)  # fmt: skip
+    apply_plan(plan, src, config, error_list=None, store=store)
+    return src.read("customers")
+
+
+def _marked(table) -> dict[str, str]:
+    """Each record's 重复客户 cell."""
+    return dict(zip(table.ids, table.status["duplicate_of"], strict=True))
+
+
 def test_duplicates_without_a_shared_phone_are_found_by_name_contact_and_address(config):
     rows = [
         _row(
@@ -279,31 +311,13 @@ def test_cli_dedupe_writes_a_review_workbook(tmp_path):
 def test_a_not_a_duplicate_decision_is_remembered_until_the_data_changes(tmp_path):
     import openpyxl
 
-    from sheetcrm.config import load_config
-    from sheetcrm.store import Store
-
-    from .workbooks import openpyxl_workbook
-
-    config = load_config(ROOT / "config.toml")
-    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=4)
+    config, path, store, src = _team(tmp_path, 4)
     wb = openpyxl.load_workbook(path)
     wb["客户信息"]["J5"] = "13800000001"  # C000004 shares C000002's switchboard number
-    decisions = wb.create_sheet("重复判定")
-    decisions.append([f.header for f in config.sheet("dup_decisions").fields])
     wb.save(path)
-    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
-    keys = ["customers", "dup_decisions"]
 
     def run(day: int) -> dict:
-        now = datetime(2026, 11, day, 2, 0)
-        plan = build_plan({k: src.read(k) for k in keys}, config, now=now, store=store)
-        apply_plan(plan, src, config, error_list=None, store=store)
-        return dict(
-            zip(
-                src.read("customers").ids, src.read("customers").status["duplicate_of"], strict=True
-            )
-        )
+        return _marked(_night(config, src, store, day))
 
     assert run(20)["C000004"] == "C000002"
     wb = openpyxl.load_workbook(path)  # 王明 confirms they are two customers
@@ -457,12 +471,14 @@ def test_a_sheet_of_two_or_three_rows_does_not_join_namesakes(config):
 
 def test_a_sheet_whose_address_column_is_empty_still_finds_duplicates(config):
     """With 地址 blank on every row, name and contact (with a new phone) still tell a duplicate."""
-    rows = [_row(k, name=f"{b}{c}{w}有限公司", contact_name=f"{s}{g}", address="")
-            for k, (b, c, w, s, g) in enumerate(
-                ((b, c, w, s, g) for b in "金盛宏远恒达华通永安" for c in "天成博雅鼎" for w in ["贸易", "电子", "物流", "食品"]
-                 for s, g in [("赵", "磊")]), start=1)]  # fmt: skip
-    for k, r in enumerate(rows):
-        r["contact_name"] = f"联系人{k}号"
+    from itertools import product
+
+    names = [
+        "".join(p)
+        for p in product("金盛宏远恒达华通永安", "天成博雅鼎", ["贸易", "电子", "物流", "食品"])
+    ]
+    rows = [_row(k, name=f"{name}有限公司", contact_name=f"联系人{k - 1}号", address="")
+            for k, name in enumerate(names, start=1)]  # fmt: skip
     twins = [_row(500 + k, name=rows[k * 30]["name"], contact_name=rows[k * 30]["contact_name"], address="")
              for k in range(5)]  # fmt: skip
     marks = _marks(rows + twins, config)
@@ -539,26 +555,10 @@ def test_a_person_can_also_say_two_records_are_one_customer(tmp_path):
     on the same pair replaces it."""
     import openpyxl
 
-    from sheetcrm.config import load_config
-    from sheetcrm.store import Store
-
-    from .workbooks import openpyxl_workbook
-
-    config = load_config(ROOT / "config.toml")
-    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=4)
-    wb = openpyxl.load_workbook(path)
-    decisions = wb.create_sheet("重复判定")
-    decisions.append([f.header for f in config.sheet("dup_decisions").fields])
-    wb.save(path)
-    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
-    keys = ["customers", "dup_decisions"]
+    config, path, store, src = _team(tmp_path, 4)
 
     def run(day: int) -> dict:
-        now = datetime(2026, 11, day, 2, 0)
-        plan = build_plan({k: src.read(k) for k in keys}, config, now=now, store=store)
-        apply_plan(plan, src, config, error_list=None, store=store)
-        after = src.read("customers")
+        after = _night(config, src, store, day)
         return {rid: (after.status.loc[row, "duplicate_of"], after.status.loc[row, "duplicate_reason"])
                 for row, rid in after.ids.items()}  # fmt: skip
 
@@ -579,7 +579,7 @@ def test_a_person_can_also_say_two_records_are_one_customer(tmp_path):
     wb.save(path)
     assert run(23)["C000003"][0] == "" and run(24)["C000001"][0] == ""
     assert len(store.not_duplicates("customers")) == 1
-    assert not store.not_duplicates("customers", "duplicate")
+    assert not store.verdicts("customers", "duplicate")
 
 
 def test_a_later_night_on_unchanged_records_scores_nothing_again(tmp_path, monkeypatch):
@@ -589,32 +589,14 @@ def test_a_later_night_on_unchanged_records_scores_nothing_again(tmp_path, monke
     import openpyxl
 
     from sheetcrm import linkage
-    from sheetcrm.config import load_config
-    from sheetcrm.store import Store
 
-    from .workbooks import openpyxl_workbook
-
-    config = load_config(ROOT / "config.toml")
-    path = openpyxl_workbook(tmp_path / "team.xlsx", config, n=6)
-    store = Store(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    src = ExcelSource(path, config, backup_dir=tmp_path / "bk")
+    config, path, store, src = _team(tmp_path, 6, decisions=False)
     scored = []
     real = linkage.probable_matches
     monkeypatch.setattr(linkage, "probable_matches", lambda *a: scored.append(1) or real(*a))
 
     def run(day: int) -> dict:
-        plan = build_plan(
-            {"customers": src.read("customers")},
-            config,
-            now=datetime(2026, 11, day, 2),
-            store=store,
-        )
-        apply_plan(plan, src, config, error_list=None, store=store)
-        return dict(
-            zip(
-                src.read("customers").ids, src.read("customers").status["duplicate_of"], strict=True
-            )
-        )
+        return _marked(_night(config, src, store, day, keys=("customers",)))
 
     first = run(20)
     assert scored == [1] and store.get("linkage:customers")
