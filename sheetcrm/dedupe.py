@@ -53,6 +53,7 @@ _BRACKETED = re.compile(r"[(\[【〔][^)\]】〕]*[)\]】〕]")  # after NFKC: �
 # start with (not 华联超市 or 中山路菜市, not 阳光小区 or 科技园区; 海门市 and 厦门市 are cities)
 _ADMIN_PREFIX = re.compile(
     r"^(?:[^省市]{2,7}?(?:省|自治区)|[^省市区县路街道号]{2,9}?(?:自治州|盟市|州市|(?<![超菜])市|地区|盟))"
+    r"(?![街路道巷])"  # 兴安盟街, 南京路: a street named after a place is a street
 )
 _DISTRICT_PREFIX = re.compile(r"^[^省市区县路街道号]{1,4}?(?:(?<![小社园校景营厂])区|县)")
 # 3楼301室, 12F: where in the building, which the same customer writes or leaves out (a building

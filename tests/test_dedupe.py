@@ -47,6 +47,7 @@ def test_name_variants_share_one_key(config, a, b):
         ("深圳市科技园1号", "科技园1号12F", "深圳"),
         ("兴安盟市荆门街405号", "荆门街405号", "兴安盟"),  # the demo's 盟 with a 市 after it
         ("江苏省苏州市昆山市前进路8号", "昆山市前进路8号", "苏州|昆山"),  # a county-level city
+        ("惠州市兴安盟街553号", "兴安盟街553号", "惠州"),  # 兴安盟街 is a street, not a city
         (
             "恩施土家族苗族自治州恩施市舞阳大道1号",
             "舞阳大道１号",
